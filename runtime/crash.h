@@ -1,0 +1,22 @@
+/*
+ * crash.h: crash reports. One readable report on the console per fatal
+ * event: what happened, where (symbolized against the runtime's and the
+ * application's symbol tables), the registers and a backtrace; then the VM
+ * powers off with a failure status.
+ */
+#ifndef CRASH_H
+#define CRASH_H
+
+#include <stdint.h>
+
+#include "trap.h"
+
+/* A fatal CPU exception. Application faults end with status 128+signal, runtime ones with 255. */
+__attribute__((noreturn)) void crash_exception(struct trapframe *tf);
+/* A runtime bug found by a check (the message says which). Status 255. */
+__attribute__((noreturn)) void crash_panic(const char *why);
+
+/* The canary value for the runtime's own -fstack-protector (set at boot from RDRAND). */
+extern uintptr_t __stack_chk_guard;
+
+#endif

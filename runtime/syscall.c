@@ -1,0 +1,51 @@
+/*
+ * syscall.c: dispatch through one table built from syscall_list.h. An
+ * unknown number returns -ENOSYS, is counted, and is named on the console
+ * the first time it is seen; it never crashes the application.
+ */
+#include "syscall.h"
+
+#include "console.h"
+#include "errno.h"
+#include "syscall_names.h"
+
+#define NSYSCALLS 512
+
+typedef long syscall_fn(const uint64_t *args);
+
+static syscall_fn *const table[NSYSCALLS] = {
+#define SYSCALL(nr, name) [nr] = sys_##name,
+#include "syscall_list.h"
+#undef SYSCALL
+};
+
+static uint64_t unknown_count;
+static uint64_t reported[NSYSCALLS / 64];
+
+static long unknown(uint64_t nr)
+{
+	unknown_count++;
+	if (nr >= NSYSCALLS) {
+		kprintf("runtime: syscall %lu does not exist: ENOSYS\n", nr);
+		return -ENOSYS;
+	}
+	if (!(reported[nr / 64] & (1ull << (nr % 64)))) {
+		reported[nr / 64] |= 1ull << (nr % 64);
+		kprintf("runtime: syscall %s (%lu) is not implemented: ENOSYS\n",
+			syscall_name((unsigned)nr), nr);
+	}
+	return -ENOSYS;
+}
+
+void syscall_dispatch(struct trapframe *tf)
+{
+	uint64_t nr = tf->rax;
+	uint64_t args[6] = {tf->rdi, tf->rsi, tf->rdx, tf->r10, tf->r8, tf->r9};
+
+	tf->rax = (uint64_t)(nr < NSYSCALLS && table[nr] ? table[nr](args) : unknown(nr));
+}
+
+uint64_t syscall_unknown_count(void)
+{
+	return unknown_count;
+}

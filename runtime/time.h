@@ -1,0 +1,25 @@
+/*
+ * time.h: clocks. The TSC is calibrated against the PIT the first time a
+ * clock is read (so boot pays nothing), and the wall clock starts from the
+ * CMOS RTC at that moment.
+ */
+#ifndef TIME_H
+#define TIME_H
+
+#include <stdint.h>
+
+#define CLOCK_REALTIME 0
+#define CLOCK_MONOTONIC 1
+#define CLOCK_PROCESS_CPUTIME_ID 2
+#define CLOCK_THREAD_CPUTIME_ID 3
+#define CLOCK_MONOTONIC_RAW 4
+#define CLOCK_REALTIME_COARSE 5
+#define CLOCK_MONOTONIC_COARSE 6
+#define CLOCK_BOOTTIME 7
+
+/* Nanoseconds on `clock`, or -EINVAL for a clock we do not have. */
+int64_t time_now_ns(int clock);
+/* TSC cycles to nanoseconds (calibrating first if needed). */
+uint64_t time_tsc_to_ns(uint64_t cycles);
+
+#endif

@@ -1,0 +1,33 @@
+/* trap.c: exceptions and interrupts. */
+#include "trap.h"
+
+#include "console.h"
+#include "crash.h"
+#include "errno.h"
+#include "pmem.h"
+#include "proc.h"
+#include "vm.h"
+
+#define VEC_PF 14
+
+void trap_handler(struct trapframe *tf)
+{
+	/* A ring-3 page fault may be a demand page (lazy mmap, brk or stack). */
+	if (tf->vector == VEC_PF && (tf->cs & 3) == 3 && !(tf->error & 1)) {
+		uint64_t addr;
+		int err;
+
+		__asm__ volatile("mov %%cr2, %0" : "=r"(addr));
+		err = vm_user_fault(addr, !!(tf->error & 2), !!(tf->error & 16));
+		if (err == 0)
+			return;
+		if (err == -ENOMEM) {
+			kprintf("runtime: out of memory (%lu KiB in use); killing the application\n",
+				(pmem_total_pages() - pmem_free_pages()) * 4);
+			proc_kill(9);
+		}
+	}
+	if (tf->vector < 32)
+		crash_exception(tf);
+	/* No interrupt sources are enabled yet; anything else is spurious. */
+}

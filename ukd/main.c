@@ -1,0 +1,286 @@
+/*
+ * main.c: the ukd program. A small table of subcommands, so the daemon and
+ * the rest can be added as rows; for now only `pack`.
+ *
+ * Exit status: 0 success, 1 the command failed, 2 usage error.
+ */
+#define _GNU_SOURCE
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "pack.h"
+
+#ifndef UKD_VERSION
+#define UKD_VERSION "0.1.0"
+#endif
+
+#define MAIN_EXIT_FAIL 1
+#define MAIN_EXIT_USAGE 2
+/* Bounds --mem to something a host could give; the runtime checks the rest. */
+#define MAIN_MEM_MAX (1u << 20)
+
+/* The runtime ELF, embedded at build time (.incbin). */
+extern const unsigned char ukd_runtime_elf[], ukd_runtime_elf_end[];
+
+struct main_cmd {
+	const char *name;
+	const char *summary;
+	int (*run)(int argc, char **argv);
+};
+
+/* Everything `ukd pack` collects from its command line. */
+struct main_pack_args {
+	struct pack_opts o;
+	const char *runtime_path;
+	struct pack_file *files;
+	const char **env;
+};
+
+static void main_pack_usage(FILE *f)
+{
+	fputs("Usage: ukd pack APP.elf -o OUT.img [OPTIONS] [-- ARGS...]\n"
+	      "\n"
+	      "Build a bootable image from a statically linked x86-64 program\n"
+	      "(-static or -static-pie; musl-gcc works well).\n"
+	      "\n"
+	      "Options:\n"
+	      "  -o, --output FILE      image to write (required)\n"
+	      "      --name NAME        image name (default: APP's file name)\n"
+	      "      --mem MIB          memory the image wants, in MiB (default: 64)\n"
+	      "      --env KEY=VALUE    environment variable for the program (repeatable)\n"
+	      "      --file HOST:GUEST  put the host file HOST into the guest's ramfs as\n"
+	      "                         GUEST, an absolute path (repeatable; split at the\n"
+	      "                         last ':')\n"
+	      "      --runtime FILE     runtime ELF to use instead of the built-in one\n"
+	      "  -h, --help             show this help\n"
+	      "  -- ARGS...             default arguments for the program (argv[1..])\n"
+	      "\n"
+	      "Example:\n"
+	      "  musl-gcc -static -O2 -o hello hello.c\n"
+	      "  ukd pack hello -o hello.img --mem 32 --env GREETING=hi \\\n"
+	      "      --file ./motd.txt:/etc/motd -- --loud world\n",
+	      f);
+}
+
+__attribute__((format(printf, 1, 2))) static int main_pack_usage_err(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("ukd pack: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputs("\nTry 'ukd pack --help'.\n", stderr);
+	return MAIN_EXIT_USAGE;
+}
+
+static int main_parse_mem(const char *s, unsigned *mib)
+{
+	char *end;
+	unsigned long v;
+
+	if (s[0] < '0' || s[0] > '9')
+		return -1;
+	v = strtoul(s, &end, 10);
+	if (*end || v == 0 || v > MAIN_MEM_MAX)
+		return -1;
+	*mib = (unsigned)v;
+	return 0;
+}
+
+/* HOST:GUEST, split at the last ':' since guest paths are ours and colon-free. */
+static int main_parse_file(char *s, struct pack_file *f)
+{
+	char *colon = strrchr(s, ':');
+
+	if (!colon || colon == s || !colon[1])
+		return -1;
+	*colon = 0;
+	f->host_path = s;
+	f->guest_path = colon + 1;
+	return 0;
+}
+
+/*
+ * Matches argv[*i] against -o / --output style options: "--opt VALUE",
+ * "--opt=VALUE" and, if shrt is set, "-o VALUE". Returns 1 and sets *val on a
+ * match, 0 if argv[*i] is another option, -1 if the value is missing.
+ */
+static int main_opt(int argc, char **argv, int *i, const char *lng, const char *shrt, char **val)
+{
+	const char *a = argv[*i];
+	size_t n = strlen(lng);
+
+	if (!strncmp(a, lng, n) && a[n] == '=') {
+		*val = argv[*i] + n + 1;
+		return 1;
+	}
+	if (strcmp(a, lng) && (!shrt || strcmp(a, shrt)))
+		return 0;
+	if (*i + 1 >= argc)
+		return -1;
+	*val = argv[++*i];
+	return 1;
+}
+
+/* One option at argv[*i]; returns 0, or an exit status for a usage error. */
+static int main_pack_option(struct main_pack_args *pa, int argc, char **argv, int *i)
+{
+	struct pack_opts *o = &pa->o;
+	const char *a = argv[*i];
+	char *v;
+	int m;
+
+	if ((m = main_opt(argc, argv, i, "--output", "-o", &v)) > 0) {
+		o->out_path = v;
+	} else if (!m && (m = main_opt(argc, argv, i, "--name", NULL, &v)) > 0) {
+		o->name = v;
+	} else if (!m && (m = main_opt(argc, argv, i, "--mem", NULL, &v)) > 0) {
+		if (main_parse_mem(v, &o->mem_mib) < 0)
+			return main_pack_usage_err("--mem: expected MiB from 1 to %u, not \"%s\"",
+						   MAIN_MEM_MAX, v);
+	} else if (!m && (m = main_opt(argc, argv, i, "--env", NULL, &v)) > 0) {
+		pa->env[o->nenv++] = v;
+	} else if (!m && (m = main_opt(argc, argv, i, "--file", NULL, &v)) > 0) {
+		if (main_parse_file(v, &pa->files[o->nfiles++]) < 0)
+			return main_pack_usage_err(
+				"--file: expected HOST_PATH:GUEST_PATH, not \"%s\"", v);
+	} else if (!m && (m = main_opt(argc, argv, i, "--runtime", NULL, &v)) > 0) {
+		pa->runtime_path = v;
+	}
+	if (m < 0)
+		return main_pack_usage_err("%s needs a value", a);
+	if (m == 0)
+		return main_pack_usage_err("unknown option %s", a);
+	return 0;
+}
+
+/* Returns 0, -1 for --help (already printed), or an exit status for a usage error. */
+static int main_pack_parse(struct main_pack_args *pa, int argc, char **argv)
+{
+	struct pack_opts *o = &pa->o;
+	int rc;
+
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i];
+
+		if (!strcmp(a, "--")) {
+			o->args = (const char **)argv + i + 1;
+			o->nargs = (size_t)(argc - i - 1);
+			break;
+		}
+		if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+			main_pack_usage(stdout);
+			return -1;
+		}
+		if (a[0] == '-' && a[1]) {
+			if ((rc = main_pack_option(pa, argc, argv, &i)))
+				return rc;
+		} else if (o->app_path) {
+			return main_pack_usage_err("unexpected argument \"%s\" (program "
+						   "arguments go after --)",
+						   a);
+		} else {
+			o->app_path = a;
+		}
+	}
+	if (!o->app_path)
+		return main_pack_usage_err("no application given");
+	if (!o->out_path)
+		return main_pack_usage_err("no output given (-o OUT.img)");
+	return 0;
+}
+
+static int main_pack_run(struct main_pack_args *pa)
+{
+	struct pack_opts *o = &pa->o;
+	void *rt = NULL;
+	char err[1024];
+	int ret = MAIN_EXIT_FAIL;
+
+	if (pa->runtime_path) {
+		if (pack_read_file(pa->runtime_path, &rt, &o->runtime_size, NULL, err,
+				   sizeof(err)) < 0)
+			goto out;
+		o->runtime = rt;
+	} else {
+		o->runtime = ukd_runtime_elf;
+		o->runtime_size = (size_t)(ukd_runtime_elf_end - ukd_runtime_elf);
+	}
+	if (pack_image(o, err, sizeof(err)) < 0)
+		goto free_rt;
+	ret = 0;
+free_rt:
+	free(rt);
+out:
+	if (ret)
+		fprintf(stderr, "ukd pack: %s\n", err);
+	return ret;
+}
+
+static int main_pack(int argc, char **argv)
+{
+	struct main_pack_args pa = {0};
+	int ret = MAIN_EXIT_FAIL;
+
+	/* Each option is at most one file or env entry: argc bounds both lists. */
+	pa.files = calloc((size_t)argc, sizeof(*pa.files));
+	pa.env = calloc((size_t)argc, sizeof(*pa.env));
+	if (!pa.files || !pa.env) {
+		fputs("ukd pack: out of memory\n", stderr);
+		goto free_lists;
+	}
+	pa.o.files = pa.files;
+	pa.o.env = pa.env;
+	ret = main_pack_parse(&pa, argc, argv);
+	if (ret < 0)
+		ret = 0; /* --help */
+	else if (ret == 0)
+		ret = main_pack_run(&pa);
+free_lists:
+	free(pa.files);
+	free(pa.env);
+	return ret;
+}
+
+static const struct main_cmd main_cmds[] = {
+	{"pack", "build an image from a static x86-64 program", main_pack},
+};
+
+static void main_usage(FILE *f)
+{
+	fputs("Usage: ukd COMMAND [ARGS...]\n"
+	      "       ukd --help | --version\n"
+	      "\n"
+	      "Commands:\n",
+	      f);
+	for (size_t i = 0; i < sizeof(main_cmds) / sizeof(main_cmds[0]); i++)
+		fprintf(f, "  %-10s %s\n", main_cmds[i].name, main_cmds[i].summary);
+	fputs("\nRun 'ukd COMMAND --help' for the options of a command.\n", f);
+}
+
+int main(int argc, char **argv)
+{
+	const char *cmd = argc > 1 ? argv[1] : NULL;
+
+	if (!cmd) {
+		main_usage(stderr);
+		return MAIN_EXIT_USAGE;
+	}
+	if (!strcmp(cmd, "-h") || !strcmp(cmd, "--help") || !strcmp(cmd, "help")) {
+		main_usage(stdout);
+		return 0;
+	}
+	if (!strcmp(cmd, "--version")) {
+		puts("ukd " UKD_VERSION);
+		return 0;
+	}
+	for (size_t i = 0; i < sizeof(main_cmds) / sizeof(main_cmds[0]); i++)
+		if (!strcmp(cmd, main_cmds[i].name))
+			return main_cmds[i].run(argc - 1, argv + 1);
+	fprintf(stderr, "ukd: unknown command %s\n", cmd);
+	main_usage(stderr);
+	return MAIN_EXIT_USAGE;
+}
