@@ -143,7 +143,7 @@ static void start_application(const struct cmdline *c)
 
 __attribute__((no_stack_protector)) void boot_main(uint32_t start_info)
 {
-	uint64_t payload = ALIGN_UP((uint64_t)_end, PAGE_SIZE), size, kstack;
+	uint64_t payload = ALIGN_UP((uint64_t)_end, PAGE_SIZE), size, kstack, fault_stack;
 	struct cmdline c;
 
 	__stack_chk_guard = random_u64();
@@ -154,12 +154,14 @@ __attribute__((no_stack_protector)) void boot_main(uint32_t start_info)
 	if (!size)
 		proc_exit(127);
 	pmem_init(ram, nram, payload + size);
-	cpu_init((uint64_t)0); /* features first: vm_init uses them */
+	cpu_detect();
 	vm_init(ram_top());
 	image_set_base(phys_to_virt(payload));
-	if (!(kstack = vm_kstack_alloc()))
-		crash_panic("cannot allocate a kernel stack");
-	cpu_set_kernel_stack(kstack);
+	kstack = vm_kstack_alloc();
+	fault_stack = vm_kstack_alloc();
+	if (!kstack || !fault_stack)
+		crash_panic("cannot allocate kernel stacks");
+	cpu_init(kstack, fault_stack);
 	cmdline_parse(cmdline_buf, &c);
 	proc.debug_boot = c.debug_boot;
 	start_application(&c);

@@ -37,7 +37,6 @@ extern uint64_t syscall_kstack_top;
 
 static struct tss tss;
 static struct idt_entry idt[256];
-static uint8_t ist_stack[8192] __attribute__((aligned(16)));
 
 #define CR0_MP (1u << 1)
 #define CR0_EM (1u << 2)
@@ -48,7 +47,7 @@ static uint8_t ist_stack[8192] __attribute__((aligned(16)));
 #define CR4_SMEP (1u << 20)
 #define CR4_SMAP (1u << 21)
 
-static void detect(void)
+void cpu_detect(void)
 {
 	uint32_t r[4];
 
@@ -77,12 +76,12 @@ static void set_gate(int vec, uint64_t handler, int ist)
 	e->zero = 0;
 }
 
-static void load_tss(uint64_t kernel_stack_top)
+static void load_tss(uint64_t kernel_stack_top, uint64_t fault_stack_top)
 {
 	uint64_t base = (uint64_t)&tss, limit = sizeof(tss) - 1;
 
 	cpu_set_kernel_stack(kernel_stack_top);
-	tss.ist[0] = (uint64_t)ist_stack + sizeof(ist_stack);
+	tss.ist[0] = fault_stack_top;
 	tss.iomap_base = sizeof(tss); /* no I/O permission bitmap: ring 3 has no ports */
 	gdt_tss[0] = (limit & 0xffff) | (base & 0xffffff) << 16 | 0x89ull << 40 |
 		     ((limit >> 16) & 0xf) << 48 | ((base >> 24) & 0xff) << 56;
@@ -137,10 +136,9 @@ void cpu_set_kernel_stack(uint64_t top)
 	syscall_kstack_top = top;
 }
 
-void cpu_init(uint64_t kernel_stack_top)
+void cpu_init(uint64_t kernel_stack_top, uint64_t fault_stack_top)
 {
-	detect();
-	load_tss(kernel_stack_top);
+	load_tss(kernel_stack_top, fault_stack_top);
 	load_idt();
 	init_fpu();
 	/* syscall: kernel CS/SS from STAR[47:32]; IF, TF, DF, AC cleared on entry. */

@@ -18,8 +18,14 @@ struct cpu_features {
 
 extern struct cpu_features cpu_features;
 
-/* Sets up the TSS (with rsp0 = kernel_stack_top), IDT, syscall MSRs, FPU/SSE/AVX for ring 3. */
-void cpu_init(uint64_t kernel_stack_top);
+/* Fills cpu_features from CPUID; before anything else uses them. */
+void cpu_detect(void);
+/*
+ * Sets up the TSS (ring-0 stack for traps from ring 3, and a separate stack
+ * for double faults, NMIs and machine checks), the IDT, the syscall MSRs
+ * and FPU/SSE/AVX for ring 3.
+ */
+void cpu_init(uint64_t kernel_stack_top, uint64_t fault_stack_top);
 /* The stack the CPU switches to on entry from ring 3. */
 void cpu_set_kernel_stack(uint64_t top);
 
