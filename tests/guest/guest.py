@@ -21,11 +21,13 @@ def qemu_argv(image, append="", mem=64, debug_exit=True):
     cpu = "host,-arch-capabilities" if a == "kvm" else "max"
     argv = ["qemu-system-x86_64", "-M", "pc,accel=" + a, "-cpu", cpu,
             "-m", str(mem), "-nodefaults", "-no-user-config", "-display", "none",
-            "-bios", QBOOT, "-kernel", image, "-serial", "stdio", "-no-reboot"]
+            "-bios", QBOOT, "-kernel", image, "-serial", "stdio"]
     if append:
         argv += ["-append", append]
     if debug_exit:
-        argv += ["-device", "isa-debug-exit,iobase=0xf4,iosize=1"]
+        argv += ["-device", "isa-debug-exit,iobase=0xf4,iosize=1", "-no-reboot"]
+    # else a reset (triple fault) reboots the guest instead of ending QEMU, so
+    # only a real ACPI power-off passes a test that waits for QEMU to exit.
     return argv
 
 
@@ -39,10 +41,13 @@ class Result:
         return "status=%r after %.2fs, console:\n%s" % (self.status, self.seconds, self.output)
 
 
-def boot(image, append="", mem=64, timeout=60):
-    """Boots image and returns a Result once QEMU has exited."""
+def boot(image, append="", mem=64, timeout=60, debug_exit=True):
+    """Boots image and returns a Result once QEMU has exited.
+
+    Without debug_exit the guest must power the VM off by itself (ACPI), as
+    it does under libvirt; Result.qemu_rc is then QEMU's own exit code."""
     t0 = time.monotonic()
-    p = subprocess.run(qemu_argv(image, append, mem), stdin=subprocess.DEVNULL,
+    p = subprocess.run(qemu_argv(image, append, mem, debug_exit), stdin=subprocess.DEVNULL,
                        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=timeout)
     out = p.stdout.decode("utf-8", "replace").replace("\r", "")
     # QEMU itself exits with 1 on errors, which isa-debug-exit would also give
@@ -52,4 +57,6 @@ def boot(image, append="", mem=64, timeout=60):
     status = None
     if m and ((int(m[-1]) << 1) | 1) & 0xff == p.returncode:
         status = int(m[-1])
-    return Result(status, out, time.monotonic() - t0)
+    r = Result(status, out, time.monotonic() - t0)
+    r.qemu_rc = p.returncode
+    return r

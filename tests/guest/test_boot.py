@@ -78,6 +78,14 @@ class Boot(GuestCase):
         self.assertEqual(r.status, 127, r)
         self.assertIn("carries no application", r.output)
 
+    def test_powers_off_by_itself(self):
+        # No isa-debug-exit device: the runtime must end the VM through ACPI,
+        # as it will under libvirt, and QEMU must exit cleanly.
+        r = guest.boot(hello(), "-- 7", debug_exit=False, timeout=30)
+        print(r)
+        self.assertEqual(r.qemu_rc, 0, r)
+        self.assertIn("exit status 7\n", r.output)
+
     def test_boot_timestamps(self):
         r = self.boot(hello(), "debug=boot")
         self.assertEqual(r.status, 0, r)
