@@ -141,6 +141,16 @@ static void start_application(const struct cmdline *c)
 	loader_run(app.data, app.size, args, env);
 }
 
+/* debug=crash: proves that a fault inside the runtime gives a symbolized report. */
+__attribute__((noinline)) static void crash_test(void)
+{
+	kprintf("runtime: debug=crash: reading address 0x8 from the runtime\n");
+	uintptr_t addr = 8;
+
+	__asm__ volatile("" : "+r"(addr)); /* hide the constant from the compiler's checks */
+	(void)*(volatile uint64_t *)addr;
+}
+
 __attribute__((no_stack_protector)) void boot_main(uint32_t start_info)
 {
 	uint64_t payload = ALIGN_UP((uint64_t)_end, PAGE_SIZE), size, kstack, fault_stack;
@@ -164,5 +174,7 @@ __attribute__((no_stack_protector)) void boot_main(uint32_t start_info)
 	cpu_init(kstack, fault_stack);
 	cmdline_parse(cmdline_buf, &c);
 	proc.debug_boot = c.debug_boot;
+	if (c.debug_crash)
+		crash_test();
 	start_application(&c);
 }

@@ -48,6 +48,10 @@ static void option(struct cmdline *c, char *w)
 		c->debug_boot = 1;
 		return;
 	}
+	if (!strcmp(w, "debug=crash")) {
+		c->debug_crash = 1;
+		return;
+	}
 	kprintf("runtime: unknown option '%s' ignored\n", w);
 }
 

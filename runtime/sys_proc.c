@@ -299,3 +299,11 @@ long sys_time(const uint64_t *a)
 		return -EFAULT;
 	return t;
 }
+
+/* Restartable sequences need per-CPU preemption hooks we do not have; glibc
+ * treats ENOSYS as "unsupported" and carries on, so this is not "unknown". */
+long sys_rseq(const uint64_t *a)
+{
+	(void)a;
+	return -ENOSYS;
+}

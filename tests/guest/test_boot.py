@@ -73,6 +73,11 @@ class Boot(GuestCase):
         self.assertIn("Hello from ukd\n", r.output)
         self.assertIn("GREETING = glibc\n", r.output)
 
+    def test_glibc_static_pie_hello(self):
+        r = self.boot(os.path.join(TEST_IMAGES, "hello-glibc-pie.img"), "-- 6")
+        self.assertEqual(r.status, 6, r)
+        self.assertIn("Hello from ukd\n", r.output)
+
     def test_runtime_without_application(self):
         r = self.boot(RUNTIME)
         self.assertEqual(r.status, 127, r)
@@ -119,6 +124,14 @@ class Protection(GuestCase):
         r = self.boot(probe(), "-- peek 0xffff888000100000")
         self.assertCrash(r, 11, r"page fault")
 
+    def test_runtime_fault_report(self):
+        r = self.boot(hello(), "debug=crash")
+        self.assertEqual(r.status, 255, r)
+        self.assertRegex(r.output, r"=== crash: page fault .* in the runtime ===")
+        self.assertRegex(r.output, r"at 0x[0-9a-f]+  crash_test\+0x[0-9a-f]+ \(runtime\)")
+        self.assertRegex(r.output, r"#1 .* boot_main\+0x[0-9a-f]+ \(runtime\)")
+        self.assertIn("runtime panic", r.output)
+
     def test_stack_smash_caught(self):
         r = self.boot(probe(), "-- smash")
         self.assertCrash(r, 11, r"__stack_chk_fail")
@@ -141,6 +154,12 @@ class Protection(GuestCase):
 
 
 class Syscalls(GuestCase):
+    def test_memory_and_sse(self):
+        r = self.boot(probe(), "-- memory")
+        self.assertEqual(r.status, 0, r)
+        self.assertIn("float 2.500\n", r.output)
+        self.assertIn("memory ok\n", r.output)
+
     def test_unknown_syscall_enosys_named_once(self):
         r = self.boot(probe(), "-- enosys")
         self.assertEqual(r.status, 0, r)

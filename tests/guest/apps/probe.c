@@ -6,6 +6,7 @@
  *   smash      overflow a stack buffer     random     print PIE base and AT_RANDOM
  *   enosys     call an unimplemented syscall twice, then exit 0
  *   ud         execute an invalid instruction
+ *   memory     exercise malloc/brk/mmap/mprotect, a large stack and SSE math
  */
 #include <errno.h>
 #include <stdint.h>
@@ -13,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/auxv.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 int main(int argc, char **argv);
@@ -60,6 +62,53 @@ static int enosys(void)
 	return 0;
 }
 
+__attribute__((noinline)) static unsigned deep_stack(void)
+{
+	volatile unsigned char big[1 << 20]; /* 1 MiB: needs demand-paged stack */
+	unsigned sum = 0;
+
+	for (size_t i = 0; i < sizeof(big); i += 4096)
+		big[i] = (unsigned char)i;
+	for (size_t i = 0; i < sizeof(big); i += 4096)
+		sum += big[i];
+	return sum;
+}
+
+static int memory(void)
+{
+	enum { N = 1000 };
+	static char *small[N];
+	size_t big = 32u << 20;
+	char *p = malloc(big);
+	volatile double x = 1.5;
+
+	if (!p)
+		return printf("malloc(32 MiB) failed\n"), 1;
+	memset(p, 0x5a, big);
+	for (size_t i = 0; i < big; i += 4096)
+		if (p[i] != 0x5a)
+			return printf("big block corrupt\n"), 1;
+	free(p);
+	for (int i = 0; i < N; i++)
+		if (!(small[i] = malloc(16 + i)))
+			return printf("small malloc failed\n"), 1;
+	for (int i = 0; i < N; i++)
+		free(small[i]);
+	p = mmap(0, 1 << 20, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (p == MAP_FAILED || p[12345] != 0)
+		return printf("mmap failed or not zeroed\n"), 1;
+	p[0] = 1;
+	if (mprotect(p, 1 << 20, PROT_READ) || munmap(p, 1 << 20))
+		return printf("mprotect/munmap failed\n"), 1;
+	if (mmap(0, 4096, PROT_READ | PROT_WRITE | PROT_EXEC, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0) !=
+	    MAP_FAILED)
+		return printf("W+X mapping was allowed\n"), 1;
+	printf("stack sum %u\n", deep_stack());
+	printf("float %.3f\n", x * x + 0.25);
+	printf("memory ok\n");
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	const char *cmd = argc > 1 ? argv[1] : "";
@@ -81,6 +130,8 @@ int main(int argc, char **argv)
 		print_random();
 	if (!strcmp(cmd, "enosys"))
 		return enosys();
+	if (!strcmp(cmd, "memory"))
+		return memory();
 	if (!strcmp(cmd, "ud"))
 		__asm__ volatile("ud2");
 	printf("probe survived\n");
