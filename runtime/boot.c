@@ -4,6 +4,7 @@
  * runtime, sets up memory and the CPU, then hands over to the loader.
  */
 #include "ukimage.h"
+#include "apic.h"
 #include "cmdline.h"
 #include "console.h"
 #include "cpu.h"
@@ -16,6 +17,7 @@
 #include "pmem.h"
 #include "proc.h"
 #include "random.h"
+#include "sched.h"
 #include "vm.h"
 
 #define HVM_START_MAGIC 0x336ec578
@@ -172,6 +174,8 @@ __attribute__((no_stack_protector)) void boot_main(uint32_t start_info)
 	if (!kstack || !fault_stack)
 		crash_panic("cannot allocate kernel stacks");
 	cpu_init(kstack, fault_stack);
+	apic_init();
+	sched_init(kstack);
 	cmdline_parse(cmdline_buf, &c);
 	proc.debug_boot = c.debug_boot;
 	if (c.debug_crash)

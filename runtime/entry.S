@@ -112,3 +112,33 @@ syscall_kstack_top:	.quad 0
 syscall_user_rsp:	.quad 0
 	.globl smap_on
 smap_on:	.byte 0
+
+/*
+ * sched_switch(&prev->ksp, next_ksp): saves the callee-saved registers on
+ * the current kernel stack, switches stacks, and restores the next
+ * thread's. Everything else is caller-saved by the C ABI.
+ */
+	.text
+	.globl sched_switch
+sched_switch:
+	pushq %rbx
+	pushq %rbp
+	pushq %r12
+	pushq %r13
+	pushq %r14
+	pushq %r15
+	movq %rsp, (%rdi)
+	movq %rsi, %rsp
+	popq %r15
+	popq %r14
+	popq %r13
+	popq %r12
+	popq %rbp
+	popq %rbx
+	ret
+
+/* A new thread's first "return" from sched_switch lands here. */
+	.globl sched_first_entry
+sched_first_entry:
+	call sched_thread_start
+	ud2

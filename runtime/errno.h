@@ -31,6 +31,8 @@
 #define ENAMETOOLONG 36
 #define ENOSYS 38
 #define ENOTEMPTY 39
+#define ETIMEDOUT 110
+#define EOPNOTSUPP 95
 #define ENODEV 19
 
 #endif

@@ -73,6 +73,7 @@ void *kmalloc(size_t size)
 void kfree(void *p)
 {
 	uint64_t *hdr;
+	int c;
 
 	if (!p)
 		return;
@@ -81,6 +82,7 @@ void kfree(void *p)
 		pmem_free(virt_to_phys(hdr), (unsigned)(hdr[0] - 0x1000));
 		return;
 	}
-	((struct free_block *)hdr)->next = free_list[hdr[0]];
-	free_list[hdr[0]] = (struct free_block *)hdr;
+	c = (int)hdr[0]; /* read before the link overwrites it */
+	((struct free_block *)hdr)->next = free_list[c];
+	free_list[c] = (struct free_block *)hdr;
 }

@@ -23,5 +23,7 @@
 
 #define KSTACK_SIZE 16384
 #define KSTACK_REGION 0xffffc90000000000
+#define MMIO_REGION 0xffffc80000000000 /* device registers, uncached */
+#define APIC_VA MMIO_REGION
 
 #endif

@@ -58,11 +58,14 @@ static int load_segment(const struct elf_image *img, const Elf64_Phdr *p, uint64
 {
 	uint64_t start = ALIGN_DOWN(p->p_vaddr, PAGE_SIZE),
 		 end = ALIGN_UP(p->p_vaddr + p->p_memsz, PAGE_SIZE);
+	int err = vm_user_alloc(start + bias, end - start, prot_of(p->p_flags));
+
+	if (err)
+		return err;
 
 	for (uint64_t va = start; va < end; va += PAGE_SIZE) {
 		uint64_t pa = pmem_alloc(1), lo = MAX(va, p->p_vaddr);
 		uint64_t hi = MIN(va + PAGE_SIZE, p->p_vaddr + p->p_filesz);
-		int err;
 
 		if (!pa)
 			return -ENOMEM;

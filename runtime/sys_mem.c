@@ -9,6 +9,7 @@
 #include "proc.h"
 #include "syscall.h"
 #include "vm.h"
+#include "vma.h"
 
 #define MAP_SHARED 0x01
 #define MAP_PRIVATE 0x02
@@ -16,6 +17,9 @@
 #define MAP_ANONYMOUS 0x20
 #define MAP_FIXED_NOREPLACE 0x100000
 #define BRK_MAX (1ull << 36)
+#define MMAP_FLOOR                                                                     \
+	(1ull << 32) /* mmap never goes below 4 GiB: room for brk and non-PIE programs \
+		      */
 
 long sys_brk(const uint64_t *a)
 {
@@ -42,15 +46,17 @@ long sys_mmap(const uint64_t *a)
 		return (int64_t)a[4] < 0 ? -EBADF : -ENODEV;
 	if ((flags & (MAP_SHARED | MAP_PRIVATE)) == 0)
 		return -EINVAL;
-	if (!(flags & (MAP_FIXED | MAP_FIXED_NOREPLACE))) {
-		if (len > proc.mmap_top - (1ull << 32))
+	if (flags & MAP_FIXED_NOREPLACE) {
+		if (addr + len < addr || vma_overlaps(addr, addr + len))
+			return -EEXIST;
+	} else if (!(flags & MAP_FIXED)) {
+		/* The hint is ignored: top-down first fit below the stack, as Linux does by
+		 * default. */
+		if (!(addr = vma_find_free(len, proc.mmap_top, MMAP_FLOOR)))
 			return -ENOMEM;
-		addr = proc.mmap_top - len;
 	}
 	if ((err = vm_user_alloc(addr, len, prot & 7)) < 0)
 		return err;
-	if (!(flags & (MAP_FIXED | MAP_FIXED_NOREPLACE)))
-		proc.mmap_top = addr;
 	return (long)addr;
 }
 

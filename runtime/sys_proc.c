@@ -24,23 +24,12 @@ struct k_sigaction {
 static struct k_sigaction actions[NSIG + 1];
 static uint64_t sigmask;
 
-long sys_exit(const uint64_t *a)
-{
-	proc_exit((int)a[0]); /* one thread for now: its exit ends the process */
-}
-
 long sys_exit_group(const uint64_t *a)
 {
 	proc_exit((int)a[0]);
 }
 
 long sys_getpid(const uint64_t *a)
-{
-	(void)a;
-	return PID;
-}
-
-long sys_gettid(const uint64_t *a)
 {
 	(void)a;
 	return PID;
@@ -72,12 +61,6 @@ long sys_getgid(const uint64_t *a)
 long sys_getegid(const uint64_t *a)
 {
 	return sys_getuid(a);
-}
-
-long sys_set_tid_address(const uint64_t *a)
-{
-	proc.tid_address = a[0];
-	return PID;
 }
 
 long sys_set_robust_list(const uint64_t *a)

@@ -7,6 +7,7 @@
 
 #include "console.h"
 #include "errno.h"
+#include "sched.h"
 #include "syscall_names.h"
 
 #define NSYSCALLS 512
@@ -43,6 +44,7 @@ void syscall_dispatch(struct trapframe *tf)
 	uint64_t args[6] = {tf->rdi, tf->rsi, tf->rdx, tf->r10, tf->r8, tf->r9};
 
 	tf->rax = (uint64_t)(nr < NSYSCALLS && table[nr] ? table[nr](args) : unknown(nr));
+	sched_syscall_exit();
 }
 
 uint64_t syscall_unknown_count(void)

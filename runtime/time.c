@@ -1,9 +1,11 @@
 /* time.c: TSC calibration against PIT channel 2, and the CMOS RTC. */
 #include "time.h"
 
+#include "apic.h"
 #include "cpu.h"
 #include "errno.h"
 #include "proc.h"
+#include "sched.h"
 
 #define PIT_HZ 1193182u
 #define CAL_TICKS (PIT_HZ / 500) /* a 2 ms window */
@@ -52,20 +54,37 @@ static int64_t read_rtc(void)
 static void calibrate(void)
 {
 	uint64_t t0, t1;
+	uint32_t apic_counts;
 
 	outb(0x61, (inb(0x61) & ~0x02) | 0x01); /* gate on, speaker off */
 	outb(0x43, 0xb0);			/* channel 2, lo/hi, mode 0 */
 	outb(0x42, CAL_TICKS & 0xff);
 	outb(0x42, CAL_TICKS >> 8);
+	apic_timer_count_start();
 	t0 = rdtsc();
 	for (uint64_t i = 0; i < 100000000 && !(inb(0x61) & 0x20); i++)
 		;
 	t1 = rdtsc();
+	apic_counts = apic_timer_count_elapsed();
 	tsc_hz = (t1 - t0) * (PIT_HZ / CAL_TICKS);
 	if (!tsc_hz)
 		tsc_hz = 1000000000;
+	apic_set_frequency((uint64_t)apic_counts * (PIT_HZ / CAL_TICKS));
 	tsc_at_rtc = rdtsc();
 	rtc_epoch_ns = read_rtc() * 1000000000ll;
+}
+
+void time_calibrate(void)
+{
+	if (!tsc_hz)
+		calibrate();
+}
+
+uint64_t time_ns_to_tsc(uint64_t ns)
+{
+	if (!tsc_hz)
+		calibrate();
+	return ns / 1000000000u * tsc_hz + ns % 1000000000u * tsc_hz / 1000000000u;
 }
 
 uint64_t time_tsc_to_ns(uint64_t cycles)
@@ -78,21 +97,30 @@ uint64_t time_tsc_to_ns(uint64_t cycles)
 
 int64_t time_now_ns(int clock)
 {
-	uint64_t now = rdtsc();
+	uint64_t now;
 
+	time_calibrate(); /* before reading the TSC: calibration takes time */
+	now = rdtsc();
 	switch (clock) {
 	case CLOCK_REALTIME:
-	case CLOCK_REALTIME_COARSE:
-		if (!tsc_hz)
-			calibrate();
-		return rtc_epoch_ns + (int64_t)time_tsc_to_ns(now - tsc_at_rtc);
+	case CLOCK_REALTIME_COARSE: return rtc_epoch_ns + (int64_t)time_tsc_to_ns(now - tsc_at_rtc);
 	case CLOCK_MONOTONIC:
 	case CLOCK_MONOTONIC_RAW:
 	case CLOCK_MONOTONIC_COARSE:
-	case CLOCK_BOOTTIME:
-	case CLOCK_PROCESS_CPUTIME_ID: /* one process on one vCPU: close enough until threads land
-					*/
-	case CLOCK_THREAD_CPUTIME_ID: return (int64_t)time_tsc_to_ns(now - proc.tsc_boot);
+	case CLOCK_BOOTTIME: return (int64_t)time_tsc_to_ns(now - proc.tsc_boot);
+	case CLOCK_PROCESS_CPUTIME_ID: return (int64_t)time_tsc_to_ns(sched_process_cpu_tsc());
+	case CLOCK_THREAD_CPUTIME_ID: return (int64_t)time_tsc_to_ns(sched_thread_cpu_tsc());
 	default: return -EINVAL;
 	}
+}
+
+uint64_t time_monotonic_to_tsc(uint64_t ns)
+{
+	return proc.tsc_boot + time_ns_to_tsc(ns);
+}
+
+int64_t time_realtime_offset_ns(void)
+{
+	time_calibrate();
+	return rtc_epoch_ns - (int64_t)time_tsc_to_ns(tsc_at_rtc - proc.tsc_boot);
 }

@@ -19,7 +19,13 @@
 
 /* Nanoseconds on `clock`, or -EINVAL for a clock we do not have. */
 int64_t time_now_ns(int clock);
-/* TSC cycles to nanoseconds (calibrating first if needed). */
+/* Measures the TSC and APIC timer against the PIT (2 ms), once. */
+void time_calibrate(void);
+/* TSC cycles to nanoseconds and back (calibrating first if needed). */
 uint64_t time_tsc_to_ns(uint64_t cycles);
+uint64_t time_ns_to_tsc(uint64_t ns);
+/* The TSC value at which CLOCK_MONOTONIC reads `ns`; and CLOCK_REALTIME's offset from it. */
+uint64_t time_monotonic_to_tsc(uint64_t ns);
+int64_t time_realtime_offset_ns(void);
 
 #endif

@@ -1,11 +1,13 @@
 /* trap.c: exceptions and interrupts. */
 #include "trap.h"
 
+#include "apic.h"
 #include "console.h"
 #include "crash.h"
 #include "errno.h"
 #include "pmem.h"
 #include "proc.h"
+#include "sched.h"
 #include "vm.h"
 
 #define VEC_PF 14
@@ -29,5 +31,9 @@ void trap_handler(struct trapframe *tf)
 	}
 	if (tf->vector < 32)
 		crash_exception(tf);
-	/* No interrupt sources are enabled yet; anything else is spurious. */
+	if (tf->vector == APIC_TIMER_VECTOR) {
+		apic_eoi();
+		sched_timer_interrupt((tf->cs & 3) == 3);
+	}
+	/* Anything else is spurious: no other interrupt source is enabled. */
 }

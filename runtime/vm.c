@@ -10,6 +10,7 @@
 #include "layout.h"
 #include "lib.h"
 #include "pmem.h"
+#include "vma.h"
 
 extern char _text_start[], _text_end[], _rodata_end[], _end[];
 extern char boot_stack_bottom[];
@@ -83,28 +84,18 @@ void vm_init(uint64_t ram_top)
 }
 
 /*
- * A user PTE records the protection it was given in software bits 52-54,
- * so that a page which is reserved (PROT_NONE) or not yet touched (no
- * physical page: demand paging) still knows what it may become.
+ * User page-table entries exist only for pages that were touched (or that
+ * the loader filled); vma.c knows what every other address may become.
  */
-#define PTE_PROT_SHIFT 52
-
 static uint64_t pte_make(uint64_t pa, int prot)
 {
-	uint64_t f = PTE_U | PTE_OWNED | (uint64_t)prot << PTE_PROT_SHIFT;
+	uint64_t f = PTE_P | PTE_U;
 
-	if (pa && prot)
-		f |= PTE_P;
 	if (prot & PROT_WRITE)
 		f |= PTE_W;
 	if (!(prot & PROT_EXEC))
 		f |= PTE_NX;
 	return pa | f;
-}
-
-static int pte_prot(uint64_t pte)
-{
-	return (int)(pte >> PTE_PROT_SHIFT) & 7;
 }
 
 static int user_range_ok(uint64_t va, uint64_t len)
@@ -119,37 +110,77 @@ static void set_pte(uint64_t *pte, uint64_t va, uint64_t v)
 	invlpg(va);
 }
 
+/* Calls fn on every leaf entry holding a page in [start, end), skipping absent tables whole. */
+static void for_each_pte(uint64_t start, uint64_t end, void (*fn)(uint64_t, uint64_t *, int),
+			 int arg)
+{
+	for (uint64_t va = start; va < end;) {
+		uint64_t *table = pml4;
+		int l;
+
+		for (l = 3; l > 0; l--) {
+			uint64_t e = table[(va >> (12 + 9 * l)) & 511];
+
+			if (!(e & PTE_P))
+				break;
+			table = phys_to_virt(e & PTE_ADDR);
+		}
+		if (l > 0) {
+			uint64_t span = 1ull << (12 + 9 * l);
+
+			va = ALIGN_DOWN(va, span) + span;
+			continue;
+		}
+		if (table[(va >> 12) & 511] & PTE_ADDR) /* present, or parked by PROT_NONE */
+			fn(va, &table[(va >> 12) & 511], arg);
+		va += PAGE_SIZE;
+	}
+}
+
+static void free_page(uint64_t va, uint64_t *pte, int arg)
+{
+	(void)arg;
+	pmem_free(*pte & PTE_ADDR, 1);
+	set_pte(pte, va, 0);
+}
+
+/* PROT_NONE parks the page: not present, but its contents stay for a later mprotect. */
+static void reprotect_page(uint64_t va, uint64_t *pte, int prot)
+{
+	set_pte(pte, va, prot ? pte_make(*pte & PTE_ADDR, prot) : (*pte & PTE_ADDR));
+}
+
+static int check_prot(int prot)
+{
+	return (prot & PROT_WRITE) && (prot & PROT_EXEC) ? -EACCES : 0;
+}
+
 int vm_user_map(uint64_t va, uint64_t pa, int prot)
 {
 	uint64_t *pte;
 
-	if ((prot & PROT_WRITE) && (prot & PROT_EXEC))
+	if (check_prot(prot))
 		return -EACCES;
 	if (!user_range_ok(va, PAGE_SIZE) || !(pte = walk(va, 0, 1)))
 		return -ENOMEM;
-	if (*pte & PTE_OWNED)
-		vm_user_free(va, PAGE_SIZE);
+	if (*pte & PTE_ADDR)
+		pmem_free(*pte & PTE_ADDR, 1);
 	set_pte(pte, va, pte_make(pa, prot));
 	return 0;
 }
 
 int vm_user_alloc(uint64_t va, uint64_t len, int prot)
 {
-	if ((prot & PROT_WRITE) && (prot & PROT_EXEC))
+	if (check_prot(prot))
 		return -EACCES;
 	if (!user_range_ok(va, len))
 		return -ENOMEM;
-	for (uint64_t off = 0; off < len; off += PAGE_SIZE) {
-		uint64_t *pte = walk(va + off, 0, 1);
-
-		if (!pte) {
-			vm_user_free(va, off);
-			return -ENOMEM;
-		}
-		if (*pte & PTE_OWNED)
-			vm_user_free(va + off, PAGE_SIZE);
-		set_pte(pte, va + off, pte_make(0, prot));
-	}
+	/* Like Linux's heuristic overcommit: no single mapping beyond all of RAM. */
+	if (prot && len / PAGE_SIZE > pmem_total_pages())
+		return -ENOMEM;
+	if (vma_map(va, va + len, prot))
+		return -ENOMEM;
+	for_each_pte(va, va + len, free_page, 0);
 	return 0;
 }
 
@@ -157,66 +188,47 @@ void vm_user_free(uint64_t va, uint64_t len)
 {
 	if (!user_range_ok(va, len))
 		return;
-	for (uint64_t off = 0; off < len; off += PAGE_SIZE) {
-		uint64_t *pte = walk(va + off, 0, 0);
-
-		if (!pte || !(*pte & PTE_OWNED))
-			continue;
-		if (*pte & PTE_ADDR)
-			pmem_free(*pte & PTE_ADDR, 1);
-		set_pte(pte, va + off, 0);
-	}
+	for_each_pte(va, va + len, free_page, 0);
+	vma_unmap(va, va + len);
 }
 
 int vm_user_protect(uint64_t va, uint64_t len, int prot)
 {
-	if ((prot & PROT_WRITE) && (prot & PROT_EXEC))
+	int err;
+
+	if (check_prot(prot))
 		return -EACCES;
 	if (!user_range_ok(va, len))
 		return -ENOMEM;
-	for (uint64_t off = 0; off < len; off += PAGE_SIZE) {
-		uint64_t *pte = walk(va + off, 0, 0);
-
-		if (!pte || !(*pte & PTE_OWNED))
-			return -ENOMEM; /* as Linux: the whole range must be mapped */
-	}
-	for (uint64_t off = 0; off < len; off += PAGE_SIZE) {
-		uint64_t *pte = walk(va + off, 0, 0);
-
-		set_pte(pte, va + off, pte_make(*pte & PTE_ADDR, prot));
-	}
+	if ((err = vma_protect(va, va + len, prot)))
+		return err;
+	for_each_pte(va, va + len, reprotect_page, prot);
 	return 0;
 }
 
 void vm_user_discard(uint64_t va, uint64_t len)
 {
-	if (!user_range_ok(va, len))
-		return;
-	for (uint64_t off = 0; off < len; off += PAGE_SIZE) {
-		uint64_t *pte = walk(va + off, 0, 0);
-
-		if (!pte || !(*pte & PTE_OWNED) || !(*pte & PTE_ADDR))
-			continue;
-		pmem_free(*pte & PTE_ADDR, 1);
-		set_pte(pte, va + off, pte_make(0, pte_prot(*pte)));
-	}
+	if (user_range_ok(va, len))
+		for_each_pte(va, va + len, free_page, 0);
 }
 
 int vm_user_fault(uint64_t va, int write, int exec)
 {
-	uint64_t *pte = user_range_ok(va, 1) ? walk(va, 0, 0) : 0, pa;
-	int prot;
+	const struct vma *v = user_range_ok(va, 1) ? vma_find(va) : 0;
+	uint64_t *pte, pa;
 
-	if (!pte || !(*pte & PTE_OWNED))
+	if (!v || !v->prot || (write && !(v->prot & PROT_WRITE)) ||
+	    (exec && !(v->prot & PROT_EXEC)))
 		return -EFAULT;
-	prot = pte_prot(*pte);
-	if (!prot || (write && !(prot & PROT_WRITE)) || (exec && !(prot & PROT_EXEC)))
-		return -EFAULT;
-	if (*pte & PTE_P)
-		return 0; /* already there: the fault was about something else */
-	if (!(pa = pmem_alloc(1)))
+	if (!(pte = walk(va, 0, 1)))
 		return -ENOMEM;
-	set_pte(pte, ALIGN_DOWN(va, PAGE_SIZE), pte_make(pa, prot));
+	if (*pte & PTE_P)
+		return 0;	    /* already there: the fault was about something else */
+	if ((pa = *pte & PTE_ADDR)) /* parked by PROT_NONE: the same page comes back */
+		;
+	else if (!(pa = pmem_alloc(1)))
+		return -ENOMEM;
+	set_pte(pte, ALIGN_DOWN(va, PAGE_SIZE), pte_make(pa, v->prot));
 	return 0;
 }
 
@@ -237,10 +249,28 @@ int vm_user_ok(uint64_t va, uint64_t len, int write)
 	return 1;
 }
 
+void vm_map_mmio(uint64_t va, uint64_t pa)
+{
+	uint64_t *pte = walk(va, 0, 1);
+
+	if (pte)
+		set_pte(pte, va, pa | PTE_P | PTE_W | PTE_PCD | PTE_PWT | PTE_NX);
+}
+
 static uint64_t kstack_next = KSTACK_REGION;
+static uint64_t kstack_free_list[64];
+static unsigned kstack_nfree;
+
+void vm_kstack_free(uint64_t top)
+{
+	if (kstack_nfree < 64)
+		kstack_free_list[kstack_nfree++] = top;
+}
 
 uint64_t vm_kstack_alloc(void)
 {
+	if (kstack_nfree)
+		return kstack_free_list[--kstack_nfree];
 	uint64_t va = kstack_next + PAGE_SIZE; /* the page below stays unmapped: guard */
 
 	for (uint64_t off = 0; off < KSTACK_SIZE; off += PAGE_SIZE) {

@@ -12,8 +12,9 @@
 #define PTE_P (1ull << 0)
 #define PTE_W (1ull << 1)
 #define PTE_U (1ull << 2)
+#define PTE_PWT (1ull << 3)
+#define PTE_PCD (1ull << 4)
 #define PTE_PS (1ull << 7)
-#define PTE_OWNED (1ull << 9) /* software: page belongs to the app even when not present */
 #define PTE_NX (1ull << 63)
 #define PTE_ADDR 0x000ffffffffff000ull
 
@@ -48,8 +49,15 @@ int vm_user_map(uint64_t va, uint64_t pa, int prot);
  */
 int vm_user_fault(uint64_t va, int write, int exec);
 
-/* A fresh kernel stack with an unmapped guard page below it; returns its top or 0. */
+/* Maps one page of device registers at va (supervisor, uncached, not executable). */
+void vm_map_mmio(uint64_t va, uint64_t pa);
+
+/*
+ * A kernel stack with an unmapped guard page below it; returns its top or 0.
+ * Freed stacks are kept and handed out again.
+ */
 uint64_t vm_kstack_alloc(void);
+void vm_kstack_free(uint64_t top);
 
 /*
  * True if every page of [va, va+len) is a present user page (and writable

@@ -1,0 +1,24 @@
+/*
+ * apic.h: the local APIC, used for one timer interrupt at a time (one-shot,
+ * never periodic: an idle guest gets no interrupts at all).
+ */
+#ifndef APIC_H
+#define APIC_H
+
+#include <stdint.h>
+
+#define APIC_TIMER_VECTOR 0x20
+#define APIC_SPURIOUS_VECTOR 0xff
+
+/* Maps and enables the local APIC; the timer starts disarmed. */
+void apic_init(void);
+void apic_eoi(void);
+/* Fires APIC_TIMER_VECTOR once after about `ns` nanoseconds (clamped); 0 disarms. */
+void apic_timer_arm(uint64_t ns);
+/* For calibration: starts the counter free-running, and reads how far it went. */
+void apic_timer_count_start(void);
+uint32_t apic_timer_count_elapsed(void);
+/* Set by time.c's calibration: timer counts per second at our divider. */
+void apic_set_frequency(uint64_t hz);
+
+#endif
