@@ -6,6 +6,7 @@
 #include "ukimage.h"
 #include "apic.h"
 #include "cmdline.h"
+#include "devices.h"
 #include "console.h"
 #include "cpu.h"
 #include "crash.h"
@@ -16,6 +17,7 @@
 #include "loader.h"
 #include "pmem.h"
 #include "proc.h"
+#include "ramfs.h"
 #include "random.h"
 #include "sched.h"
 #include "vm.h"
@@ -123,6 +125,16 @@ static char **manifest_list(const char *prefix, int *n)
 	return v;
 }
 
+/* The image's files, readable (and writable, copy on write) in the ramfs. */
+static void add_image_files(void)
+{
+	struct image_blob b;
+
+	for (unsigned i = 0; image_find(UKIMG_FILE, i, &b); i++)
+		if (ramfs_add_file(b.name, b.data, b.size, image_file_mode(i)))
+			kprintf("runtime: cannot add image file %s\n", b.name);
+}
+
 static void start_application(const struct cmdline *c)
 {
 	struct image_blob app;
@@ -176,6 +188,9 @@ __attribute__((no_stack_protector)) void boot_main(uint32_t start_info)
 	cpu_init(kstack, fault_stack);
 	apic_init();
 	sched_init(kstack);
+	ramfs_init();
+	devices_init();
+	add_image_files();
 	cmdline_parse(cmdline_buf, &c);
 	proc.debug_boot = c.debug_boot;
 	if (c.debug_crash)

@@ -6,6 +6,7 @@
 #include "image.h"
 #include "layout.h"
 #include "proc.h"
+#include "signal.h"
 #include "vm.h"
 
 #define MAX_FRAMES 16
@@ -169,10 +170,27 @@ static void page_fault_detail(const struct trapframe *tf)
 						     : "");
 }
 
+/* si_code for a fault, as Linux reports it. */
+static int fault_code(const struct trapframe *tf)
+{
+	if (tf->vector == 14)
+		return tf->error & 1 ? 2 : 1; /* SEGV_ACCERR : SEGV_MAPERR */
+	if (tf->vector == 6)
+		return 1; /* ILL_ILLOPC */
+	if (tf->vector == 0)
+		return 1; /* FPE_INTDIV */
+	return 128;	  /* SI_KERNEL, as Linux gives for #GP */
+}
+
 void crash_exception(struct trapframe *tf)
 {
 	int user = (tf->cs & 3) == 3;
 	uint64_t vec = tf->vector;
+
+	/* A program that handles the signal gets it (it may recover, e.g. with siglongjmp). */
+	if (user &&
+	    signal_fault(tf, signal_of(vec), fault_code(tf), vec == 14 ? read_cr2() : tf->rip))
+		return;
 
 	kprintf("\n=== crash: %s, vector %lu, in the %s ===\n",
 		vec < 32 && names[vec] ? names[vec] : "?", vec, user ? "application" : "runtime");

@@ -11,8 +11,12 @@
 
 #include "trap.h"
 
-/* A fatal CPU exception. Application faults end with status 128+signal, runtime ones with 255. */
-__attribute__((noreturn)) void crash_exception(struct trapframe *tf);
+/*
+ * A CPU exception. An application fault whose signal the program handles
+ * returns (the handler runs next); otherwise the report is printed and the
+ * process ends with status 128+signal (runtime faults: 255).
+ */
+void crash_exception(struct trapframe *tf);
 /* A runtime bug found by a check (the message says which). Status 255. */
 __attribute__((noreturn)) void crash_panic(const char *why);
 

@@ -94,6 +94,14 @@ int image_find(uint32_t type, unsigned index, struct image_blob *out)
 	return 0;
 }
 
+uint32_t image_file_mode(unsigned index)
+{
+	for (unsigned i = 0; hdr && i < hdr->nentries; i++)
+		if (ents[i].type == UKIMG_FILE && !index--)
+			return ents[i].mode & 07777;
+	return 0644;
+}
+
 const char *image_manifest_next(size_t *pos)
 {
 	const char *s;

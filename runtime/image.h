@@ -26,6 +26,8 @@ uint64_t image_check(const void *va, uint64_t limit);
 void image_set_base(const void *va);
 /* The index-th entry of the given type, or 0 if none. */
 int image_find(uint32_t type, unsigned index, struct image_blob *out);
+/* The mode bits of the index-th UKIMG_FILE entry. */
+uint32_t image_file_mode(unsigned index);
 /* Next manifest string after *pos (start with *pos = 0); NULL at the end. */
 const char *image_manifest_next(size_t *pos);
 /* The manifest value for key (first match), or NULL. */

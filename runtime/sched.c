@@ -14,6 +14,7 @@
 #include "lib.h"
 #include "proc.h"
 #include "time.h"
+#include "uaccess.h"
 #include "vm.h"
 
 #define SLICE_NS 10000000ull /* 10 ms */
@@ -300,6 +301,7 @@ struct thread *sched_spawn(const struct trapframe *tf, uint64_t fs_base)
 		return 0;
 	t->first = *tf;
 	t->fs_base = fs_base;
+	t->sig_blocked = current->sig_blocked;
 	fpu_save(t); /* the child starts with the parent's FPU state, as on Linux */
 	/* A stack that sched_switch "returns" through into sched_first_entry. */
 	sp = (uint64_t *)t->kstack_top;
@@ -342,6 +344,54 @@ void sched_syscall_exit(void)
 {
 	if (runq_head && rdtsc() >= slice_end)
 		sched_yield();
+}
+
+struct trapframe *sched_user_frame(void)
+{
+	return (struct trapframe *)(current->kstack_top - sizeof(struct trapframe));
+}
+
+struct thread *sched_find(int tid)
+{
+	for (struct thread *t = all_threads; t; t = t->all_next)
+		if (t->tid == tid)
+			return t;
+	return 0;
+}
+
+struct thread *sched_next_thread(struct thread *t)
+{
+	return t ? t->all_next : all_threads;
+}
+
+uint32_t sched_fpu_size(void)
+{
+	return fpu_size;
+}
+
+void sched_fpu_save_current(void)
+{
+	fpu_save(current);
+}
+
+int sched_fpu_load_current(uint64_t uaddr)
+{
+	uint8_t *a = current->fpu;
+	uint32_t *mxcsr = (uint32_t *)(a + 24);
+
+	if (copy_from_user(a, uaddr, fpu_size))
+		return -EFAULT;
+	/* Bits that would make xrstor fault in the runtime are cleared, as Linux does. */
+	*mxcsr &= 0xffff;
+	if (cpu_features.xsave) {
+		uint64_t *hdr = (uint64_t *)(a + 512);
+
+		hdr[0] &= cpu_features.xcr0; /* XSTATE_BV */
+		for (int i = 1; i < 8; i++)
+			hdr[i] = 0; /* XCOMP_BV and reserved */
+	}
+	fpu_restore(current);
+	return 0;
 }
 
 uint64_t sched_process_cpu_tsc(void)

@@ -32,9 +32,13 @@ struct thread {
 	struct waitq *waiting_on; /* the queue it sleeps on, if any */
 	uint64_t deadline;	  /* TSC deadline of its timeout; 0: none */
 	struct thread *timer_next;
-	int wake_result;		/* 0, or -ETIMEDOUT */
-	uint64_t wait_key, wait_bitset; /* futex wait */
-	uint64_t cpu_tsc, ran_since;	/* CPU time used */
+	int wake_result;		   /* 0, or -ETIMEDOUT */
+	uint64_t wait_key, wait_bitset;	   /* futex wait */
+	uint64_t cpu_tsc, ran_since;	   /* CPU time used */
+	uint64_t sig_blocked, sig_pending; /* signal.c */
+	uint64_t saved_mask; /* rt_sigsuspend: the mask to restore after the handler */
+	int restore_mask;
+	uint64_t alt_sp, alt_size; /* sigaltstack */
 	struct thread *all_next;
 	struct trapframe first; /* a new thread's first user context */
 };
@@ -69,6 +73,17 @@ __attribute__((noreturn)) void sched_exit_thread(int status);
 void sched_timer_interrupt(int from_user);
 /* Before returning from a syscall: switch if the time slice is used up. */
 void sched_syscall_exit(void);
+
+/* The registers of the current thread's syscall (top of its kernel stack). */
+struct trapframe *sched_user_frame(void);
+struct thread *sched_find(int tid);
+/* Iterates over all threads: sched_next_thread(NULL) is the first. */
+struct thread *sched_next_thread(struct thread *t);
+/* The current thread's FPU/SSE/AVX state to its save area (t->fpu), and back from user memory. */
+uint32_t sched_fpu_size(void);
+void sched_fpu_save_current(void);
+/* Loads FPU state from an application buffer (sanitized first); 0 or -EFAULT. */
+int sched_fpu_load_current(uint64_t uaddr);
 
 uint64_t sched_process_cpu_tsc(void);
 uint64_t sched_thread_cpu_tsc(void);

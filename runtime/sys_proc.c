@@ -17,13 +17,6 @@
 #define NSIG 64
 #define PID 1
 
-struct k_sigaction {
-	uint64_t handler, flags, restorer, mask;
-};
-
-static struct k_sigaction actions[NSIG + 1];
-static uint64_t sigmask;
-
 long sys_exit_group(const uint64_t *a)
 {
 	proc_exit((int)a[0]);
@@ -83,80 +76,6 @@ long sys_arch_prctl(const uint64_t *a)
 	}
 }
 
-long sys_rt_sigaction(const uint64_t *a)
-{
-	int sig = (int)a[0];
-	struct k_sigaction act;
-
-	if (sig < 1 || sig > NSIG || a[3] != 8 || sig == 9 || sig == 19)
-		return -EINVAL;
-	if (a[2] && copy_to_user(a[2], &actions[sig], sizeof(act)))
-		return -EFAULT;
-	if (a[1]) {
-		if (copy_from_user(&act, a[1], sizeof(act)))
-			return -EFAULT;
-		actions[sig] = act;
-	}
-	return 0;
-}
-
-long sys_rt_sigprocmask(const uint64_t *a)
-{
-	uint64_t set;
-
-	if (a[3] != 8)
-		return -EINVAL;
-	if (a[2] && copy_to_user(a[2], &sigmask, 8))
-		return -EFAULT;
-	if (!a[1])
-		return 0;
-	if (copy_from_user(&set, a[1], 8))
-		return -EFAULT;
-	switch (a[0]) {
-	case 0: sigmask |= set; break;
-	case 1: sigmask &= ~set; break;
-	case 2: sigmask = set; break;
-	default: return -EINVAL;
-	}
-	return 0;
-}
-
-long sys_sigaltstack(const uint64_t *a)
-{
-	(void)a;
-	return 0;
-}
-
-/*
- * A signal sent to ourselves (abort() raises SIGABRT) takes its default
- * action, which for the signals programs send themselves ends the process.
- */
-static long self_signal(uint64_t pid, uint64_t sig)
-{
-	if (pid != PID && (int64_t)pid != 0 && (int64_t)pid != -1)
-		return -ESRCH;
-	if (sig > NSIG)
-		return -EINVAL;
-	if (sig == 0 || sig == 17 || sig == 23 || sig == 28) /* 0, SIGCHLD, SIGURG, SIGWINCH */
-		return 0;
-	proc_kill((int)sig);
-}
-
-long sys_kill(const uint64_t *a)
-{
-	return self_signal(a[0], a[1]);
-}
-
-long sys_tkill(const uint64_t *a)
-{
-	return self_signal(a[0], a[1]);
-}
-
-long sys_tgkill(const uint64_t *a)
-{
-	return a[0] == PID ? self_signal(a[1], a[2]) : -ESRCH;
-}
-
 struct rlimit {
 	uint64_t cur, max;
 };
@@ -195,34 +114,6 @@ long sys_uname(const uint64_t *a)
 	char u[6][65] = {"Linux", "ukd", "6.1.0-ukd", "#1 ukd runtime", "x86_64", "(none)"};
 
 	return copy_to_user(a[0], u, sizeof(u));
-}
-
-static long readlink_common(uint64_t path, uint64_t buf, uint64_t size)
-{
-	char p[64];
-	long n = copy_string_from_user(p, path, sizeof(p));
-	size_t len = strlen(proc.exe);
-
-	if (n == -ENAMETOOLONG)
-		return -ENOENT;
-	if (n < 0)
-		return n;
-	if (strcmp(p, "/proc/self/exe"))
-		return -ENOENT;
-	if ((int64_t)size <= 0)
-		return -EINVAL;
-	len = MIN(len, size);
-	return copy_to_user(buf, proc.exe, len) ? -EFAULT : (long)len;
-}
-
-long sys_readlink(const uint64_t *a)
-{
-	return readlink_common(a[0], a[1], a[2]);
-}
-
-long sys_readlinkat(const uint64_t *a)
-{
-	return readlink_common(a[1], a[2], a[3]);
 }
 
 #define GRND_MAX (1u << 25)

@@ -46,15 +46,9 @@ struct timespec {
 	int64_t sec, nsec;
 };
 
-/* The syscall's own frame: the top of the current thread's kernel stack. */
-static struct trapframe *caller_frame(void)
-{
-	return (struct trapframe *)(sched_current()->kstack_top - sizeof(struct trapframe));
-}
-
 static long do_clone(uint64_t flags, uint64_t stack, uint64_t ptid, uint64_t ctid, uint64_t tls)
 {
-	struct trapframe tf = *caller_frame();
+	struct trapframe tf = *sched_user_frame();
 	struct thread *t;
 	uint32_t tid;
 
@@ -192,7 +186,8 @@ long sys_futex(const uint64_t *a)
 static long sleep_until(uint64_t deadline)
 {
 	while (rdtsc() < deadline)
-		sched_block(0, deadline);
+		if (sched_block(0, deadline) == -EINTR)
+			return -EINTR;
 	return 0;
 }
 
@@ -215,10 +210,11 @@ long sys_clock_nanosleep(const uint64_t *a)
 	return err ? err : sleep_until(deadline);
 }
 
-/* Sleeps until a signal arrives (with no signal delivery yet: for ever, without using the CPU). */
+/* Sleeps until a signal arrives, without using the CPU meanwhile. */
 long sys_pause(const uint64_t *a)
 {
 	(void)a;
-	for (;;)
-		sched_block(0, 0);
+	while (sched_block(0, 0) != -EINTR)
+		;
+	return -EINTR;
 }

@@ -8,6 +8,7 @@
 #include "console.h"
 #include "errno.h"
 #include "sched.h"
+#include "signal.h"
 #include "syscall_names.h"
 
 #define NSYSCALLS 512
@@ -45,6 +46,7 @@ void syscall_dispatch(struct trapframe *tf)
 
 	tf->rax = (uint64_t)(nr < NSYSCALLS && table[nr] ? table[nr](args) : unknown(nr));
 	sched_syscall_exit();
+	signal_deliver(tf);
 }
 
 uint64_t syscall_unknown_count(void)

@@ -8,6 +8,7 @@
 #include "pmem.h"
 #include "proc.h"
 #include "sched.h"
+#include "signal.h"
 #include "vm.h"
 
 #define VEC_PF 14
@@ -30,10 +31,12 @@ void trap_handler(struct trapframe *tf)
 		}
 	}
 	if (tf->vector < 32)
-		crash_exception(tf);
+		crash_exception(tf); /* returns only when a signal handler takes over */
 	if (tf->vector == APIC_TIMER_VECTOR) {
 		apic_eoi();
 		sched_timer_interrupt((tf->cs & 3) == 3);
 	}
+	if ((tf->cs & 3) == 3)
+		signal_deliver(tf);
 	/* Anything else is spurious: no other interrupt source is enabled. */
 }

@@ -7,7 +7,7 @@ KVM cannot run guest ring 0), and the two outputs and exit statuses must match.
   run_compat.py --build build --all       # all; prints "N passed, N failed"
 
 Programs print only deterministic text. The unikernel's console also carries
-runtime lines ("runtime: ...") and the final "exit status N"; those are taken
+runtime lines ("runtime: ...", "killed by signal N") and the final "exit status N"; those are taken
 out before the comparison, and N is compared with the native exit status.
 """
 import argparse
@@ -31,7 +31,8 @@ def native(binary, timeout):
 
 def unikernel(image, timeout):
     r = guest.boot(image, timeout=timeout)
-    lines = [l for l in r.output.split("\n") if not l.startswith("runtime: ")]
+    lines = [l for l in r.output.split("\n")
+             if not l.startswith("runtime: ") and not l.startswith("killed by signal ")]
     out = "\n".join(lines)
     out = re.sub(r"exit status \d+\n?$", "", out)
     return r.status, out
