@@ -149,4 +149,10 @@ void cpu_init(uint64_t kernel_stack_top, uint64_t fault_stack_top)
 	/* Mask the legacy PICs: their default vectors collide with exceptions. */
 	outb(0x21, 0xff);
 	outb(0xa1, 0xff);
+	/*
+	 * Stop the PIT's periodic channel 0 (firmware leaves it at 18.2 Hz):
+	 * masked or not, the VMM would wake up for every tick. Mode 0 without a
+	 * count written never fires.
+	 */
+	outb(0x43, 0x30);
 }

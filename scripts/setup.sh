@@ -26,7 +26,7 @@ packages=(
   musl-tools musl-dev libc6-dev
   qemu-system-x86 libvirt-daemon-system libvirt-clients libvirt-dev
   libuv1-dev libsqlite3-dev libjansson-dev libcurl4-openssl-dev
-  libhttp-parser-dev
+  libhttp-parser-dev nettle-dev libarchive-dev
   binutils file curl iproute2 python3 xz-utils
 )
 

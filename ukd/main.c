@@ -1,6 +1,6 @@
 /*
- * main.c: the ukd program. A small table of subcommands, so the daemon and
- * the rest can be added as rows; for now only `pack`.
+ * main.c: the ukd program. A small table of subcommands: `daemon` (also what
+ * `ukd` with no command or with only options runs) and `pack`.
  *
  * Exit status: 0 success, 1 the command failed, 2 usage error.
  */
@@ -10,6 +10,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "check.h"
+#include "daemon.h"
+#include "log.h"
 #include "pack.h"
 
 #ifndef UKD_VERSION
@@ -245,30 +248,144 @@ free_lists:
 	return ret;
 }
 
+static void main_daemon_usage(FILE *f)
+{
+	fputs("Usage: ukd [daemon] [OPTIONS]\n"
+	      "\n"
+	      "Run the ukd daemon: the REST API on a unix socket, images and instances\n"
+	      "(libvirt domains). SIGTERM or SIGINT stop it; instances keep running and\n"
+	      "the next start adopts them.\n"
+	      "\n"
+	      "Options:\n"
+	      "      --root DIR         state directory (default " DAEMON_ROOT ")\n"
+	      "      --socket PATH      API socket, mode 0660 (default " DAEMON_SOCKET ")\n"
+	      "      --libvirt URI      libvirt connection (default " DAEMON_LIBVIRT ")\n"
+	      "      --accel tcg|kvm    accelerator for guests (default: detect)\n"
+	      "      --foreground       stay in the foreground, log to stderr (else the log\n"
+	      "                         is ROOT/ukd.log and ukd returns once it serves)\n"
+	      "      --log-level LEVEL  error, warn, info (default) or debug\n"
+	      "      --max-image-mib N  largest image upload in MiB (default 128)\n"
+	      "      --check            check the host (libvirt, firmware, accelerator) and\n"
+	      "                         exit: 0 if ukd can run guests here\n"
+	      "  -h, --help             show this help\n",
+	      f);
+}
+
+__attribute__((format(printf, 1, 2))) static int main_daemon_usage_err(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("ukd: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputs("\nTry 'ukd --help'.\n", stderr);
+	return MAIN_EXIT_USAGE;
+}
+
+/* One daemon option at argv[*i]; returns 0, or an exit status for a usage error. */
+static int main_daemon_option(struct daemon_cfg *cfg, int argc, char **argv, int *i)
+{
+	const char *a = argv[*i];
+	char *v, *end;
+	int m;
+
+	if ((m = main_opt(argc, argv, i, "--root", NULL, &v)) > 0) {
+		cfg->root = v;
+	} else if (!m && (m = main_opt(argc, argv, i, "--socket", NULL, &v)) > 0) {
+		cfg->socket = v;
+	} else if (!m && (m = main_opt(argc, argv, i, "--libvirt", NULL, &v)) > 0) {
+		cfg->libvirt_uri = v;
+	} else if (!m && (m = main_opt(argc, argv, i, "--accel", NULL, &v)) > 0) {
+		if (strcmp(v, "tcg") && strcmp(v, "kvm"))
+			return main_daemon_usage_err("--accel: expected tcg or kvm, not \"%s\"", v);
+		cfg->accel = v;
+	} else if (!m && (m = main_opt(argc, argv, i, "--log-level", NULL, &v)) > 0) {
+		if ((cfg->log_level = log_level_parse(v)) < 0)
+			return main_daemon_usage_err("--log-level: expected error, warn, info or "
+						     "debug, not \"%s\"",
+						     v);
+	} else if (!m && (m = main_opt(argc, argv, i, "--max-image-mib", NULL, &v)) > 0) {
+		unsigned long mib = strtoul(v, &end, 10);
+
+		if (v[0] < '0' || v[0] > '9' || *end || mib == 0 || mib > 4096)
+			return main_daemon_usage_err(
+				"--max-image-mib: expected 1 to 4096, not \"%s\"", v);
+		cfg->image_max = (size_t)mib << 20;
+	}
+	if (m < 0)
+		return main_daemon_usage_err("%s needs a value", a);
+	if (m == 0)
+		return main_daemon_usage_err("unknown option %s", a);
+	return 0;
+}
+
+/* argv[0] is "ukd" or "daemon"; options follow. */
+static int main_daemon(int argc, char **argv)
+{
+	struct daemon_cfg cfg = {
+		.root = DAEMON_ROOT,
+		.socket = DAEMON_SOCKET,
+		.libvirt_uri = DAEMON_LIBVIRT,
+		.log_level = LOG_INFO,
+		.image_max = (size_t)128 << 20,
+		.runtime = ukd_runtime_elf,
+	};
+	int check = 0, rc;
+
+	cfg.runtime_size = (size_t)(ukd_runtime_elf_end - ukd_runtime_elf);
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i];
+
+		if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+			main_daemon_usage(stdout);
+			return 0;
+		}
+		if (!strcmp(a, "--foreground")) {
+			cfg.foreground = 1;
+		} else if (!strcmp(a, "--check")) {
+			check = 1;
+		} else if (a[0] == '-') {
+			if ((rc = main_daemon_option(&cfg, argc, argv, &i)))
+				return rc;
+		} else {
+			return main_daemon_usage_err("unexpected argument \"%s\"", a);
+		}
+	}
+	if (cfg.root[0] != '/' || cfg.socket[0] != '/')
+		return main_daemon_usage_err("--root and --socket must be absolute paths");
+	if (check)
+		return check_run(cfg.root, cfg.libvirt_uri, cfg.accel);
+	return daemon_run(&cfg);
+}
+
 static const struct main_cmd main_cmds[] = {
+	{"daemon", "run the daemon (the default; see 'ukd --help')", main_daemon},
 	{"pack", "build an image from a static x86-64 program", main_pack},
 };
 
 static void main_usage(FILE *f)
 {
-	fputs("Usage: ukd COMMAND [ARGS...]\n"
+	fputs("Usage: ukd [daemon] [OPTIONS]     run the daemon\n"
+	      "       ukd COMMAND [ARGS...]\n"
 	      "       ukd --help | --version\n"
 	      "\n"
 	      "Commands:\n",
 	      f);
 	for (size_t i = 0; i < sizeof(main_cmds) / sizeof(main_cmds[0]); i++)
 		fprintf(f, "  %-10s %s\n", main_cmds[i].name, main_cmds[i].summary);
-	fputs("\nRun 'ukd COMMAND --help' for the options of a command.\n", f);
+	fputs("\nRun 'ukd COMMAND --help' for the options of a command.\n\n", f);
+	main_daemon_usage(f);
 }
 
 int main(int argc, char **argv)
 {
 	const char *cmd = argc > 1 ? argv[1] : NULL;
 
-	if (!cmd) {
-		main_usage(stderr);
-		return MAIN_EXIT_USAGE;
-	}
+	/* No command, or options only: the daemon. */
+	if (!cmd || (cmd[0] == '-' && strcmp(cmd, "-h") && strcmp(cmd, "--help") &&
+		     strcmp(cmd, "--version")))
+		return main_daemon(argc, argv);
 	if (!strcmp(cmd, "-h") || !strcmp(cmd, "--help") || !strcmp(cmd, "help")) {
 		main_usage(stdout);
 		return 0;

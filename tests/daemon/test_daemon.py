@@ -1,0 +1,474 @@
+#!/usr/bin/env python3
+"""ukd daemon tests: a real ukd (its own --root and --socket) against the real
+libvirtd on qemu:///system, driven through the REST API the way a client would.
+
+Each test starts its own ukd, and at the end stops it by PID and destroys the
+libvirt domains it created (only those: their names come from the API).
+
+Environment: UKD (the ukd binary), UKD_HELLO (the hello example, a static ELF).
+Run one case: test_daemon.py CASE; list them: test_daemon.py --list.
+"""
+import http.client
+import io
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import stat
+import subprocess
+import sys
+import tarfile
+import tempfile
+import time
+import unittest
+
+UKD = os.environ.get("UKD", "build/bin/ukd")
+HELLO = os.environ.get("UKD_HELLO", "build/images-build/hello/hello")
+URI = "qemu:///system"
+
+SPIN_C = b"""#include <stdio.h>
+int main(void)
+{
+	printf("spinning\\n");
+	fflush(stdout);
+	for (;;)
+		__asm__ volatile("pause");
+}
+"""
+
+
+class UnixHTTPConnection(http.client.HTTPConnection):
+    """http.client over ukd's unix socket."""
+
+    def __init__(self, path, timeout=120):
+        super().__init__("localhost", timeout=timeout)
+        self.path = path
+
+    def connect(self):
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.settimeout(self.timeout)
+        self.sock.connect(self.path)
+
+
+class Response:
+    def __init__(self, r):
+        self.status = r.status
+        self.headers = r.headers
+        self.raw = r.read()
+        self.json = None
+        if (r.headers.get("Content-Type") or "").startswith("application/json") and self.raw:
+            self.json = json.loads(self.raw)
+
+    def __repr__(self):
+        return "%d %r" % (self.status, self.raw[:2000])
+
+
+def virsh(*args):
+    return subprocess.run(["virsh", "-c", URI] + list(args), stdout=subprocess.PIPE,
+                          stderr=subprocess.STDOUT, text=True, timeout=120)
+
+
+def running_domains():
+    return virsh("list", "--name").stdout.split()
+
+
+def tar_of(files):
+    """files: list of (name, bytes) or (name, tarinfo-customizer)."""
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as t:
+        for name, data in files:
+            info = tarfile.TarInfo(name)
+            if isinstance(data, bytes):
+                info.size = len(data)
+                t.addfile(info, io.BytesIO(data))
+            else:
+                data(info)
+                t.addfile(info)
+    return buf.getvalue()
+
+
+class Daemon:
+    def __init__(self, root, sock, logpath):
+        self.root, self.sock, self.logpath = root, sock, logpath
+        self.proc = None
+
+    def start(self, *extra):
+        self.log = open(self.logpath, "a")
+        self.proc = subprocess.Popen([UKD, "--root", self.root, "--socket", self.sock,
+                                      "--foreground", "--log-level", "debug"] + list(extra),
+                                     stdout=self.log, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise AssertionError("ukd exited with %d:\n%s" % (self.proc.returncode,
+                                                                 self.read_log()))
+            try:
+                r = self.request("GET", "/v1/system/info")
+                # Ready for instances once libvirt is connected and reconciled.
+                if r.status == 200 and r.json["libvirt"]["connected"]:
+                    return
+            except OSError:
+                pass
+            time.sleep(0.1)
+        raise AssertionError("ukd did not become ready:\n" + self.read_log())
+
+    def stop(self, sig=signal.SIGTERM):
+        if not self.proc or self.proc.poll() is not None:
+            return None
+        self.proc.send_signal(sig)
+        try:
+            rc = self.proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            rc = self.proc.wait()
+        self.log.close()
+        return rc
+
+    def read_log(self):
+        with open(self.logpath, errors="replace") as f:
+            return f.read()
+
+    def request(self, method, path, body=None, headers=None, timeout=120):
+        c = UnixHTTPConnection(self.sock, timeout=timeout)
+        try:
+            if isinstance(body, (dict, list)):
+                body = json.dumps(body).encode()
+                headers = dict(headers or {}, **{"Content-Type": "application/json"})
+            c.request(method, path, body=body, headers=headers or {})
+            return Response(c.getresponse())
+        finally:
+            c.close()
+
+
+class DaemonTest(unittest.TestCase):
+    def setUp(self):
+        # libvirt's QEMU (user libvirt-qemu) must reach the image files: 0755 all the way.
+        self.dir = tempfile.mkdtemp(prefix="ukd-daemon-test-")
+        os.chmod(self.dir, 0o755)
+        self.root = os.path.join(self.dir, "root")
+        self.ukd = Daemon(self.root, os.path.join(self.dir, "ukd.sock"),
+                          os.path.join(self.dir, "ukd.log"))
+        self.domains = set()
+        self.ukd.start()
+
+    def tearDown(self):
+        self.ukd.stop()
+        for name in self.domains:
+            if name in running_domains():
+                virsh("destroy", name)
+        if any(e for e in sys.exc_info()) or os.environ.get("UKD_TEST_VERBOSE"):
+            print(self.ukd.read_log())
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    # --- helpers ---
+
+    def api(self, method, path, body=None, headers=None, expect=None):
+        r = self.ukd.request(method, path, body, headers)
+        if expect is not None:
+            self.assertEqual(r.status, expect, "%s %s -> %r" % (method, path, r))
+        return r
+
+    def upload_elf(self, path, name, expect=201):
+        with open(path, "rb") as f:
+            data = f.read()
+        return self.api("POST", "/v1/images?name=" + name, data,
+                        {"Content-Type": "application/octet-stream"}, expect)
+
+    def upload_tar(self, data, query="", expect=201):
+        return self.api("POST", "/v1/images" + query, data,
+                        {"Content-Type": "application/x-tar"}, expect)
+
+    def run_instance(self, spec, expect=201):
+        r = self.api("POST", "/v1/instances", spec, expect=expect)
+        if r.json and "domain" in r.json:
+            self.domains.add(r.json["domain"])
+        return r
+
+    def wait_state(self, ref, state, timeout=90):
+        deadline = time.monotonic() + timeout
+        while True:
+            r = self.api("GET", "/v1/instances/" + ref, expect=200)
+            if r.json["state"] == state:
+                return r.json
+            if time.monotonic() > deadline:
+                self.fail("instance %s is %s, not %s, after %ds" %
+                          (ref, r.json["state"], state, timeout))
+            time.sleep(0.2)
+
+    def wait_log(self, ref, text, timeout=90):
+        deadline = time.monotonic() + timeout
+        while True:
+            r = self.api("GET", "/v1/instances/%s/logs" % ref, expect=200)
+            if text in r.raw.decode(errors="replace"):
+                return r.raw.decode(errors="replace")
+            if time.monotonic() > deadline:
+                self.fail("no %r in the log of %s after %ds: %r" % (text, ref, timeout, r.raw))
+            time.sleep(0.2)
+
+    def stored_files(self):
+        d = os.path.join(self.root, "images", "sha256")
+        return sorted(os.listdir(d)) if os.path.isdir(d) else []
+
+    def spin_image(self):
+        ctx = tar_of([("uk.json", json.dumps({"name": "spin", "sources": ["spin.c"],
+                                               "mem": 16}).encode()),
+                      ("spin.c", SPIN_C)])
+        return self.upload_tar(ctx).json
+
+    # --- tests ---
+
+    def test_hello_runs_and_exits(self):
+        """Upload hello, run it with args ["3"]: it exits 3 and its output is in the logs."""
+        st = os.stat(self.ukd.sock)
+        self.assertTrue(stat.S_ISSOCK(st.st_mode))
+        self.assertEqual(stat.S_IMODE(st.st_mode), 0o660)
+
+        img = self.upload_elf(HELLO, "hello:v1").json
+        self.assertRegex(img["id"], r"^sha256:[0-9a-f]{64}$")
+        self.assertEqual((img["name"], img["tag"]), ("hello", "v1"))
+        path = os.path.join(self.root, "images", "sha256", img["id"][7:] + ".img")
+        self.assertEqual(stat.S_IMODE(os.stat(path).st_mode), 0o644)
+        # The same bytes again: the same image, not a second one.
+        again = self.upload_elf(HELLO, "hello:v1", expect=200).json
+        self.assertEqual(again["id"], img["id"])
+        self.assertEqual(len(self.api("GET", "/v1/images", expect=200).json), 1)
+        for ref in ("hello:v1", img["id"], img["id"][7:19]):
+            self.assertEqual(self.api("GET", "/v1/images/" + ref, expect=200).json["id"],
+                             img["id"])
+
+        inst = self.run_instance({"image": "hello:v1", "name": "h1", "args": ["3", "two words"],
+                                  "env": {"GREETING": "from the test"}}).json
+        self.assertIn(inst["state"], ("running", "exited"))
+        done = self.wait_state("h1", "exited")
+        self.assertEqual(done["exit_status"], 3)
+        self.assertEqual(done["exit_reason"], "exited")
+        self.assertIsNotNone(done["finished"])
+        log = self.wait_log("h1", "exit status 3")
+        self.assertIn("Hello from ukd\n", log)
+        self.assertIn("argv[2] = two words\n", log)
+        self.assertIn("GREETING = from the test\n", log)
+        self.assertEqual(self.api("GET", "/v1/instances/h1/logs?tail=1", expect=200).raw,
+                         b"exit status 3\n")
+        self.assertNotIn(inst["domain"], running_domains())
+
+        # Run it again: a new run, the new status.
+        self.api("POST", "/v1/instances/h1/start", expect=200)
+        self.assertEqual(self.wait_state("h1", "exited")["exit_status"], 3)
+
+        names = [i["name"] for i in self.api("GET", "/v1/instances", expect=200).json]
+        self.assertEqual(names, ["h1"])
+        self.api("DELETE", "/v1/images/hello:v1", expect=409)  # in use
+        self.api("DELETE", "/v1/instances/h1", expect=204)
+        self.api("GET", "/v1/instances/h1", expect=404)
+        self.api("DELETE", "/v1/images/hello:v1", expect=204)
+        self.assertFalse(os.path.exists(path))
+        self.assertEqual(self.api("GET", "/v1/images", expect=200).json, [])
+
+    def test_bad_requests(self):
+        """Refused requests answer the right status with a JSON error and change nothing."""
+        self.upload_elf(HELLO, "hello")
+        before = self.api("GET", "/v1/instances", expect=200).json
+
+        def err(r, status):
+            self.assertEqual(r.status, status, r)
+            self.assertIsInstance(r.json["error"]["code"], str)
+            self.assertTrue(r.json["error"]["message"])
+
+        err(self.api("POST", "/v1/instances", b'{"image": "hello",',
+                     {"Content-Type": "application/json"}), 400)
+        err(self.api("POST", "/v1/instances", b'[1, 2]', {"Content-Type": "application/json"}),
+            400)
+        err(self.api("POST", "/v1/instances", {"image": "no-such-image"}), 404)
+        err(self.api("POST", "/v1/instances", {"image": "hello", "colour": "red"}), 422)
+        err(self.api("POST", "/v1/instances", {"image": "hello", "memory_mib": "lots"}), 422)
+        err(self.api("POST", "/v1/instances", {"image": "hello", "args": [1]}), 422)
+        err(self.api("POST", "/v1/instances", {"image": "hello", "name": "../x"}), 422)
+        err(self.api("POST", "/v1/instances", {"image": "hello", "args": ["x" * 5000]}), 422)
+        err(self.api("POST", "/v1/instances", b"x" * (10 << 20),
+                     {"Content-Type": "application/json"}), 413)
+        self.assertEqual(self.api("GET", "/v1/instances", expect=200).json, before)
+
+        self.run_instance({"image": "hello", "name": "dup", "start": False})
+        err(self.run_instance({"image": "hello", "name": "dup", "start": False}, expect=409),
+            409)
+        err(self.api("POST", "/v1/instances/nope/start"), 404)
+        r = self.api("PUT", "/v1/instances")
+        err(r, 405)
+        self.assertEqual(r.headers["Allow"], "GET, POST")
+        err(self.api("GET", "/v1/nothing"), 404)
+        err(self.api("GET", "/v1/instances/dup/logs?tail=abc"), 400)
+        # A client that sends garbage gets 400 and the daemon carries on.
+        s = socket.socket(socket.AF_UNIX)
+        s.connect(self.ukd.sock)
+        s.sendall(b"NOT HTTP AT ALL\r\n\r\n")
+        self.assertIn(b" 400 ", s.recv(4096))
+        s.close()
+        names = [i["name"] for i in self.api("GET", "/v1/instances", expect=200).json]
+        self.assertEqual(names, ["dup"])
+        self.api("DELETE", "/v1/instances/dup", expect=204)
+
+    def test_http_protocol(self):
+        """Keep-alive, pipelining, chunked bodies, 100-continue and header limits."""
+        def raw(data, wait=0.5):
+            s = socket.socket(socket.AF_UNIX)
+            s.connect(self.ukd.sock)
+            s.sendall(data)
+            s.settimeout(wait)
+            out = b""
+            deadline = time.monotonic() + wait
+            while time.monotonic() < deadline:
+                try:
+                    chunk = s.recv(65536)
+                except socket.timeout:
+                    break
+                if not chunk:
+                    break
+                out += chunk
+            s.close()
+            return out
+
+        out = raw(b"GET /v1/images HTTP/1.1\r\nHost: x\r\n\r\n"
+                  b"POST /v1/instances HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+                  b"5\r\n{\"a\":\r\n2\r\n1}\r\n0\r\n\r\n"
+                  b"GET /v1/nothing HTTP/1.1\r\nHost: x\r\n\r\n")
+        self.assertEqual(re.findall(rb"HTTP/1.1 (\d{3}) ", out), [b"200", b"422", b"404"], out)
+        out = raw(b"GET /v1/images HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 20000 + b"\r\n\r\n")
+        self.assertTrue(out.startswith(b"HTTP/1.1 431 "), out)
+        s = socket.socket(socket.AF_UNIX)
+        s.connect(self.ukd.sock)
+        s.sendall(b"POST /v1/instances HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n"
+                  b"Expect: 100-continue\r\n\r\n")
+        self.assertEqual(s.recv(100), b"HTTP/1.1 100 Continue\r\n\r\n")
+        s.sendall(b"{}")
+        self.assertIn(b" 422 ", s.recv(4096))
+        s.close()
+
+    def test_bad_uploads(self):
+        """Hostile or broken uploads are refused with the reason, and nothing is stored."""
+        evil = tar_of([("uk.json", b'{"name":"evil","sources":["a.c"]}'),
+                       ("a.c", b"int main(void){return 0;}\n"),
+                       ("../escape.c", b"int x;\n")])
+        r = self.upload_tar(evil, expect=422)
+        self.assertIn("escape.c", r.json["error"]["message"])
+
+        def symlink(info):
+            info.type = tarfile.SYMTYPE
+            info.linkname = "/etc/passwd"
+        r = self.upload_tar(tar_of([("uk.json", b'{"name":"l","sources":["a.c"]}'),
+                                    ("a.c", symlink)]), expect=422)
+        self.assertIn("only regular files", r.json["error"]["message"])
+        r = self.upload_tar(tar_of([("/abs.c", b"int x;\n")]), expect=422)
+
+        r = self.upload_tar(tar_of([("uk.json", b'{"name":"broken","sources":["b.c"]}'),
+                                    ("b.c", b"int main(void) { return nope; }\n")]), expect=422)
+        self.assertEqual(r.json["error"]["code"], "build_failed")
+        self.assertIn("nope", r.json["error"]["message"])  # the compiler's own words
+        r = self.upload_tar(tar_of([("uk.json", b'{"name":"m","sources":["missing.c"]}')]),
+                            expect=422)
+        r = self.upload_tar(b"this is not a tar archive" * 100, expect=422)
+
+        # A dynamically linked program (the host's own /bin/true).
+        r = self.upload_elf("/bin/true", "dyn", expect=422)
+        self.assertIn("dynamically linked", r.json["error"]["message"])
+        self.assertNotIn(self.root, r.json["error"]["message"])
+        with tempfile.NamedTemporaryFile() as junk:
+            junk.write(b"\x7fELF" + b"\0" * 200)
+            junk.flush()
+            self.upload_elf(junk.name, "junk", expect=422)
+        self.api("POST", "/v1/images?name=Bad/Name", b"x",
+                 {"Content-Type": "application/octet-stream"}, 422)
+        self.api("POST", "/v1/images", b"x", {"Content-Type": "application/octet-stream"}, 422)
+        self.api("POST", "/v1/images?name=x", b"x", {"Content-Type": "text/plain"}, 415)
+
+        self.assertEqual(self.api("GET", "/v1/images", expect=200).json, [])
+        self.assertEqual(self.stored_files(), [])
+        self.assertEqual(os.listdir(os.path.join(self.root, "tmp")), [])
+
+    def test_build_context_stop_kill_logs(self):
+        """A tar build context builds and runs; stop, start, kill and log following work."""
+        img = self.spin_image()
+        self.assertEqual(img["name"], "spin")
+        self.assertEqual(img["memory_mib"], 16)
+        self.run_instance({"image": "spin", "name": "s1"})
+        self.wait_state("s1", "running")
+        self.wait_log("s1", "spinning")
+        self.api("POST", "/v1/instances/s1/start", expect=409)  # already running
+        self.api("DELETE", "/v1/instances/s1", expect=409)  # running, not forced
+
+        # Graceful stop: this runtime ignores ACPI power-off, so the deadline destroys it.
+        r = self.api("POST", "/v1/instances/s1/stop?t=1", expect=200).json
+        self.assertEqual((r["state"], r["exit_reason"]), ("exited", "stopped"))
+        self.assertNotIn(r["domain"], running_domains())
+
+        self.api("POST", "/v1/instances/s1/start", expect=200)
+        self.wait_log("s1", "spinning")
+        # Follow the log: the stream carries the output and ends when the instance does.
+        c = UnixHTTPConnection(self.ukd.sock, timeout=60)
+        c.request("GET", "/v1/instances/s1/logs?follow=1")
+        resp = c.getresponse()
+        self.assertEqual(resp.status, 200)
+        self.assertEqual(resp.headers["Transfer-Encoding"], "chunked")
+        self.assertIn(b"spinning", resp.read1(4096))
+        r = self.api("POST", "/v1/instances/s1/kill", expect=200).json
+        self.assertEqual((r["state"], r["exit_reason"], r["desired_state"]),
+                         ("exited", "killed", "stopped"))
+        resp.read()  # returns once ukd ends the stream
+        c.close()
+        self.api("DELETE", "/v1/instances/s1", expect=204)
+
+    def test_adopt_after_crash(self):
+        """kill -9 ukd with a guest running: the next ukd adopts it, once, and notices its end."""
+        self.spin_image()
+        inst = self.run_instance({"image": "spin", "name": "s2"}).json
+        self.wait_log("s2", "spinning")
+        self.ukd.stop(signal.SIGKILL)
+        self.assertIn(inst["domain"], running_domains())
+
+        self.ukd.start()
+        now = self.wait_state("s2", "running")
+        self.assertEqual(now["started"], inst["started"])
+        self.assertEqual(now["id"], inst["id"])
+        self.assertEqual(len(self.api("GET", "/v1/instances", expect=200).json), 1)
+        self.assertEqual([d for d in running_domains() if d == inst["domain"]], [inst["domain"]])
+        self.assertIn("adopted", self.ukd.read_log())
+
+        # A clean stop leaves the guest running; if it ends meanwhile, the next ukd says so.
+        self.assertEqual(self.ukd.stop(), 0)
+        self.assertIn(inst["domain"], running_domains())
+        virsh("destroy", inst["domain"])
+        self.ukd.start()
+        r = self.wait_state("s2", "exited")
+        self.assertEqual(r["exit_reason"], "vanished")
+        self.api("DELETE", "/v1/instances/s2", expect=204)
+
+    def test_check_and_process(self):
+        """ukd --check reports the accelerator; a second ukd on the same root is refused."""
+        p = subprocess.run([UKD, "--check", "--root", self.root], stdout=subprocess.PIPE,
+                           stderr=subprocess.STDOUT, text=True, timeout=60)
+        print(p.stdout)
+        self.assertEqual(p.returncode, 0, p.stdout)
+        self.assertRegex(p.stdout, r"accelerator: (tcg|kvm) \(")
+        self.assertIn("ok   libvirt", p.stdout)
+        p = subprocess.run([UKD, "--accel", "fast"], stdout=subprocess.PIPE,
+                           stderr=subprocess.STDOUT, text=True, timeout=60)
+        self.assertEqual(p.returncode, 2)
+        p = subprocess.run([UKD, "--root", self.root, "--socket", self.ukd.sock + "2",
+                            "--foreground"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                           text=True, timeout=60)
+        self.assertNotEqual(p.returncode, 0)
+        self.assertIn("another ukd", p.stdout)
+        info = self.api("GET", "/v1/system/info", expect=200).json
+        self.assertIn(info["accelerator"], ("tcg", "kvm"))
+        print("accelerator: %s (%s)" % (info["accelerator"], info["accelerator_reason"]))
+
+
+if __name__ == "__main__":
+    if len(sys.argv) > 1 and sys.argv[1] == "--list":
+        for name in unittest.defaultTestLoader.getTestCaseNames(DaemonTest):
+            print(name[len("test_"):])
+        sys.exit(0)
+    if len(sys.argv) > 1 and not sys.argv[1].startswith("-"):
+        sys.argv[1] = "DaemonTest.test_" + sys.argv[1]
+    unittest.main(verbosity=2)

@@ -1,0 +1,57 @@
+/*
+ * daemon.h: the ukd daemon process: configuration, the state every module
+ * of the daemon shares, and its life cycle (start, serve, shut down).
+ *
+ * Everything in struct daemon belongs to the loop thread; worker threads
+ * get copies of what they need.
+ */
+#ifndef DAEMON_H
+#define DAEMON_H
+
+#include <stddef.h>
+#include <uv.h>
+
+#define DAEMON_ROOT "/var/lib/ukd"
+#define DAEMON_SOCKET "/run/ukd/ukd.sock"
+#define DAEMON_LIBVIRT "qemu:///system"
+
+struct daemon_cfg {
+	const char *root;
+	const char *socket;
+	const char *libvirt_uri;
+	int foreground;
+	int log_level;
+	const char *accel;   /* "tcg", "kvm" or NULL (detect) */
+	size_t image_max;    /* largest image upload, bytes */
+	const void *runtime; /* runtime ELF bytes, embedded in ukd */
+	size_t runtime_size;
+};
+
+struct instance_op;
+
+struct daemon {
+	uv_loop_t *loop;
+	const struct daemon_cfg *cfg;
+	struct store *store;
+	struct virt *virt;
+	struct http_server *http;
+	uv_signal_t sigterm, sigint;
+	uv_timer_t reconnect;
+	int kvm;		 /* guests run under KVM (else TCG) */
+	char accel_reason[256];	 /* why this accelerator */
+	int connected;		 /* libvirt is connected and reconciled */
+	int connecting;		 /* a connect/reconcile job is in flight */
+	int reconnect_ms;	 /* next reconnect delay (backs off) */
+	char libvirt_error[512]; /* why not connected */
+	struct instance_op *ops; /* instance operations in flight */
+	int stopping;
+	int lock_fd;
+};
+
+/* Runs the daemon until SIGTERM/SIGINT. Returns the process exit status. */
+int daemon_run(const struct daemon_cfg *cfg);
+
+/* Queues a libvirt (re)connection and reconciliation, unless one is in flight. */
+void daemon_connect(struct daemon *d);
+
+#endif

@@ -1,0 +1,971 @@
+/*
+ * instance.c: instance life cycle (see instance.h).
+ *
+ * An operation (struct instance_op) holds the API request that waits for it
+ * and runs libvirt calls as jobs on the libuv thread pool. libvirt's
+ * lifecycle events and the jobs' results can arrive in either order (a
+ * guest may exit before virDomainCreateXML returns), so each handler reloads
+ * the instance from the store and acts on its current state; events are
+ * matched to instances by the domain UUID ukd chose for that run, so an
+ * event from an earlier run can never touch a later one.
+ */
+#define _GNU_SOURCE
+#include "instance.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "console.h"
+#include "image.h"
+#include "log.h"
+#include "util.h"
+
+enum instance_job_kind {
+	JOB_CREATE,
+	JOB_SHUTDOWN,
+	JOB_DESTROY,
+};
+
+struct instance_op {
+	struct daemon *d;
+	char id[STORE_INSTANCE_ID_LEN + 1];
+	enum instance_action kind;
+	struct http_req *req; /* answered when the operation ends */
+	uv_timer_t timer;     /* stop: the deadline before destroy */
+	int timeout_s;
+	int jobs; /* libvirt jobs in flight */
+	int done; /* answered; freed once no job is in flight */
+	int released;
+	struct instance_op *next;
+};
+
+struct instance_job {
+	uv_work_t work;
+	struct instance_op *op;
+	enum instance_job_kind kind;
+	struct virt *virt;
+	char uuid[37];
+	char *xml;
+	char console[PATH_MAX];
+	int ret;
+	char err[512];
+};
+
+static void instance_job_queue(struct instance_op *op, enum instance_job_kind kind,
+			       const char *uuid, char *xml);
+
+/* --- helpers --- */
+
+int instance_active(const struct store_instance *inst)
+{
+	return !strcmp(inst->observed, STORE_STATE_STARTING) ||
+	       !strcmp(inst->observed, STORE_STATE_RUNNING) ||
+	       !strcmp(inst->observed, STORE_STATE_STOPPING);
+}
+
+static void instance_dir(struct daemon *d, const char *id, char *buf, size_t len)
+{
+	snprintf(buf, len, "%s/instances/%s", d->cfg->root, id);
+}
+
+static void instance_console(struct daemon *d, const char *id, char *buf, size_t len)
+{
+	snprintf(buf, len, "%s/instances/%s/console.log", d->cfg->root, id);
+}
+
+static json_t *instance_time(int64_t ms)
+{
+	char buf[40];
+
+	if (!ms)
+		return json_null();
+	util_time_str(ms, buf, sizeof(buf));
+	return json_string(buf);
+}
+
+json_t *instance_json(const struct store_instance *inst)
+{
+	json_t *spec = json_loads(inst->spec, 0, NULL), *o;
+	char image[80], domain[64];
+
+	snprintf(image, sizeof(image), "sha256:%s", inst->image_id);
+	snprintf(domain, sizeof(domain), VIRT_DOMAIN_PREFIX "%.12s", inst->id);
+	o = json_pack(
+		"{s:s, s:s, s:s, s:s, s:s, s:O?, s:O?, s:O?, s:I, s:o, s:o, s:o?, s:o, "
+		"s:o, s:o, s:s}",
+		"id", inst->id, "name", inst->name, "image", image, "state", inst->observed,
+		"desired_state", inst->desired, "memory_mib", json_object_get(spec, "memory_mib"),
+		"args", json_object_get(spec, "args"), "env", json_object_get(spec, "env"),
+		"restart_count", (json_int_t)inst->restart_count, "exit_status",
+		inst->has_exit_status ? json_integer(inst->exit_status) : json_null(),
+		"exit_reason", inst->exit_reason[0] ? json_string(inst->exit_reason) : json_null(),
+		"message", inst->message ? json_string(inst->message) : NULL, "created",
+		instance_time(inst->created), "started", instance_time(inst->started), "finished",
+		instance_time(inst->finished), "domain", domain);
+	json_decref(spec);
+	return o;
+}
+
+static void instance_respond(struct http_req *req, int status, const struct store_instance *inst)
+{
+	json_t *o = instance_json(inst);
+	char *text = o ? json_dumps(o, JSON_COMPACT) : NULL;
+
+	if (text)
+		http_respond_json(req, status, text);
+	else
+		http_respond_error(req, 500, "internal", "out of memory");
+	free(text);
+	json_decref(o);
+}
+
+static void instance_store_error(struct http_req *req, int ret, const char *ref)
+{
+	if (ret == -ENOENT)
+		http_respond_error(req, 404, "instance_not_found", "no instance %s", ref);
+	else if (ret == -EINVAL)
+		http_respond_error(req, 409, "ambiguous", "%s matches more than one instance", ref);
+	else
+		http_respond_error(req, 500, "store_error", "the store failed: %s", strerror(-ret));
+}
+
+/* Appends one command-line word, quoted when the runtime's parser needs it. */
+static void instance_word(struct util_buf *b, const char *prefix, const char *w)
+{
+	int quote = !*w && !*prefix;
+
+	for (const char *p = w; *p && !quote; p++)
+		quote = strchr(" \t\n\"\\", *p) != NULL;
+	if (b->len)
+		util_buf_puts(b, " ");
+	if (quote)
+		util_buf_puts(b, "\"");
+	util_buf_puts(b, prefix);
+	for (const char *p = w; *p; p++) {
+		if (*p == '"' || *p == '\\')
+			util_buf_puts(b, "\\");
+		util_buf_add(b, p, 1);
+	}
+	if (quote)
+		util_buf_puts(b, "\"");
+}
+
+int instance_cmdline(json_t *env, json_t *args, char *out, size_t len)
+{
+	struct util_buf b = {0};
+	const char *k;
+	json_t *v;
+	size_t i, words = 0;
+	int ret = 0;
+
+	json_object_foreach(env, k, v)
+	{
+		char *w;
+
+		if (asprintf(&w, "%s=%s", k, json_string_value(v)) < 0)
+			return -ENOMEM;
+		instance_word(&b, "env.", w);
+		free(w);
+		words++;
+	}
+	if (args) {
+		util_buf_puts(&b, b.len ? " --" : "--");
+		words++;
+		json_array_foreach(args, i, v)
+		{
+			instance_word(&b, "", json_string_value(v));
+			words++;
+		}
+	}
+	if (b.oom)
+		ret = -ENOMEM;
+	else if (b.len >= len || b.len > INSTANCE_CMDLINE_MAX || words > INSTANCE_WORDS_MAX)
+		ret = -E2BIG;
+	else
+		snprintf(out, len, "%s", b.s ? b.s : "");
+	util_buf_free(&b);
+	return ret;
+}
+
+/* --- operations --- */
+
+static struct instance_op *instance_op_find(struct daemon *d, const char *id)
+{
+	for (struct instance_op *op = d->ops; op; op = op->next)
+		if (!op->done && !strcmp(op->id, id))
+			return op;
+	return NULL;
+}
+
+static struct instance_op *instance_op_new(struct daemon *d, const char *id,
+					   enum instance_action kind, struct http_req *req)
+{
+	struct instance_op *op = calloc(1, sizeof(*op));
+
+	if (!op)
+		return NULL;
+	op->d = d;
+	snprintf(op->id, sizeof(op->id), "%s", id);
+	op->kind = kind;
+	op->req = req;
+	uv_timer_init(d->loop, &op->timer);
+	op->timer.data = op;
+	op->next = d->ops;
+	d->ops = op;
+	return op;
+}
+
+static void instance_op_free(uv_handle_t *h)
+{
+	free(h->data);
+}
+
+/* Frees a finished operation once nothing refers to it any more. */
+static void instance_op_release(struct instance_op *op)
+{
+	struct instance_op **pp;
+
+	if (!op->done || op->jobs || op->released)
+		return;
+	op->released = 1;
+	for (pp = &op->d->ops; *pp; pp = &(*pp)->next) {
+		if (*pp == op) {
+			*pp = op->next;
+			break;
+		}
+	}
+	uv_close((uv_handle_t *)&op->timer, instance_op_free);
+}
+
+/* Ends the operation: the answer (already sent, or none) is the caller's. */
+static void instance_op_end(struct instance_op *op)
+{
+	op->done = 1;
+	op->req = NULL;
+	uv_timer_stop(&op->timer);
+	instance_op_release(op);
+}
+
+static void instance_op_answer(struct instance_op *op, int status,
+			       const struct store_instance *inst)
+{
+	if (op->req)
+		instance_respond(op->req, status, inst);
+	op->req = NULL;
+	instance_op_end(op);
+}
+
+__attribute__((format(printf, 4, 5))) static void
+instance_op_fail(struct instance_op *op, int status, const char *code, const char *fmt, ...)
+{
+	char msg[1024];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (op->req)
+		http_respond_error(op->req, status, code, "%s", msg);
+	op->req = NULL;
+	instance_op_end(op);
+}
+
+/* --- recording what happened --- */
+
+static const char *instance_stop_reason(struct daemon *d, const char *id, enum virt_stop_reason r)
+{
+	struct instance_op *op = instance_op_find(d, id);
+
+	if (op && op->kind == INSTANCE_STOP)
+		return "stopped";
+	if (op && (op->kind == INSTANCE_KILL || op->kind == INSTANCE_DELETE))
+		return "killed";
+	switch (r) {
+	case VIRT_STOP_SHUTDOWN: return "exited";
+	case VIRT_STOP_DESTROYED: return "destroyed";
+	case VIRT_STOP_CRASHED: return "crashed";
+	case VIRT_STOP_FAILED: return "failed";
+	default: return "stopped";
+	}
+}
+
+/*
+ * Records that the instance's domain is gone, with the exit status the
+ * runtime printed last on the console, if any. Ends a stop or kill that
+ * waited for it.
+ */
+static void instance_exited(struct daemon *d, struct store_instance *inst, const char *reason,
+			    const char *message)
+{
+	struct instance_op *op = instance_op_find(d, inst->id);
+	char console[PATH_MAX];
+	int status, ret;
+
+	instance_console(d, inst->id, console, sizeof(console));
+	ret = console_exit_status(console, &status);
+	inst->has_exit_status = ret == 1;
+	inst->exit_status = ret == 1 ? status : 0;
+	snprintf(inst->observed, sizeof(inst->observed), STORE_STATE_EXITED);
+	snprintf(inst->exit_reason, sizeof(inst->exit_reason), "%s", reason);
+	free(inst->message);
+	inst->message = message ? strdup(message) : NULL;
+	inst->finished = util_now_ms();
+	if ((ret = store_instance_update(d->store, inst, "instance.exited", reason)) < 0)
+		log_error("instance %s: cannot record its exit: %s", inst->id, strerror(-ret));
+	if (inst->has_exit_status)
+		log_info("instance %s (%s): %s, exit status %d", inst->name, inst->id, reason,
+			 inst->exit_status);
+	else
+		log_info("instance %s (%s): %s", inst->name, inst->id, reason);
+	if (op && (op->kind == INSTANCE_STOP || op->kind == INSTANCE_KILL))
+		instance_op_answer(op, 200, inst);
+}
+
+static void instance_running(struct daemon *d, struct store_instance *inst, const char *kind)
+{
+	int ret;
+
+	snprintf(inst->observed, sizeof(inst->observed), STORE_STATE_RUNNING);
+	if (!inst->started)
+		inst->started = util_now_ms();
+	if ((ret = store_instance_update(d->store, inst, kind, NULL)) < 0)
+		log_error("instance %s: cannot record it running: %s", inst->id, strerror(-ret));
+}
+
+void instance_on_event(struct daemon *d, const struct virt_event *ev)
+{
+	struct store_instance inst;
+
+	if (store_instance_by_domain(d->store, ev->uuid, &inst) < 0) {
+		log_debug("event for domain %s (%s), not a ukd instance run", ev->name, ev->uuid);
+		return;
+	}
+	if (ev->kind == VIRT_EV_STARTED && !strcmp(inst.observed, STORE_STATE_STARTING))
+		instance_running(d, &inst, "instance.running");
+	else if (ev->kind == VIRT_EV_STOPPED && instance_active(&inst))
+		instance_exited(d, &inst, instance_stop_reason(d, inst.id, ev->reason), NULL);
+	store_instance_clear(&inst);
+}
+
+/* --- jobs --- */
+
+static void instance_job_work(uv_work_t *w)
+{
+	struct instance_job *j = w->data;
+
+	switch (j->kind) {
+	case JOB_CREATE:
+		/* A fresh log per run: its last "exit status" line is this run's. */
+		if (unlink(j->console) < 0 && errno != ENOENT) {
+			j->ret = -errno;
+			snprintf(j->err, sizeof(j->err), "%.300s: %s", j->console, strerror(errno));
+			return;
+		}
+		j->ret = virt_create(j->virt, j->xml, j->err, sizeof(j->err));
+		break;
+	case JOB_SHUTDOWN: j->ret = virt_shutdown(j->virt, j->uuid, j->err, sizeof(j->err)); break;
+	case JOB_DESTROY: j->ret = virt_destroy(j->virt, j->uuid, j->err, sizeof(j->err)); break;
+	}
+}
+
+static void instance_created(struct instance_op *op, struct instance_job *j,
+			     struct store_instance *inst)
+{
+	int status = op->kind == INSTANCE_CREATE ? 201 : 200;
+
+	if (j->ret < 0) {
+		log_error("instance %s: %s", inst->id, j->err);
+		if (!strcmp(inst->observed, STORE_STATE_STARTING))
+			instance_exited(op->d, inst, "start-failed", j->err);
+		instance_op_fail(op, j->ret == -ENOTCONN ? 503 : 500, "start_failed",
+				 "instance %s (%s) did not start: %s", inst->name, inst->id,
+				 j->err);
+		return;
+	}
+	if (!strcmp(inst->observed, STORE_STATE_STARTING))
+		instance_running(op->d, inst, "instance.running");
+	log_info("instance %s (%s) started", inst->name, inst->id);
+	instance_op_answer(op, status, inst);
+}
+
+static void instance_remove(struct instance_op *op, struct store_instance *inst)
+{
+	char dir[PATH_MAX];
+	int ret;
+
+	if ((ret = store_instance_delete(op->d->store, inst->id)) < 0) {
+		instance_op_fail(op, 500, "store_error", "cannot delete instance %s: %s", inst->id,
+				 strerror(-ret));
+		return;
+	}
+	instance_dir(op->d, inst->id, dir, sizeof(dir));
+	if ((ret = util_rmtree(dir)) < 0)
+		log_warn("instance %s: cannot remove %s: %s", inst->id, dir, strerror(-ret));
+	log_info("instance %s (%s) deleted", inst->name, inst->id);
+	if (op->req)
+		http_respond(op->req, 204, NULL, "", 0, NULL);
+	op->req = NULL;
+	instance_op_end(op);
+}
+
+/* The domain is gone or refused to go: finish the stop, kill or delete. */
+static void instance_destroyed(struct instance_op *op, struct instance_job *j,
+			       struct store_instance *inst)
+{
+	int ret;
+
+	if (j->ret < 0 && j->ret != -ENOENT) {
+		/* It may still run: the store must not claim otherwise. */
+		log_error("instance %s: %s", inst->id, j->err);
+		if (!strcmp(inst->observed, STORE_STATE_STOPPING)) {
+			snprintf(inst->observed, sizeof(inst->observed), STORE_STATE_RUNNING);
+			if ((ret = store_instance_update(op->d->store, inst, "instance.stop-failed",
+							 j->err)) < 0)
+				log_error("instance %s: store: %s", inst->id, strerror(-ret));
+		}
+		instance_op_fail(op, j->ret == -ENOTCONN ? 503 : 500, "stop_failed",
+				 "instance %s: %s", inst->id, j->err);
+		return;
+	}
+	if (instance_active(inst))
+		instance_exited(op->d, inst, op->kind == INSTANCE_STOP ? "stopped" : "killed",
+				NULL);
+	if (op->done)
+		return;
+	if (op->kind == INSTANCE_DELETE)
+		instance_remove(op, inst);
+	else
+		instance_op_answer(op, 200, inst);
+}
+
+static void instance_stop_deadline(uv_timer_t *t)
+{
+	struct instance_op *op = t->data;
+	struct store_instance inst;
+
+	if (op->done)
+		return;
+	if (store_instance_find(op->d->store, op->id, &inst) < 0) {
+		instance_op_fail(op, 500, "store_error", "instance %s vanished", op->id);
+		return;
+	}
+	log_info("instance %s: still running %d s after the shutdown request; destroying it",
+		 inst.id, op->timeout_s);
+	instance_job_queue(op, JOB_DESTROY, inst.domain_uuid, NULL);
+	store_instance_clear(&inst);
+}
+
+static void instance_shutdown_sent(struct instance_op *op, struct instance_job *j,
+				   struct store_instance *inst)
+{
+	if (j->ret == -ENOENT || !instance_active(inst)) {
+		instance_destroyed(op, j, inst);
+		return;
+	}
+	if (j->ret < 0)
+		log_warn("instance %s: %s; destroying it", inst->id, j->err);
+	if (j->ret < 0 || op->timeout_s == 0)
+		instance_job_queue(op, JOB_DESTROY, inst->domain_uuid, NULL);
+	else
+		uv_timer_start(&op->timer, instance_stop_deadline, (uint64_t)op->timeout_s * 1000,
+			       0);
+}
+
+static void instance_job_done(uv_work_t *w, int status)
+{
+	struct instance_job *j = w->data;
+	struct instance_op *op = j->op;
+	struct store_instance inst;
+	int ret;
+
+	(void)status;
+	op->jobs--;
+	if (op->done || op->d->stopping) {
+		op->done = 1;
+		goto free_job;
+	}
+	if ((ret = store_instance_find(op->d->store, op->id, &inst)) < 0) {
+		instance_op_fail(op, 500, "store_error", "instance %s: %s", op->id, strerror(-ret));
+		goto free_job;
+	}
+	if (j->kind == JOB_CREATE)
+		instance_created(op, j, &inst);
+	else if (j->kind == JOB_SHUTDOWN)
+		instance_shutdown_sent(op, j, &inst);
+	else
+		instance_destroyed(op, j, &inst);
+	store_instance_clear(&inst);
+free_job:
+	instance_op_release(op);
+	free(j->xml);
+	free(j);
+}
+
+static void instance_job_queue(struct instance_op *op, enum instance_job_kind kind,
+			       const char *uuid, char *xml)
+{
+	struct instance_job *j = calloc(1, sizeof(*j));
+	int ret;
+
+	if (!j) {
+		free(xml);
+		instance_op_fail(op, 500, "internal", "out of memory");
+		return;
+	}
+	j->work.data = j;
+	j->op = op;
+	j->kind = kind;
+	j->virt = op->d->virt;
+	j->xml = xml;
+	snprintf(j->uuid, sizeof(j->uuid), "%s", uuid);
+	instance_console(op->d, op->id, j->console, sizeof(j->console));
+	if ((ret = uv_queue_work(op->d->loop, &j->work, instance_job_work, instance_job_done)) <
+	    0) {
+		free(xml);
+		free(j);
+		instance_op_fail(op, 500, "internal", "cannot queue work: %s", uv_strerror(ret));
+		return;
+	}
+	op->jobs++;
+}
+
+/* --- starting --- */
+
+/* Records the new run ("starting", a fresh domain UUID) and queues its creation. */
+static void instance_boot(struct daemon *d, struct instance_op *op, struct store_instance *inst)
+{
+	char image[PATH_MAX], console[PATH_MAX], cmdline[INSTANCE_CMDLINE_MAX + 1];
+	char name[64], uuid[37];
+	struct virt_spec vs = {0};
+	json_t *spec = json_loads(inst->spec, 0, NULL);
+	struct stat st;
+	char *xml;
+	int ret;
+
+	image_path(d->cfg->root, inst->image_id, image, sizeof(image));
+	instance_console(d, inst->id, console, sizeof(console));
+	if (!spec || instance_cmdline(json_object_get(spec, "env"), json_object_get(spec, "args"),
+				      cmdline, sizeof(cmdline)) < 0) {
+		instance_op_fail(op, 500, "internal", "instance %s has an unusable spec", inst->id);
+		goto free_spec;
+	}
+	if (stat(image, &st) < 0) {
+		instance_op_fail(op, 409, "image_missing",
+				 "the image of instance %s (sha256:%s) was deleted", inst->name,
+				 inst->image_id);
+		goto free_spec;
+	}
+	if (util_random_uuid(uuid) < 0) {
+		instance_op_fail(op, 500, "internal", "no random bytes for a UUID");
+		goto free_spec;
+	}
+	snprintf(name, sizeof(name), VIRT_DOMAIN_PREFIX "%.12s", inst->id);
+	vs.name = name;
+	vs.uuid = uuid;
+	vs.instance_id = inst->id;
+	vs.image_path = image;
+	vs.console_path = console;
+	vs.cmdline = cmdline;
+	vs.mem_mib = (unsigned)json_integer_value(json_object_get(spec, "memory_mib"));
+	vs.kvm = d->kvm;
+	if (!(xml = virt_domain_xml(&vs))) {
+		instance_op_fail(op, 500, "internal", "out of memory");
+		goto free_spec;
+	}
+	snprintf(inst->desired, sizeof(inst->desired), "running");
+	snprintf(inst->observed, sizeof(inst->observed), STORE_STATE_STARTING);
+	snprintf(inst->domain_uuid, sizeof(inst->domain_uuid), "%s", uuid);
+	inst->has_exit_status = 0;
+	inst->exit_reason[0] = 0;
+	free(inst->message);
+	inst->message = NULL;
+	inst->started = inst->finished = 0;
+	if ((ret = store_instance_update(d->store, inst, "instance.starting", uuid)) < 0) {
+		free(xml);
+		instance_op_fail(op, 500, "store_error", "cannot record the start: %s",
+				 strerror(-ret));
+		goto free_spec;
+	}
+	log_debug("instance %s: domain XML:\n%s", inst->id, xml);
+	instance_job_queue(op, JOB_CREATE, uuid, xml);
+free_spec:
+	json_decref(spec);
+}
+
+/* --- create --- */
+
+static int instance_name_ok(const char *s)
+{
+	return image_tag_ok(s) && s[0] != '_' && strlen(s) < 64;
+}
+
+static int instance_check_strings(json_t *args, json_t *env, char *err, size_t len)
+{
+	const char *k;
+	json_t *v;
+	size_t i;
+
+	json_array_foreach(args, i, v)
+	{
+		if (!json_is_string(v) || strlen(json_string_value(v)) != json_string_length(v))
+			return snprintf(err, len, "args[%zu] must be a string without NUL", i), -1;
+	}
+	json_object_foreach(env, k, v)
+	{
+		if (!*k ||
+		    strspn(k, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_") !=
+			    strlen(k) ||
+		    (k[0] >= '0' && k[0] <= '9'))
+			return snprintf(err, len, "env name \"%.100s\" is not a valid name", k), -1;
+		if (!json_is_string(v) || strlen(json_string_value(v)) != json_string_length(v))
+			return snprintf(err, len, "env %s must be a string without NUL", k), -1;
+	}
+	return 0;
+}
+
+/* Checks the request's fields; builds the stored spec. Returns 0 or -1 with err set. */
+static int instance_check_body(json_t *body, json_t **spec, const char **image, const char **name,
+			       int *start, unsigned *mem, char *err, size_t len)
+{
+	static const char *const known[] = {"image", "name", "memory_mib", "args", "env", "start"};
+	json_t *v, *args, *env;
+	const char *k;
+
+	json_object_foreach(body, k, v)
+	{
+		size_t i;
+
+		for (i = 0; i < sizeof(known) / sizeof(known[0]); i++)
+			if (!strcmp(k, known[i]))
+				break;
+		if (i == sizeof(known) / sizeof(known[0]))
+			return snprintf(err, len, "unknown field \"%.100s\"", k), -1;
+	}
+	if (!json_is_string(v = json_object_get(body, "image")) || !*json_string_value(v))
+		return snprintf(err, len, "\"image\" (an image reference) is required"), -1;
+	*image = json_string_value(v);
+	*name = NULL;
+	if ((v = json_object_get(body, "name"))) {
+		if (!json_is_string(v) || !instance_name_ok(json_string_value(v)))
+			return snprintf(err, len,
+					"\"name\" must be 1-63 letters, digits, '.', '_' or '-', "
+					"starting with a letter or digit"),
+			       -1;
+		*name = json_string_value(v);
+	}
+	*start = 1;
+	if ((v = json_object_get(body, "start"))) {
+		if (!json_is_boolean(v))
+			return snprintf(err, len, "\"start\" must be true or false"), -1;
+		*start = json_is_true(v);
+	}
+	*mem = 0;
+	if ((v = json_object_get(body, "memory_mib"))) {
+		if (!json_is_integer(v) || json_integer_value(v) < INSTANCE_MEM_MIN ||
+		    json_integer_value(v) > INSTANCE_MEM_MAX)
+			return snprintf(err, len, "\"memory_mib\" must be an integer from %d to %d",
+					INSTANCE_MEM_MIN, INSTANCE_MEM_MAX),
+			       -1;
+		*mem = (unsigned)json_integer_value(v);
+	}
+	args = json_object_get(body, "args");
+	env = json_object_get(body, "env");
+	if ((args && !json_is_array(args) && !json_is_null(args)) || (env && !json_is_object(env)))
+		return snprintf(err, len,
+				"\"args\" must be a list of strings and \"env\" an "
+				"object of strings"),
+		       -1;
+	if (args && json_is_null(args))
+		args = NULL;
+	if (instance_check_strings(args, env, err, len) < 0)
+		return -1;
+	/* "args" stays absent when not given: the image's default arguments apply. */
+	*spec = json_object();
+	if (!*spec || (args && json_object_set_new(*spec, "args", json_deep_copy(args)) < 0) ||
+	    json_object_set_new(*spec, "env", env ? json_deep_copy(env) : json_object()) < 0)
+		return snprintf(err, len, "out of memory"), -1;
+	return 0;
+}
+
+void instance_create(struct daemon *d, struct http_req *req, json_t *body)
+{
+	struct store_instance inst = {0};
+	struct store_image img;
+	struct instance_op *op;
+	char err[512], dir[PATH_MAX], cmdline[INSTANCE_CMDLINE_MAX + 1];
+	const char *ref, *name;
+	unsigned mem;
+	json_t *spec = NULL;
+	int start, ret;
+
+	if (instance_check_body(body, &spec, &ref, &name, &start, &mem, err, sizeof(err)) < 0) {
+		http_respond_error(req, 422, "invalid_spec", "%s", err);
+		return;
+	}
+	if (instance_cmdline(json_object_get(spec, "env"), json_object_get(spec, "args"), cmdline,
+			     sizeof(cmdline)) < 0) {
+		http_respond_error(req, 422, "invalid_spec",
+				   "args and env exceed the guest command line (%d bytes, %d "
+				   "words)",
+				   INSTANCE_CMDLINE_MAX, INSTANCE_WORDS_MAX);
+		goto free_spec;
+	}
+	if ((ret = store_image_find(d->store, ref, &img)) < 0) {
+		if (ret == -EINVAL)
+			http_respond_error(req, 409, "ambiguous", "%s matches more than one image",
+					   ref);
+		else
+			http_respond_error(req, ret == -ENOENT ? 404 : 500, "image_not_found",
+					   "no image %s", ref);
+		goto free_spec;
+	}
+	if (start && !d->connected) {
+		http_respond_error(req, 503, "libvirt_unavailable", "not connected to libvirt: %s",
+				   d->libvirt_error);
+		goto free_spec;
+	}
+	json_object_set_new(spec, "memory_mib", json_integer(mem ? mem : img.mem_mib));
+	if (util_random_hex(inst.id, STORE_INSTANCE_ID_LEN / 2) < 0) {
+		http_respond_error(req, 500, "internal", "no random bytes for an id");
+		goto free_spec;
+	}
+	if (name)
+		snprintf(inst.name, sizeof(inst.name), "%s", name);
+	else
+		snprintf(inst.name, sizeof(inst.name), "%.48s-%.6s", img.name[0] ? img.name : "i",
+			 inst.id);
+	snprintf(inst.image_id, sizeof(inst.image_id), "%s", img.id);
+	snprintf(inst.desired, sizeof(inst.desired), start ? "running" : "stopped");
+	snprintf(inst.observed, sizeof(inst.observed), STORE_STATE_CREATED);
+	inst.created = util_now_ms();
+	if (!(inst.spec = json_dumps(spec, JSON_COMPACT))) {
+		http_respond_error(req, 500, "internal", "out of memory");
+		goto free_spec;
+	}
+	/* The directory first: a row whose console directory is missing cannot start. */
+	instance_dir(d, inst.id, dir, sizeof(dir));
+	if ((ret = util_mkdir(dir, 0755)) < 0) {
+		http_respond_error(req, 500, "internal", "cannot create %s: %s", dir,
+				   strerror(-ret));
+		goto free_inst;
+	}
+	if ((ret = store_instance_insert(d->store, &inst)) < 0) {
+		util_rmtree(dir);
+		if (ret == -EEXIST)
+			http_respond_error(req, 409, "name_in_use",
+					   "an instance named %s exists already", inst.name);
+		else
+			http_respond_error(req, 500, "store_error", "cannot store the instance: %s",
+					   strerror(-ret));
+		goto free_inst;
+	}
+	log_info("instance %s (%s) created from sha256:%.12s", inst.name, inst.id, img.id);
+	if (!start) {
+		instance_respond(req, 201, &inst);
+		goto free_inst;
+	}
+	if (!(op = instance_op_new(d, inst.id, INSTANCE_CREATE, req))) {
+		http_respond_error(req, 500, "internal", "out of memory");
+		goto free_inst;
+	}
+	instance_boot(d, op, &inst);
+free_inst:
+	store_instance_clear(&inst);
+free_spec:
+	json_decref(spec);
+}
+
+/* --- actions on an existing instance --- */
+
+static void instance_begin_stop(struct daemon *d, struct instance_op *op,
+				struct store_instance *inst, enum instance_job_kind first)
+{
+	int ret;
+
+	snprintf(inst->desired, sizeof(inst->desired), "stopped");
+	snprintf(inst->observed, sizeof(inst->observed), STORE_STATE_STOPPING);
+	if ((ret = store_instance_update(d->store, inst, "instance.stopping", NULL)) < 0) {
+		instance_op_fail(op, 500, "store_error", "cannot record the stop: %s",
+				 strerror(-ret));
+		return;
+	}
+	instance_job_queue(op, first, inst->domain_uuid, NULL);
+}
+
+static void instance_delete_now(struct daemon *d, struct http_req *req, struct store_instance *inst)
+{
+	struct instance_op *op = instance_op_new(d, inst->id, INSTANCE_DELETE, req);
+
+	if (!op) {
+		http_respond_error(req, 500, "internal", "out of memory");
+		return;
+	}
+	instance_remove(op, inst);
+}
+
+void instance_act(struct daemon *d, struct http_req *req, const char *ref,
+		  enum instance_action action, int timeout_s, int force)
+{
+	struct store_instance inst;
+	struct instance_op *op;
+	int ret, active;
+
+	if ((ret = store_instance_find(d->store, ref, &inst)) < 0) {
+		instance_store_error(req, ret, ref);
+		return;
+	}
+	active = instance_active(&inst);
+	if (instance_op_find(d, inst.id)) {
+		http_respond_error(req, 409, "busy",
+				   "instance %s has another operation in progress", inst.name);
+		goto clear;
+	}
+	if (action == INSTANCE_DELETE && !active) {
+		instance_delete_now(d, req, &inst);
+		goto clear;
+	}
+	if (action == INSTANCE_DELETE && !force) {
+		http_respond_error(req, 409, "running",
+				   "instance %s is %s; stop it first or delete with ?force=1",
+				   inst.name, inst.observed);
+		goto clear;
+	}
+	if (action == INSTANCE_START && active) {
+		http_respond_error(req, 409, "running", "instance %s is already %s", inst.name,
+				   inst.observed);
+		goto clear;
+	}
+	if ((action == INSTANCE_STOP || action == INSTANCE_KILL) && !active) {
+		instance_respond(req, 200, &inst); /* already where the caller wants it */
+		goto clear;
+	}
+	if (!d->connected) {
+		http_respond_error(req, 503, "libvirt_unavailable", "not connected to libvirt: %s",
+				   d->libvirt_error);
+		goto clear;
+	}
+	if (!(op = instance_op_new(d, inst.id, action, req))) {
+		http_respond_error(req, 500, "internal", "out of memory");
+		goto clear;
+	}
+	op->timeout_s = timeout_s;
+	if (action == INSTANCE_START)
+		instance_boot(d, op, &inst);
+	else
+		instance_begin_stop(d, op, &inst,
+				    action == INSTANCE_STOP ? JOB_SHUTDOWN : JOB_DESTROY);
+clear:
+	store_instance_clear(&inst);
+}
+
+/* --- reconciliation --- */
+
+struct instance_ids {
+	char (*ids)[STORE_INSTANCE_ID_LEN + 1];
+	size_t n, cap;
+};
+
+static int instance_collect(const struct store_instance *inst, void *opaque)
+{
+	struct instance_ids *l = opaque;
+
+	if (!instance_active(inst))
+		return 0;
+	if (l->n == l->cap) {
+		size_t cap = l->cap ? l->cap * 2 : 64;
+		void *p = realloc(l->ids, cap * sizeof(*l->ids));
+
+		if (!p)
+			return -ENOMEM;
+		l->ids = p;
+		l->cap = cap;
+	}
+	snprintf(l->ids[l->n++], STORE_INSTANCE_ID_LEN + 1, "%s", inst->id);
+	return 0;
+}
+
+static void instance_reconcile_one(struct daemon *d, const char *id, const struct virt_domain *doms,
+				   size_t n)
+{
+	struct store_instance inst;
+	size_t i;
+
+	/* An operation in flight owns the instance; it records the outcome itself. */
+	if (instance_op_find(d, id) || store_instance_find(d->store, id, &inst) < 0)
+		return;
+	for (i = 0; i < n; i++)
+		if (!strcmp(doms[i].uuid, inst.domain_uuid))
+			break;
+	if (i < n) {
+		if (strcmp(inst.observed, STORE_STATE_RUNNING)) {
+			instance_running(d, &inst, "instance.adopted");
+		} else {
+			store_event_add(d->store, "instance.adopted", inst.id, doms[i].name);
+		}
+		log_info("instance %s (%s): domain %s is running; adopted", inst.name, inst.id,
+			 doms[i].name);
+	} else {
+		char console[PATH_MAX];
+		int status;
+
+		/* It ended while nobody watched: a final status on the console says how. */
+		instance_console(d, inst.id, console, sizeof(console));
+		instance_exited(d, &inst,
+				console_exit_status(console, &status) == 1 ? "exited" : "vanished",
+				"the domain ended while ukd was not watching");
+	}
+	store_instance_clear(&inst);
+}
+
+void instance_reconcile(struct daemon *d, const struct virt_domain *doms, size_t n)
+{
+	struct instance_ids l = {0};
+	struct store_instance inst;
+
+	if (store_instance_list(d->store, instance_collect, &l) < 0) {
+		log_error("reconcile: cannot list instances");
+		free(l.ids);
+		return;
+	}
+	for (size_t i = 0; i < l.n; i++)
+		instance_reconcile_one(d, l.ids[i], doms, n);
+	free(l.ids);
+	/* Domains that carry ukd's metadata but match no live run: reported, never killed. */
+	for (size_t i = 0; i < n; i++) {
+		int known = doms[i].instance_id[0] &&
+			    store_instance_by_domain(d->store, doms[i].uuid, &inst) == 0;
+
+		if (known) {
+			known = !strcmp(inst.id, doms[i].instance_id);
+			store_instance_clear(&inst);
+		}
+		if (known)
+			continue;
+		log_warn("reconcile: domain %s (%s) carries ukd metadata (instance %s) but is no "
+			 "instance run ukd knows; leaving it alone",
+			 doms[i].name, doms[i].uuid,
+			 doms[i].instance_id[0] ? doms[i].instance_id : "?");
+		store_event_add(d->store, "domain.unknown", doms[i].instance_id, doms[i].name);
+	}
+}
+
+void instance_shutdown(struct daemon *d)
+{
+	/* Answers are dropped: the HTTP server is closing; the guests keep running. */
+	for (struct instance_op *op = d->ops, *next; op; op = next) {
+		next = op->next;
+		if (!op->done) {
+			if (op->req)
+				http_respond_error(op->req, 503, "shutting_down",
+						   "ukd is shutting down");
+			op->req = NULL;
+			instance_op_end(op);
+		}
+	}
+}

@@ -1,0 +1,69 @@
+/*
+ * instance.h: instances' life cycle, on the daemon's loop: create, start,
+ * stop, kill and delete them through libvirt, record what libvirt reports
+ * (lifecycle events), and reconcile the store with libvirt's domains.
+ *
+ * The store is the truth the API shows; libvirt is the truth about what
+ * runs. Each operation updates the store before it acts (desired state,
+ * "starting"/"stopping") and again with what actually happened, and answers
+ * the API request only then. One operation at a time per instance: a second
+ * one meanwhile is refused with 409.
+ */
+#ifndef INSTANCE_H
+#define INSTANCE_H
+
+#include <jansson.h>
+
+#include "daemon.h"
+#include "http.h"
+#include "store.h"
+#include "virt.h"
+
+enum instance_action {
+	INSTANCE_CREATE,
+	INSTANCE_START,
+	INSTANCE_STOP,
+	INSTANCE_KILL,
+	INSTANCE_DELETE,
+};
+
+/* Longest command line the runtime reads (runtime/boot.c), and its word limit. */
+#define INSTANCE_CMDLINE_MAX 4095
+#define INSTANCE_WORDS_MAX 255
+#define INSTANCE_MEM_MIN 8
+#define INSTANCE_MEM_MAX (1 << 20)
+
+/* POST /v1/instances with a parsed JSON body (borrowed). Answers req. */
+void instance_create(struct daemon *d, struct http_req *req, json_t *body);
+
+/* start / stop (timeout_s) / kill / delete (force) the instance named by ref. Answers req. */
+void instance_act(struct daemon *d, struct http_req *req, const char *ref,
+		  enum instance_action action, int timeout_s, int force);
+
+/* A libvirt lifecycle event, on the loop thread. */
+void instance_on_event(struct daemon *d, const struct virt_event *ev);
+
+/*
+ * Brings the store in line with the running domains that carry ukd's
+ * metadata: adopts the ones it knows, marks instances whose domain is gone
+ * as exited, and reports (never kills) domains it does not know.
+ */
+void instance_reconcile(struct daemon *d, const struct virt_domain *doms, size_t n);
+
+/* The API's view of an instance (new reference), or NULL when out of memory. */
+json_t *instance_json(const struct store_instance *inst);
+
+/* 1 if the instance may have a running domain (starting, running, stopping). */
+int instance_active(const struct store_instance *inst);
+
+/*
+ * Builds the guest command line "env.K=V ... [-- ARGS...]" from a spec's
+ * env (object) and args (array or NULL), quoting words as the runtime's
+ * parser reads them. Returns 0, or -E2BIG past the runtime's limits.
+ */
+int instance_cmdline(json_t *env, json_t *args, char *out, size_t len);
+
+/* Drops timers and pending answers at daemon shutdown; the guests keep running. */
+void instance_shutdown(struct daemon *d);
+
+#endif

@@ -1,0 +1,630 @@
+/*
+ * store.c: sqlite-backed state (see store.h).
+ *
+ * Statements are prepared per call: the store's queries are few and small,
+ * and sqlite's prepare is cheap next to the fsync every mutation pays.
+ */
+#define _GNU_SOURCE
+#include "store.h"
+
+#include <errno.h>
+#include <sqlite3.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "util.h"
+
+struct store {
+	sqlite3 *db;
+};
+
+/*
+ * Migrations, in order: migration i brings the schema from version i to
+ * i + 1. Never edit a released migration; append a new one.
+ */
+static const char *const store_migrations[] = {
+	/* 1: images, instances, events. */
+	"CREATE TABLE images ("
+	"  id TEXT PRIMARY KEY,"
+	"  name TEXT,"
+	"  tag TEXT,"
+	"  size INTEGER NOT NULL,"
+	"  mem_mib INTEGER NOT NULL,"
+	"  created INTEGER NOT NULL,"
+	"  UNIQUE (name, tag));"
+	"CREATE TABLE instances ("
+	"  id TEXT PRIMARY KEY,"
+	"  name TEXT NOT NULL UNIQUE,"
+	"  image_id TEXT NOT NULL,"
+	"  spec TEXT NOT NULL,"
+	"  desired TEXT NOT NULL,"
+	"  observed TEXT NOT NULL,"
+	"  domain_uuid TEXT,"
+	"  restart_count INTEGER NOT NULL DEFAULT 0,"
+	"  exit_status INTEGER,"
+	"  exit_reason TEXT,"
+	"  message TEXT,"
+	"  created INTEGER NOT NULL,"
+	"  started INTEGER,"
+	"  finished INTEGER);"
+	"CREATE INDEX instances_image ON instances (image_id);"
+	"CREATE INDEX instances_domain ON instances (domain_uuid);"
+	"CREATE TABLE events ("
+	"  seq INTEGER PRIMARY KEY AUTOINCREMENT,"
+	"  time INTEGER NOT NULL,"
+	"  kind TEXT NOT NULL,"
+	"  subject TEXT,"
+	"  detail TEXT);",
+};
+
+#define STORE_VERSION ((int)(sizeof(store_migrations) / sizeof(store_migrations[0])))
+
+int store_schema_version(void)
+{
+	return STORE_VERSION;
+}
+
+static int store_fail(struct store *st, const char *what)
+{
+	log_error("store: %s: %s", what, sqlite3_errmsg(st->db));
+	return -EIO;
+}
+
+static int store_exec(struct store *st, const char *sql)
+{
+	char *msg = NULL;
+
+	if (sqlite3_exec(st->db, sql, NULL, NULL, &msg) != SQLITE_OK) {
+		log_error("store: %s: %s", sql, msg ? msg : "failed");
+		sqlite3_free(msg);
+		return -EIO;
+	}
+	return 0;
+}
+
+/* BEGIN IMMEDIATE takes the write lock up front, so a transaction never fails half-way on it. */
+static int store_begin(struct store *st)
+{
+	return store_exec(st, "BEGIN IMMEDIATE");
+}
+
+static int store_commit(struct store *st)
+{
+	if (store_exec(st, "COMMIT") < 0) {
+		store_exec(st, "ROLLBACK");
+		return -EIO;
+	}
+	return 0;
+}
+
+static int store_rollback(struct store *st, int ret)
+{
+	store_exec(st, "ROLLBACK");
+	return ret;
+}
+
+static int store_prepare(struct store *st, const char *sql, sqlite3_stmt **stmt)
+{
+	if (sqlite3_prepare_v2(st->db, sql, -1, stmt, NULL) != SQLITE_OK)
+		return store_fail(st, sql);
+	return 0;
+}
+
+/* Binds NULL for an empty string: "no name" and "no uuid" are NULL in the tables. */
+static void store_bind_text(sqlite3_stmt *s, int i, const char *v)
+{
+	if (v && v[0])
+		sqlite3_bind_text(s, i, v, -1, SQLITE_TRANSIENT);
+	else
+		sqlite3_bind_null(s, i);
+}
+
+static void store_bind_time(sqlite3_stmt *s, int i, int64_t v)
+{
+	if (v)
+		sqlite3_bind_int64(s, i, v);
+	else
+		sqlite3_bind_null(s, i);
+}
+
+/* Runs a statement that returns no rows; -EEXIST on a unique constraint. */
+static int store_step_done(struct store *st, sqlite3_stmt *s, const char *what)
+{
+	int rc = sqlite3_step(s);
+
+	if (rc == SQLITE_DONE)
+		return 0;
+	if (sqlite3_extended_errcode(st->db) == SQLITE_CONSTRAINT_UNIQUE)
+		return -EEXIST;
+	return store_fail(st, what);
+}
+
+static int store_event_insert(struct store *st, const char *kind, const char *subject,
+			      const char *detail)
+{
+	sqlite3_stmt *s;
+	int ret;
+
+	if ((ret = store_prepare(st,
+				 "INSERT INTO events (time, kind, subject, detail) "
+				 "VALUES (?, ?, ?, ?)",
+				 &s)) < 0)
+		return ret;
+	sqlite3_bind_int64(s, 1, util_now_ms());
+	sqlite3_bind_text(s, 2, kind, -1, SQLITE_STATIC);
+	store_bind_text(s, 3, subject);
+	store_bind_text(s, 4, detail);
+	ret = store_step_done(st, s, "insert event");
+	sqlite3_finalize(s);
+	return ret;
+}
+
+int store_event_add(struct store *st, const char *kind, const char *subject, const char *detail)
+{
+	int ret;
+
+	if ((ret = store_begin(st)) < 0)
+		return ret;
+	if ((ret = store_event_insert(st, kind, subject, detail)) < 0)
+		return store_rollback(st, ret);
+	return store_commit(st);
+}
+
+static int store_get_version(struct store *st, int *version)
+{
+	sqlite3_stmt *s;
+	int ret;
+
+	if ((ret = store_exec(st, "CREATE TABLE IF NOT EXISTS schema_version "
+				  "(version INTEGER NOT NULL)")) < 0)
+		return ret;
+	if ((ret = store_prepare(st, "SELECT max(version) FROM schema_version", &s)) < 0)
+		return ret;
+	*version = sqlite3_step(s) == SQLITE_ROW ? sqlite3_column_int(s, 0) : 0;
+	sqlite3_finalize(s);
+	return 0;
+}
+
+/* Each migration and its version bump commit together, so a crash leaves a known version. */
+static int store_migrate(struct store *st)
+{
+	char sql[96];
+	int version, ret;
+
+	if ((ret = store_begin(st)) < 0)
+		return ret;
+	if ((ret = store_get_version(st, &version)) < 0 || (ret = store_commit(st)) < 0)
+		return ret;
+	if (version > STORE_VERSION) {
+		log_error("store: schema version %d is newer than this ukd's (%d); refusing to "
+			  "touch it",
+			  version, STORE_VERSION);
+		return -EPROTO;
+	}
+	for (; version < STORE_VERSION; version++) {
+		log_info("store: migrating schema to version %d", version + 1);
+		snprintf(sql, sizeof(sql),
+			 "DELETE FROM schema_version; "
+			 "INSERT INTO schema_version VALUES (%d)",
+			 version + 1);
+		if ((ret = store_begin(st)) < 0)
+			return ret;
+		if ((ret = store_exec(st, store_migrations[version])) < 0 ||
+		    (ret = store_exec(st, sql)) < 0)
+			return store_rollback(st, ret);
+		if ((ret = store_commit(st)) < 0)
+			return ret;
+	}
+	return 0;
+}
+
+int store_open(const char *path, struct store **out)
+{
+	struct store *st = calloc(1, sizeof(*st));
+	int ret = -EIO;
+
+	if (!st)
+		return -ENOMEM;
+	if (sqlite3_open_v2(path, &st->db,
+			    SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+			    NULL) != SQLITE_OK) {
+		log_error("store: cannot open %s: %s", path,
+			  st->db ? sqlite3_errmsg(st->db) : "out of memory");
+		goto close_db;
+	}
+	/*
+	 * WAL + synchronous=FULL: a commit is durable when it returns, even
+	 * against power loss. busy_timeout covers a reader such as the sqlite3
+	 * shell holding the database for a moment.
+	 */
+	if (store_exec(st, "PRAGMA journal_mode=WAL") < 0 ||
+	    store_exec(st, "PRAGMA synchronous=FULL") < 0 ||
+	    store_exec(st, "PRAGMA foreign_keys=ON") < 0)
+		goto close_db;
+	sqlite3_busy_timeout(st->db, 5000);
+	if ((ret = store_migrate(st)) < 0)
+		goto close_db;
+	*out = st;
+	return 0;
+close_db:
+	sqlite3_close(st->db);
+	free(st);
+	return ret;
+}
+
+void store_close(struct store *st)
+{
+	if (!st)
+		return;
+	sqlite3_close(st->db);
+	free(st);
+}
+
+/* --- images --- */
+
+static void store_copy_text(char *dst, size_t len, sqlite3_stmt *s, int col)
+{
+	const unsigned char *t = sqlite3_column_text(s, col);
+
+	snprintf(dst, len, "%s", t ? (const char *)t : "");
+}
+
+#define STORE_IMAGE_COLS "id, name, tag, size, mem_mib, created"
+
+static void store_image_row(sqlite3_stmt *s, struct store_image *img)
+{
+	memset(img, 0, sizeof(*img));
+	store_copy_text(img->id, sizeof(img->id), s, 0);
+	store_copy_text(img->name, sizeof(img->name), s, 1);
+	store_copy_text(img->tag, sizeof(img->tag), s, 2);
+	img->size = sqlite3_column_int64(s, 3);
+	img->mem_mib = (unsigned)sqlite3_column_int(s, 4);
+	img->created = sqlite3_column_int64(s, 5);
+}
+
+int store_image_put(struct store *st, const struct store_image *img)
+{
+	sqlite3_stmt *s;
+	int ret;
+
+	if ((ret = store_begin(st)) < 0)
+		return ret;
+	/* The name:tag moves: whoever held it becomes untagged. */
+	if ((ret = store_prepare(st,
+				 "UPDATE images SET name = NULL, tag = NULL "
+				 "WHERE name = ? AND tag = ? AND id <> ?",
+				 &s)) < 0)
+		return store_rollback(st, ret);
+	store_bind_text(s, 1, img->name);
+	store_bind_text(s, 2, img->tag);
+	sqlite3_bind_text(s, 3, img->id, -1, SQLITE_STATIC);
+	ret = store_step_done(st, s, "untag image");
+	sqlite3_finalize(s);
+	if (ret < 0)
+		return store_rollback(st, ret);
+	if ((ret = store_prepare(st,
+				 "INSERT INTO images (" STORE_IMAGE_COLS
+				 ") VALUES (?, ?, ?, ?, ?, ?) "
+				 "ON CONFLICT (id) DO UPDATE SET name = excluded.name, "
+				 "tag = excluded.tag",
+				 &s)) < 0)
+		return store_rollback(st, ret);
+	sqlite3_bind_text(s, 1, img->id, -1, SQLITE_STATIC);
+	store_bind_text(s, 2, img->name);
+	store_bind_text(s, 3, img->tag);
+	sqlite3_bind_int64(s, 4, img->size);
+	sqlite3_bind_int(s, 5, (int)img->mem_mib);
+	sqlite3_bind_int64(s, 6, img->created);
+	ret = store_step_done(st, s, "insert image");
+	sqlite3_finalize(s);
+	if (ret < 0 || (ret = store_event_insert(st, "image.stored", img->id, img->name)) < 0)
+		return store_rollback(st, ret);
+	return store_commit(st);
+}
+
+/* Runs a query expected to match at most one row; -EINVAL if it matches more. */
+static int store_image_one(struct store *st, sqlite3_stmt *s, struct store_image *out)
+{
+	int rc = sqlite3_step(s);
+
+	if (rc == SQLITE_DONE)
+		return -ENOENT;
+	if (rc != SQLITE_ROW)
+		return store_fail(st, "find image");
+	store_image_row(s, out);
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW)
+		return -EINVAL;
+	return rc == SQLITE_DONE ? 0 : store_fail(st, "find image");
+}
+
+int store_image_find(struct store *st, const char *ref, struct store_image *out)
+{
+	char name[STORE_NAME_MAX], pattern[STORE_IMAGE_ID_LEN + 2];
+	const char *hex = ref, *tag = "latest", *colon;
+	size_t len;
+	sqlite3_stmt *s;
+	int ret;
+
+	if (!strncmp(ref, "sha256:", 7))
+		hex = ref + 7;
+	len = strlen(hex);
+	if (len >= 12 && len <= STORE_IMAGE_ID_LEN && util_is_hex(hex, len)) {
+		snprintf(pattern, sizeof(pattern), "%s%%", hex);
+		if ((ret = store_prepare(
+			     st, "SELECT " STORE_IMAGE_COLS " FROM images WHERE id LIKE ? LIMIT 2",
+			     &s)) < 0)
+			return ret;
+		sqlite3_bind_text(s, 1, pattern, -1, SQLITE_STATIC);
+		ret = store_image_one(st, s, out);
+		sqlite3_finalize(s);
+		/* A digest-shaped name is still allowed as a name. */
+		if (ret != -ENOENT || hex != ref)
+			return ret;
+	} else if (hex != ref) {
+		return -ENOENT;
+	}
+	colon = strrchr(ref, ':');
+	len = colon ? (size_t)(colon - ref) : strlen(ref);
+	if (len == 0 || len >= sizeof(name) || (colon && !colon[1]))
+		return -ENOENT;
+	memcpy(name, ref, len);
+	name[len] = 0;
+	if (colon)
+		tag = colon + 1;
+	if ((ret = store_prepare(
+		     st, "SELECT " STORE_IMAGE_COLS " FROM images WHERE name = ? AND tag = ?",
+		     &s)) < 0)
+		return ret;
+	sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 2, tag, -1, SQLITE_STATIC);
+	ret = store_image_one(st, s, out);
+	sqlite3_finalize(s);
+	return ret;
+}
+
+int store_image_list(struct store *st, store_image_cb cb, void *opaque)
+{
+	struct store_image img;
+	sqlite3_stmt *s;
+	int rc, ret;
+
+	if ((ret = store_prepare(st, "SELECT " STORE_IMAGE_COLS " FROM images ORDER BY created",
+				 &s)) < 0)
+		return ret;
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		store_image_row(s, &img);
+		if ((ret = cb(&img, opaque)) < 0)
+			break;
+	}
+	if (ret == 0 && rc != SQLITE_DONE)
+		ret = store_fail(st, "list images");
+	sqlite3_finalize(s);
+	return ret;
+}
+
+int store_image_users(struct store *st, const char *id)
+{
+	sqlite3_stmt *s;
+	int ret;
+
+	if ((ret = store_prepare(st, "SELECT count(*) FROM instances WHERE image_id = ?", &s)) < 0)
+		return ret;
+	sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
+	ret = sqlite3_step(s) == SQLITE_ROW ? sqlite3_column_int(s, 0)
+					    : store_fail(st, "count image users");
+	sqlite3_finalize(s);
+	return ret;
+}
+
+/* DELETE/UPDATE by id in one transaction with its event; -ENOENT if no row changed. */
+static int store_delete_id(struct store *st, const char *sql, const char *id, const char *kind)
+{
+	sqlite3_stmt *s;
+	int ret;
+
+	if ((ret = store_begin(st)) < 0)
+		return ret;
+	if ((ret = store_prepare(st, sql, &s)) < 0)
+		return store_rollback(st, ret);
+	sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
+	ret = store_step_done(st, s, sql);
+	sqlite3_finalize(s);
+	if (ret == 0 && sqlite3_changes(st->db) == 0)
+		ret = -ENOENT;
+	if (ret < 0 || (ret = store_event_insert(st, kind, id, NULL)) < 0)
+		return store_rollback(st, ret);
+	return store_commit(st);
+}
+
+int store_image_delete(struct store *st, const char *id)
+{
+	return store_delete_id(st, "DELETE FROM images WHERE id = ?", id, "image.deleted");
+}
+
+/* --- instances --- */
+
+#define STORE_INSTANCE_COLS                                                                      \
+	"id, name, image_id, spec, desired, observed, domain_uuid, restart_count, exit_status, " \
+	"exit_reason, message, created, started, finished"
+
+static int store_instance_row(sqlite3_stmt *s, struct store_instance *inst)
+{
+	const unsigned char *spec = sqlite3_column_text(s, 3);
+	const unsigned char *msg = sqlite3_column_text(s, 10);
+
+	memset(inst, 0, sizeof(*inst));
+	store_copy_text(inst->id, sizeof(inst->id), s, 0);
+	store_copy_text(inst->name, sizeof(inst->name), s, 1);
+	store_copy_text(inst->image_id, sizeof(inst->image_id), s, 2);
+	inst->spec = strdup(spec ? (const char *)spec : "{}");
+	store_copy_text(inst->desired, sizeof(inst->desired), s, 4);
+	store_copy_text(inst->observed, sizeof(inst->observed), s, 5);
+	store_copy_text(inst->domain_uuid, sizeof(inst->domain_uuid), s, 6);
+	inst->restart_count = sqlite3_column_int64(s, 7);
+	inst->has_exit_status = sqlite3_column_type(s, 8) != SQLITE_NULL;
+	inst->exit_status = sqlite3_column_int(s, 8);
+	store_copy_text(inst->exit_reason, sizeof(inst->exit_reason), s, 9);
+	inst->message = msg ? strdup((const char *)msg) : NULL;
+	inst->created = sqlite3_column_int64(s, 11);
+	inst->started = sqlite3_column_int64(s, 12);
+	inst->finished = sqlite3_column_int64(s, 13);
+	if (!inst->spec || (msg && !inst->message)) {
+		store_instance_clear(inst);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+void store_instance_clear(struct store_instance *inst)
+{
+	free(inst->spec);
+	free(inst->message);
+	inst->spec = inst->message = NULL;
+}
+
+/* Binds every column but id (parameter 1) from parameter 2 on, in STORE_INSTANCE_COLS order. */
+static void store_instance_bind(sqlite3_stmt *s, const struct store_instance *inst)
+{
+	sqlite3_bind_text(s, 1, inst->id, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 2, inst->name, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 3, inst->image_id, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 4, inst->spec, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 5, inst->desired, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 6, inst->observed, -1, SQLITE_STATIC);
+	store_bind_text(s, 7, inst->domain_uuid);
+	sqlite3_bind_int64(s, 8, inst->restart_count);
+	if (inst->has_exit_status)
+		sqlite3_bind_int(s, 9, inst->exit_status);
+	else
+		sqlite3_bind_null(s, 9);
+	store_bind_text(s, 10, inst->exit_reason);
+	store_bind_text(s, 11, inst->message);
+	sqlite3_bind_int64(s, 12, inst->created);
+	store_bind_time(s, 13, inst->started);
+	store_bind_time(s, 14, inst->finished);
+}
+
+static int store_instance_write(struct store *st, const char *sql,
+				const struct store_instance *inst, const char *kind,
+				const char *detail)
+{
+	sqlite3_stmt *s;
+	int ret;
+
+	if ((ret = store_begin(st)) < 0)
+		return ret;
+	if ((ret = store_prepare(st, sql, &s)) < 0)
+		return store_rollback(st, ret);
+	store_instance_bind(s, inst);
+	ret = store_step_done(st, s, "write instance");
+	sqlite3_finalize(s);
+	if (ret == 0 && sqlite3_changes(st->db) == 0)
+		ret = -ENOENT;
+	if (ret < 0 || (ret = store_event_insert(st, kind, inst->id, detail)) < 0)
+		return store_rollback(st, ret);
+	return store_commit(st);
+}
+
+int store_instance_insert(struct store *st, const struct store_instance *inst)
+{
+	return store_instance_write(st,
+				    "INSERT INTO instances (" STORE_INSTANCE_COLS
+				    ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+				    inst, "instance.created", inst->name);
+}
+
+int store_instance_update(struct store *st, const struct store_instance *inst, const char *kind,
+			  const char *detail)
+{
+	return store_instance_write(st,
+				    "UPDATE instances SET name = ?2, image_id = ?3, spec = ?4, "
+				    "desired = ?5, observed = ?6, domain_uuid = ?7, "
+				    "restart_count = ?8, exit_status = ?9, exit_reason = ?10, "
+				    "message = ?11, created = ?12, started = ?13, finished = ?14 "
+				    "WHERE id = ?1",
+				    inst, kind, detail);
+}
+
+static int store_instance_one(struct store *st, sqlite3_stmt *s, struct store_instance *out)
+{
+	int rc = sqlite3_step(s), ret;
+
+	if (rc == SQLITE_DONE)
+		return -ENOENT;
+	if (rc != SQLITE_ROW)
+		return store_fail(st, "find instance");
+	if ((ret = store_instance_row(s, out)) < 0)
+		return ret;
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_DONE)
+		return 0;
+	store_instance_clear(out);
+	return rc == SQLITE_ROW ? -EINVAL : store_fail(st, "find instance");
+}
+
+static int store_instance_query(struct store *st, const char *where, const char *arg,
+				struct store_instance *out)
+{
+	char sql[256];
+	sqlite3_stmt *s;
+	int ret;
+
+	snprintf(sql, sizeof(sql), "SELECT " STORE_INSTANCE_COLS " FROM instances WHERE %s", where);
+	if ((ret = store_prepare(st, sql, &s)) < 0)
+		return ret;
+	sqlite3_bind_text(s, 1, arg, -1, SQLITE_STATIC);
+	ret = store_instance_one(st, s, out);
+	sqlite3_finalize(s);
+	return ret;
+}
+
+int store_instance_find(struct store *st, const char *ref, struct store_instance *out)
+{
+	char pattern[STORE_INSTANCE_ID_LEN + 2];
+	size_t len = strlen(ref);
+	int ret;
+
+	/* A name wins over an id prefix: names are what users type. */
+	ret = store_instance_query(st, "name = ?", ref, out);
+	if (ret != -ENOENT)
+		return ret;
+	if (len < 6 || len > STORE_INSTANCE_ID_LEN || !util_is_hex(ref, len))
+		return -ENOENT;
+	snprintf(pattern, sizeof(pattern), "%s%%", ref);
+	return store_instance_query(st, "id LIKE ? LIMIT 2", pattern, out);
+}
+
+int store_instance_by_domain(struct store *st, const char *uuid, struct store_instance *out)
+{
+	return store_instance_query(st, "domain_uuid = ?", uuid, out);
+}
+
+int store_instance_list(struct store *st, store_instance_cb cb, void *opaque)
+{
+	struct store_instance inst;
+	sqlite3_stmt *s;
+	int rc, ret;
+
+	if ((ret = store_prepare(
+		     st, "SELECT " STORE_INSTANCE_COLS " FROM instances ORDER BY created", &s)) < 0)
+		return ret;
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		if ((ret = store_instance_row(s, &inst)) < 0)
+			break;
+		ret = cb(&inst, opaque);
+		store_instance_clear(&inst);
+		if (ret < 0)
+			break;
+	}
+	if (ret == 0 && rc != SQLITE_DONE)
+		ret = store_fail(st, "list instances");
+	sqlite3_finalize(s);
+	return ret;
+}
+
+int store_instance_delete(struct store *st, const char *id)
+{
+	return store_delete_id(st, "DELETE FROM instances WHERE id = ?", id, "instance.deleted");
+}

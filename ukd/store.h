@@ -1,0 +1,107 @@
+/*
+ * store.h: ukd's durable state in sqlite: images, instances and an
+ * append-only event log.
+ *
+ * The database runs in WAL mode with synchronous=FULL, so a mutation is on
+ * disk when its function returns 0: the API acknowledges nothing the store
+ * could still lose. Every mutating function is one transaction that also
+ * appends its event, so the event log never disagrees with the tables.
+ * The schema is versioned; store_open applies missing migrations and refuses
+ * a database written by a newer ukd.
+ *
+ * A store is used from one thread (the daemon's loop thread).
+ * Functions return 0 or a negative errno: -ENOENT (no such row), -EEXIST
+ * (unique name taken), -EINVAL (bad reference), -EIO (sqlite failed; logged).
+ */
+#ifndef STORE_H
+#define STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define STORE_IMAGE_ID_LEN 64	 /* sha256, lowercase hex */
+#define STORE_INSTANCE_ID_LEN 32 /* 128 random bits, lowercase hex */
+#define STORE_NAME_MAX 128	 /* image/instance names and tags, with the NUL */
+
+struct store;
+
+struct store_image {
+	char id[STORE_IMAGE_ID_LEN + 1];
+	char name[STORE_NAME_MAX]; /* "" when another image took the name:tag */
+	char tag[STORE_NAME_MAX];
+	int64_t size;
+	unsigned mem_mib; /* what the image's manifest asks for */
+	int64_t created;  /* ms since the epoch */
+};
+
+/* Instance states, as the API shows them. */
+#define STORE_STATE_CREATED "created"
+#define STORE_STATE_STARTING "starting"
+#define STORE_STATE_RUNNING "running"
+#define STORE_STATE_STOPPING "stopping"
+#define STORE_STATE_EXITED "exited"
+
+struct store_instance {
+	char id[STORE_INSTANCE_ID_LEN + 1];
+	char name[STORE_NAME_MAX];
+	char image_id[STORE_IMAGE_ID_LEN + 1];
+	char *spec;	      /* JSON, malloc'd */
+	char desired[16];     /* "running" or "stopped" */
+	char observed[16];    /* STORE_STATE_* */
+	char domain_uuid[37]; /* of the current (or last) libvirt domain, or "" */
+	int64_t restart_count;
+	int has_exit_status;
+	int exit_status;
+	char exit_reason[32];		    /* "" while none */
+	char *message;			    /* malloc'd detail for humans, or NULL */
+	int64_t created, started, finished; /* ms since the epoch; 0 = never */
+};
+
+int store_open(const char *path, struct store **out);
+void store_close(struct store *st);
+
+/* Schema version the running binary writes. */
+int store_schema_version(void);
+
+/*
+ * Records an image, or updates the name:tag of an existing one. A name:tag
+ * held by another image moves to this one (the other keeps its digest).
+ */
+int store_image_put(struct store *st, const struct store_image *img);
+
+/*
+ * Finds an image by reference: "sha256:HEX", a full or >= 12-digit prefix of
+ * the hex digest, "NAME:TAG" or "NAME" (tag "latest"). -ENOENT if none;
+ * -EINVAL if a prefix is ambiguous.
+ */
+int store_image_find(struct store *st, const char *ref, struct store_image *out);
+
+typedef int (*store_image_cb)(const struct store_image *img, void *opaque);
+int store_image_list(struct store *st, store_image_cb cb, void *opaque);
+
+/* Number of instances whose spec names the image, or -errno. */
+int store_image_users(struct store *st, const char *id);
+int store_image_delete(struct store *st, const char *id);
+
+/* Inserts a new instance; -EEXIST if its name is taken. Appends event "instance.created". */
+int store_instance_insert(struct store *st, const struct store_instance *inst);
+
+/* Writes every field of inst and appends event kind (with detail, may be NULL). */
+int store_instance_update(struct store *st, const struct store_instance *inst, const char *kind,
+			  const char *detail);
+
+/* By full id, a >= 6-digit id prefix, or name. -EINVAL if a prefix is ambiguous. */
+int store_instance_find(struct store *st, const char *ref, struct store_instance *out);
+int store_instance_by_domain(struct store *st, const char *uuid, struct store_instance *out);
+
+typedef int (*store_instance_cb)(const struct store_instance *inst, void *opaque);
+int store_instance_list(struct store *st, store_instance_cb cb, void *opaque);
+int store_instance_delete(struct store *st, const char *id);
+
+/* Frees what store_instance_find & co. allocated in inst (not inst itself). */
+void store_instance_clear(struct store_instance *inst);
+
+/* Appends one event on its own. */
+int store_event_add(struct store *st, const char *kind, const char *subject, const char *detail);
+
+#endif

@@ -1,0 +1,108 @@
+/*
+ * virt.h: ukd's libvirt driver. Builds domain XML for an instance, runs the
+ * blocking libvirt calls (from worker threads, never from the loop), and
+ * delivers libvirt's lifecycle events into the daemon's libuv loop.
+ *
+ * libvirt's default event loop runs on a dedicated thread (libvirt needs one
+ * for events and keepalives); its callbacks only queue events and wake the
+ * libuv loop with a uv_async, so every event is handled on the loop thread.
+ *
+ * The connection may be lost (libvirtd restarts): virt then reports
+ * VIRT_EV_DISCONNECTED and calls fail with -ENOTCONN until virt_connect
+ * succeeds again.
+ */
+#ifndef VIRT_H
+#define VIRT_H
+
+#include <stddef.h>
+#include <uv.h>
+
+/* ukd's XML namespace for its <metadata> element in domains. */
+#define VIRT_NS_URI "https://ukd.dev/xmlns/instance/1"
+#define VIRT_NS_PREFIX "ukd"
+#define VIRT_DOMAIN_PREFIX "ukd-"
+#define VIRT_QBOOT "/usr/share/qemu/qboot.rom"
+
+enum virt_event_kind {
+	VIRT_EV_STARTED,
+	VIRT_EV_STOPPED,
+	VIRT_EV_OTHER,
+	VIRT_EV_DISCONNECTED,
+};
+
+/* Why a domain stopped (from libvirt's STOPPED detail). */
+enum virt_stop_reason {
+	VIRT_STOP_SHUTDOWN, /* the guest powered off */
+	VIRT_STOP_DESTROYED,
+	VIRT_STOP_CRASHED,
+	VIRT_STOP_FAILED,
+	VIRT_STOP_OTHER,
+};
+
+struct virt_event {
+	enum virt_event_kind kind;
+	enum virt_stop_reason reason; /* VIRT_EV_STOPPED */
+	char uuid[37];
+	char name[64];
+};
+
+typedef void (*virt_event_fn)(const struct virt_event *ev, void *opaque);
+
+struct virt;
+
+/* What a domain is made of. */
+struct virt_spec {
+	const char *name;	 /* libvirt domain name */
+	const char *uuid;	 /* libvirt domain UUID, chosen by ukd */
+	const char *instance_id; /* goes into ukd's <metadata> */
+	const char *image_path;
+	const char *console_path;
+	const char *cmdline;
+	unsigned mem_mib;
+	int kvm; /* 1: <domain type='kvm'>; 0: TCG */
+};
+
+/* A running domain that carries ukd's metadata. */
+struct virt_domain {
+	char uuid[37];
+	char name[64];
+	char instance_id[33]; /* "" if the metadata did not parse */
+};
+
+/*
+ * virt_new starts libvirt's event thread and the uv_async that feeds cb on
+ * loop. Call once, on the loop thread, before any worker uses libvirt.
+ */
+int virt_new(struct virt **out, uv_loop_t *loop, const char *uri, virt_event_fn cb, void *opaque);
+
+/* Stops the event thread, closes the connection; the async handle closes on the loop. */
+void virt_free(struct virt *v);
+
+/*
+ * The calls below block: run them from worker threads. They return 0 or
+ * -errno with a message in err (errlen bytes).
+ */
+
+/* Opens the connection (if not open) and registers for lifecycle events. */
+int virt_connect(struct virt *v, char *err, size_t errlen);
+int virt_connected(struct virt *v);
+
+/* Creates and starts a transient domain from its XML. */
+int virt_create(struct virt *v, const char *xml, char *err, size_t errlen);
+
+/* Asks the guest to power off (ACPI). -ENOENT if the domain is not running. */
+int virt_shutdown(struct virt *v, const char *uuid, char *err, size_t errlen);
+
+/* Stops the domain at once. -ENOENT if it is not running. */
+int virt_destroy(struct virt *v, const char *uuid, char *err, size_t errlen);
+
+/* The running domains that carry ukd's metadata; *out is malloc'd. */
+int virt_list(struct virt *v, struct virt_domain **out, size_t *n, char *err, size_t errlen);
+
+/* libvirt's version as "major.minor.micro" into buf. */
+int virt_version(struct virt *v, char *buf, size_t len, char *err, size_t errlen);
+
+/* The domain XML for spec (malloc'd), or NULL when out of memory. Pure. */
+char *virt_domain_xml(const struct virt_spec *spec);
+
+#endif
