@@ -8,6 +8,7 @@
 
 #include "cpu.h"
 #include "layout.h"
+#include "time.h"
 #include "vm.h"
 
 #define MSR_APIC_BASE 0x1b
@@ -19,8 +20,11 @@
 #define REG_TIMER_DIV 0x3e0
 #define LVT_MASKED (1u << 16)
 #define DIV_16 0x3
+#define LVT_TSC_DEADLINE (2u << 17)
+#define MSR_TSC_DEADLINE 0x6e0
 
 static volatile uint32_t *apic;
+static int tsc_deadline_mode;
 static uint64_t apic_hz = 62500000; /* QEMU's 1 GHz bus / 16 until measured */
 
 static void wr(uint32_t reg, uint32_t v)
@@ -44,6 +48,10 @@ void apic_init(void)
 	wr(REG_TIMER_DIV, DIV_16);
 	wr(REG_LVT_TIMER, LVT_MASKED | APIC_TIMER_VECTOR);
 	wr(REG_TIMER_INIT, 0);
+	if (cpu_features.tsc_deadline) {
+		wr(REG_LVT_TIMER, LVT_TSC_DEADLINE | APIC_TIMER_VECTOR);
+		tsc_deadline_mode = 1;
+	}
 }
 
 void apic_eoi(void)
@@ -51,14 +59,19 @@ void apic_eoi(void)
 	wr(REG_EOI, 0);
 }
 
-void apic_timer_arm(uint64_t ns)
+void apic_timer_arm_at(uint64_t tsc)
 {
-	uint64_t count;
+	uint64_t now = rdtsc(), ns, count;
 
-	if (!ns) {
+	if (tsc_deadline_mode) {
+		wrmsr(MSR_TSC_DEADLINE, tsc); /* 0 disarms */
+		return;
+	}
+	if (!tsc) {
 		wr(REG_TIMER_INIT, 0);
 		return;
 	}
+	ns = tsc > now ? time_tsc_to_ns(tsc - now) : 1;
 	count = ns / 1000 * apic_hz / 1000000 + 1;
 	if (count > 0xffffffffu)
 		count = 0xffffffffu;	      /* wakes early; the scheduler re-arms */
@@ -68,14 +81,19 @@ void apic_timer_arm(uint64_t ns)
 
 void apic_timer_count_start(void)
 {
+	if (tsc_deadline_mode)
+		return; /* no count-down to calibrate */
 	wr(REG_LVT_TIMER, LVT_MASKED | APIC_TIMER_VECTOR);
 	wr(REG_TIMER_INIT, 0xffffffffu);
 }
 
 uint32_t apic_timer_count_elapsed(void)
 {
-	uint32_t left = rd(REG_TIMER_CUR);
+	uint32_t left;
 
+	if (tsc_deadline_mode)
+		return 0;
+	left = rd(REG_TIMER_CUR);
 	wr(REG_TIMER_INIT, 0);
 	return 0xffffffffu - left;
 }

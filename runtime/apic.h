@@ -13,8 +13,13 @@
 /* Maps and enables the local APIC; the timer starts disarmed. */
 void apic_init(void);
 void apic_eoi(void);
-/* Fires APIC_TIMER_VECTOR once after about `ns` nanoseconds (clamped); 0 disarms. */
-void apic_timer_arm(uint64_t ns);
+/*
+ * Fires APIC_TIMER_VECTOR once when the TSC reaches `tsc` (0 disarms). Uses
+ * the TSC-deadline mode where the CPU has it (one MSR write, no conversion),
+ * else the one-shot count-down, which may fire early for far deadlines: the
+ * scheduler re-arms.
+ */
+void apic_timer_arm_at(uint64_t tsc);
 /* For calibration: starts the counter free-running, and reads how far it went. */
 void apic_timer_count_start(void);
 uint32_t apic_timer_count_elapsed(void);

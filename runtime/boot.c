@@ -193,6 +193,8 @@ __attribute__((no_stack_protector)) void boot_main(uint32_t start_info)
 	add_image_files();
 	cmdline_parse(cmdline_buf, &c);
 	proc.debug_boot = c.debug_boot;
+	memcpy(proc.hostname, c.hostname ? c.hostname : "ukd",
+	       strlen(c.hostname ? c.hostname : "ukd"));
 	if (c.debug_crash)
 		crash_test();
 	start_application(&c);

@@ -44,6 +44,10 @@ static void option(struct cmdline *c, char *w)
 		c->env[c->nenv++] = w + 4;
 		return;
 	}
+	if (!strncmp(w, "hostname=", 9) && w[9] && strlen(w + 9) < 65) {
+		c->hostname = w + 9;
+		return;
+	}
 	if (!strcmp(w, "debug=boot")) {
 		c->debug_boot = 1;
 		return;

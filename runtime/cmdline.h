@@ -12,7 +12,8 @@ struct cmdline {
 	char **args; /* after --, NULL-terminated; has_args says whether -- was there */
 	int nargs, has_args;
 	int debug_boot;
-	int debug_crash; /* debug=crash: fault inside the runtime (tests the crash path) */
+	const char *hostname; /* hostname=NAME: uname nodename */
+	int debug_crash;      /* debug=crash: fault inside the runtime (tests the crash path) */
 };
 
 /* Parses s (not modified). Unknown keys are reported on the console and ignored. */

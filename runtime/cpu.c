@@ -54,6 +54,7 @@ void cpu_detect(void)
 	cpuid(1, 0, r);
 	cpu_features.rdrand = !!(r[2] & (1u << 30));
 	cpu_features.xsave = !!(r[2] & (1u << 26));
+	cpu_features.tsc_deadline = !!(r[2] & (1u << 24));
 	cpuid(7, 0, r);
 	cpu_features.smep = !!(r[1] & (1u << 7));
 	cpu_features.smap = !!(r[1] & (1u << 20));

@@ -12,7 +12,7 @@
 #define MSR_GS_BASE 0xc0000101
 
 struct cpu_features {
-	int rdrand, smep, smap, xsave, pdpe1gb, invariant_tsc;
+	int rdrand, smep, smap, xsave, pdpe1gb, invariant_tsc, tsc_deadline;
 	uint64_t xcr0; /* extended state the application may use */
 };
 

@@ -9,7 +9,7 @@
 
 uint64_t pmem_dmap_base;
 static uint64_t *bitmap;
-static uint64_t npages, nfree, ntotal, hint;
+static uint64_t npages, nfree, ntotal, hint, high_water;
 
 static int test(uint64_t pg)
 {
@@ -97,6 +97,8 @@ uint64_t pmem_alloc(unsigned n)
 	for (unsigned i = 0; i < n; i++)
 		set(pg + i, 1);
 	nfree -= n;
+	if (ntotal - nfree > high_water)
+		high_water = ntotal - nfree;
 	hint = pg + n;
 	memset(phys_to_virt(pg * PAGE_SIZE), 0, (uint64_t)n * PAGE_SIZE);
 	return pg * PAGE_SIZE;
@@ -117,6 +119,11 @@ void pmem_free(uint64_t pa, unsigned n)
 uint64_t pmem_free_pages(void)
 {
 	return nfree;
+}
+
+uint64_t pmem_high_water_pages(void)
+{
+	return high_water;
 }
 
 uint64_t pmem_total_pages(void)

@@ -22,6 +22,8 @@ void pmem_free(uint64_t pa, unsigned n);
 void pmem_relocate(void);
 uint64_t pmem_free_pages(void);
 uint64_t pmem_total_pages(void);
+/* The most pages ever in use at once. */
+uint64_t pmem_high_water_pages(void);
 
 /*
  * 0 while the bootstrap identity map is live, DMAP_BASE once vm_init has

@@ -3,6 +3,7 @@
 
 #include "console.h"
 #include "power.h"
+#include "syscall.h"
 
 struct proc proc;
 
@@ -21,6 +22,7 @@ const char *proc_signal_name(int sig)
 
 void proc_exit(int status)
 {
+	syscall_report_unknown();
 	kprintf("exit status %d\n", status & 0xff);
 	power_off(status & 0xff);
 }

@@ -13,6 +13,7 @@ struct proc {
 	uint64_t mmap_top;	 /* mmap hands out addresses downwards from here */
 	uint64_t tid_address;	 /* set_tid_address */
 	char exe[128];		 /* "/" + the application's base name */
+	char hostname[65];	 /* uname nodename (hostname= option) */
 	uint64_t tsc_boot, tsc_main;
 	int debug_boot;
 };

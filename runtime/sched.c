@@ -192,11 +192,7 @@ static void arm_timer(void)
 
 	if (runq_head && (!when || slice_end < when))
 		when = slice_end;
-	if (!when) {
-		apic_timer_arm(0);
-		return;
-	}
-	apic_timer_arm(when > now ? time_tsc_to_ns(when - now) : 1);
+	apic_timer_arm_at(when && when <= now ? now + 1 : when);
 }
 
 static void switch_to(struct thread *next)

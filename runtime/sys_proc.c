@@ -7,7 +7,9 @@
 #include "layout.h"
 #include "lib.h"
 #include "proc.h"
+#include "pmem.h"
 #include "random.h"
+#include "sched.h"
 #include "syscall.h"
 #include "time.h"
 #include "uaccess.h"
@@ -111,9 +113,78 @@ long sys_getrlimit(const uint64_t *a)
 
 long sys_uname(const uint64_t *a)
 {
-	char u[6][65] = {"Linux", "ukd", "6.1.0-ukd", "#1 ukd runtime", "x86_64", "(none)"};
+	char u[6][65] = {"Linux", "", "6.1.0-ukd", "#1 ukd runtime", "x86_64", "(none)"};
 
+	memcpy(u[1], proc.hostname, sizeof(u[1]) - 1);
 	return copy_to_user(a[0], u, sizeof(u));
+}
+
+struct sysinfo {
+	int64_t uptime;
+	uint64_t loads[3], totalram, freeram, sharedram, bufferram, totalswap, freeswap;
+	uint16_t procs, pad;
+	uint32_t pad2;
+	uint64_t totalhigh, freehigh;
+	uint32_t mem_unit;
+	char reserved[4];
+};
+
+long sys_sysinfo(const uint64_t *a)
+{
+	struct sysinfo si = {0};
+
+	si.uptime = time_now_ns(CLOCK_BOOTTIME) / 1000000000;
+	si.totalram = pmem_total_pages() * PAGE_SIZE;
+	si.freeram = pmem_free_pages() * PAGE_SIZE;
+	si.procs = (uint16_t)sched_nthreads();
+	si.mem_unit = 1;
+	return copy_to_user(a[0], &si, sizeof(si));
+}
+
+struct rusage {
+	int64_t utime[2], stime[2];
+	int64_t maxrss, ixrss, idrss, isrss, minflt, majflt, nswap, inblock, oublock, msgsnd,
+		msgrcv, nsignals, nvcsw, nivcsw;
+};
+
+long sys_getrusage(const uint64_t *a)
+{
+	struct rusage ru = {0};
+	int who = (int)a[0];
+	uint64_t ns;
+
+	if (who != 0 && who != -1 && who != 1) /* SELF, CHILDREN, THREAD */
+		return -EINVAL;
+	ns = who == -1
+		     ? 0
+		     : time_tsc_to_ns(who == 1 ? sched_thread_cpu_tsc() : sched_process_cpu_tsc());
+	ru.utime[0] = (int64_t)(ns / 1000000000);
+	ru.utime[1] = (int64_t)(ns % 1000000000 / 1000);
+	ru.maxrss = who == -1 ? 0 : (int64_t)(pmem_high_water_pages() * 4); /* KiB */
+	return copy_to_user(a[1], &ru, sizeof(ru));
+}
+
+/* One vCPU: the only CPU is CPU 0. */
+long sys_sched_getaffinity(const uint64_t *a)
+{
+	uint64_t mask = 1;
+
+	if (a[1] < sizeof(mask))
+		return -EINVAL;
+	if (a[0] != 0 && !sched_find((int)a[0]))
+		return -ESRCH;
+	return copy_to_user(a[2], &mask, sizeof(mask)) ? -EFAULT : (long)sizeof(mask);
+}
+
+long sys_sched_setaffinity(const uint64_t *a)
+{
+	uint64_t mask;
+
+	if (a[1] < sizeof(mask))
+		return -EINVAL;
+	if (copy_from_user(&mask, a[2], sizeof(mask)))
+		return -EFAULT;
+	return mask & 1 ? 0 : -EINVAL;
 }
 
 #define GRND_MAX (1u << 25)

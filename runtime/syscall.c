@@ -22,7 +22,7 @@ static syscall_fn *const table[NSYSCALLS] = {
 };
 
 static uint64_t unknown_count;
-static uint64_t reported[NSYSCALLS / 64];
+static uint32_t unknown_by_nr[NSYSCALLS];
 
 static long unknown(uint64_t nr)
 {
@@ -31,8 +31,7 @@ static long unknown(uint64_t nr)
 		kprintf("runtime: syscall %lu does not exist: ENOSYS\n", nr);
 		return -ENOSYS;
 	}
-	if (!(reported[nr / 64] & (1ull << (nr % 64)))) {
-		reported[nr / 64] |= 1ull << (nr % 64);
+	if (!unknown_by_nr[nr]++) {
 		kprintf("runtime: syscall %s (%lu) is not implemented: ENOSYS\n",
 			syscall_name((unsigned)nr), nr);
 	}
@@ -47,6 +46,17 @@ void syscall_dispatch(struct trapframe *tf)
 	tf->rax = (uint64_t)(nr < NSYSCALLS && table[nr] ? table[nr](args) : unknown(nr));
 	sched_syscall_exit();
 	signal_deliver(tf);
+}
+
+void syscall_report_unknown(void)
+{
+	if (!unknown_count)
+		return;
+	kprintf("runtime: %lu calls to unimplemented syscalls:", unknown_count);
+	for (unsigned nr = 0; nr < NSYSCALLS; nr++)
+		if (unknown_by_nr[nr])
+			kprintf(" %s x%u", syscall_name(nr), unknown_by_nr[nr]);
+	kprintf("\n");
 }
 
 uint64_t syscall_unknown_count(void)

@@ -14,5 +14,7 @@
 void syscall_dispatch(struct trapframe *tf);
 /* How many calls to unimplemented syscalls returned -ENOSYS. */
 uint64_t syscall_unknown_count(void);
+/* Prints the per-number counts of unimplemented syscalls (at exit), if there were any. */
+void syscall_report_unknown(void);
 
 #endif

@@ -111,8 +111,8 @@ static void set_pte(uint64_t *pte, uint64_t va, uint64_t v)
 }
 
 /* Calls fn on every leaf entry holding a page in [start, end), skipping absent tables whole. */
-static void for_each_pte(uint64_t start, uint64_t end, void (*fn)(uint64_t, uint64_t *, int),
-			 int arg)
+static void for_each_pte(uint64_t start, uint64_t end, void (*fn)(uint64_t, uint64_t *, uint64_t),
+			 uint64_t arg)
 {
 	for (uint64_t va = start; va < end;) {
 		uint64_t *table = pml4;
@@ -137,7 +137,7 @@ static void for_each_pte(uint64_t start, uint64_t end, void (*fn)(uint64_t, uint
 	}
 }
 
-static void free_page(uint64_t va, uint64_t *pte, int arg)
+static void free_page(uint64_t va, uint64_t *pte, uint64_t arg)
 {
 	(void)arg;
 	pmem_free(*pte & PTE_ADDR, 1);
@@ -145,9 +145,9 @@ static void free_page(uint64_t va, uint64_t *pte, int arg)
 }
 
 /* PROT_NONE parks the page: not present, but its contents stay for a later mprotect. */
-static void reprotect_page(uint64_t va, uint64_t *pte, int prot)
+static void reprotect_page(uint64_t va, uint64_t *pte, uint64_t prot)
 {
-	set_pte(pte, va, prot ? pte_make(*pte & PTE_ADDR, prot) : (*pte & PTE_ADDR));
+	set_pte(pte, va, prot ? pte_make(*pte & PTE_ADDR, (int)prot) : (*pte & PTE_ADDR));
 }
 
 static int check_prot(int prot)
@@ -203,6 +203,26 @@ int vm_user_protect(uint64_t va, uint64_t len, int prot)
 	if ((err = vma_protect(va, va + len, prot)))
 		return err;
 	for_each_pte(va, va + len, reprotect_page, prot);
+	return 0;
+}
+
+/* Moves one page's entry by `delta` bytes (mremap); the target has no page yet. */
+static void move_page(uint64_t va, uint64_t *pte, uint64_t delta)
+{
+	uint64_t *to = walk(va + delta, 0, 1), v = *pte;
+
+	set_pte(pte, va, 0);
+	if (to)
+		set_pte(to, va + delta, v);
+	else
+		pmem_free(v & PTE_ADDR, 1); /* out of memory for a page table: the data is lost */
+}
+
+int vm_user_move(uint64_t from, uint64_t to, uint64_t len)
+{
+	if (!user_range_ok(from, len) || !user_range_ok(to, len))
+		return -EINVAL;
+	for_each_pte(from, from + len, move_page, to - from);
 	return 0;
 }
 

@@ -37,6 +37,8 @@ uint64_t *vm_pte(uint64_t va);
 int vm_user_alloc(uint64_t va, uint64_t len, int prot);
 void vm_user_free(uint64_t va, uint64_t len);
 int vm_user_protect(uint64_t va, uint64_t len, int prot);
+/* Moves the pages of [from, from+len) to `to` (mapped by the caller, empty). */
+int vm_user_move(uint64_t from, uint64_t to, uint64_t len);
 /* Gives the pages' memory back; they read as zero when touched again (MADV_DONTNEED). */
 void vm_user_discard(uint64_t va, uint64_t len);
 /* Maps the page at pa (already owned by the caller) at va. */
