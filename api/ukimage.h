@@ -15,6 +15,7 @@
  *   arg=VALUE      one default argument (repeatable, in order; argv[1..])
  *   env=K=V        one environment variable (repeatable)
  *   app=BASENAME   the application file's base name (argv[0])
+ *   port=N         readiness: the application is ready once it listens on N
  * File entries carry the guest path in `name` and the bytes as content.
  */
 #ifndef UKIMAGE_H

@@ -10,11 +10,14 @@
 #include "console.h"
 #include "cpu.h"
 #include "crash.h"
+#include "../drivers/drivers.h"
+#include "health.h"
 #include "heap.h"
 #include "image.h"
 #include "layout.h"
 #include "lib.h"
 #include "loader.h"
+#include "net.h"
 #include "pmem.h"
 #include "proc.h"
 #include "ramfs.h"
@@ -197,5 +200,9 @@ __attribute__((no_stack_protector)) void boot_main(uint32_t start_info)
 	       strlen(c.hostname ? c.hostname : "ukd"));
 	if (c.debug_crash)
 		crash_test();
+	drivers_init();
+	if (net_init(&c))
+		proc_exit(127);
+	health_start();
 	start_application(&c);
 }

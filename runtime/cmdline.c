@@ -2,6 +2,7 @@
 #include "cmdline.h"
 
 #include "console.h"
+#include "health.h"
 #include "heap.h"
 #include "lib.h"
 
@@ -44,6 +45,12 @@ static void option(struct cmdline *c, char *w)
 		c->env[c->nenv++] = w + 4;
 		return;
 	}
+	if (!strncmp(w, "ip=", 3) || !strncmp(w, "gw=", 3) || !strncmp(w, "dns=", 4)) {
+		const char **slot = w[0] == 'i' ? &c->ip : w[0] == 'g' ? &c->gw : &c->dns;
+
+		*slot = eq + 1; /* checked by net_init, which reports a bad address */
+		return;
+	}
 	if (!strncmp(w, "hostname=", 9) && w[9] && strlen(w + 9) < 65) {
 		c->hostname = w + 9;
 		return;
@@ -56,6 +63,8 @@ static void option(struct cmdline *c, char *w)
 		c->debug_crash = 1;
 		return;
 	}
+	if (!strncmp(w, "uk.", 3) && health_option(w))
+		return;
 	kprintf("runtime: unknown option '%s' ignored\n", w);
 }
 

@@ -12,8 +12,9 @@ struct cmdline {
 	char **args; /* after --, NULL-terminated; has_args says whether -- was there */
 	int nargs, has_args;
 	int debug_boot;
-	const char *hostname; /* hostname=NAME: uname nodename */
-	int debug_crash;      /* debug=crash: fault inside the runtime (tests the crash path) */
+	const char *hostname;	   /* hostname=NAME: uname nodename */
+	const char *ip, *gw, *dns; /* ip=ADDR/PREFIX gw=ADDR dns=ADDR; no ip=: DHCP */
+	int debug_crash; /* debug=crash: fault inside the runtime (tests the crash path) */
 };
 
 /* Parses s (not modified). Unknown keys are reported on the console and ignored. */

@@ -3,6 +3,7 @@
 
 #include "console.h"
 #include "cpu.h"
+#include "health.h"
 #include "image.h"
 #include "layout.h"
 #include "proc.h"
@@ -74,6 +75,7 @@ static void print_symbol(uint64_t addr)
 				     addr - proc.base, &off);
 	else if (!in_app(addr))
 		name = image_runtime_symbol(addr, &off);
+	health_panic_frame(addr, name, off, in_app(addr));
 	if (name)
 		kprintf("%s+0x%lx", name, off);
 	else
@@ -194,6 +196,8 @@ void crash_exception(struct trapframe *tf)
 
 	kprintf("\n=== crash: %s, vector %lu, in the %s ===\n",
 		vec < 32 && names[vec] ? names[vec] : "?", vec, user ? "application" : "runtime");
+	health_panic_begin(vec < 32 && names[vec] ? names[vec] : "?",
+			   user ? "application" : "runtime", vec == 14 ? read_cr2() : 0);
 	kprintf("error code 0x%lx\n", tf->error);
 	if (vec == 14)
 		page_fault_detail(tf);
@@ -211,6 +215,7 @@ void crash_exception(struct trapframe *tf)
 void crash_panic(const char *why)
 {
 	kprintf("\n=== runtime panic: %s ===\n", why);
+	health_panic_begin(why, "runtime", 0);
 	proc_exit(PANIC_STATUS);
 }
 

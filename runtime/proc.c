@@ -2,6 +2,7 @@
 #include "proc.h"
 
 #include "console.h"
+#include "health.h"
 #include "power.h"
 #include "syscall.h"
 
@@ -24,11 +25,13 @@ void proc_exit(int status)
 {
 	syscall_report_unknown();
 	kprintf("exit status %d\n", status & 0xff);
+	health_exit(status & 0xff);
 	power_off(status & 0xff);
 }
 
 void proc_kill(int sig)
 {
 	kprintf("killed by signal %d (%s)\n", sig, proc_signal_name(sig));
+	health_note_signal(sig);
 	proc_exit(128 + sig);
 }

@@ -8,14 +8,20 @@
 #include "errno.h"
 #include "heap.h"
 #include "lib.h"
+#include "cpu.h"
 #include "time.h"
 
 static struct inode *root, *cwd;
 static uint64_t next_ino = 1;
 
-static int64_t now_ns(void)
+/*
+ * Times are kept as TSC stamps and turned into wall-clock time only by
+ * stat(): building the file system at boot must not wait for the clock's
+ * calibration.
+ */
+static uint64_t now_tsc(void)
 {
-	return time_now_ns(CLOCK_REALTIME);
+	return rdtsc();
 }
 
 static struct inode *inode_new(uint32_t mode, struct inode *parent)
@@ -63,7 +69,7 @@ static int link_child(struct inode *dir, const char *name, struct inode *i)
 	d->inode = i;
 	d->next = dir->children;
 	dir->children = d;
-	dir->mtime_ns = now_ns();
+	dir->mtime_tsc = now_tsc();
 	return 0;
 }
 
@@ -79,7 +85,7 @@ static struct inode *unlink_child(struct inode *dir, const char *name)
 		*p = d->next;
 		i = d->inode;
 		kfree(d);
-		dir->mtime_ns = now_ns();
+		dir->mtime_tsc = now_tsc();
 		return i;
 	}
 	return 0;
@@ -142,7 +148,7 @@ struct inode *ramfs_create(struct inode *dir, const char *name, uint32_t mode, i
 	}
 	if ((mode & S_IFMT) == S_IFDIR)
 		dir->nlink++;
-	i->mtime_ns = now_ns();
+	i->mtime_tsc = now_tsc();
 	return i;
 }
 
@@ -225,8 +231,10 @@ void ramfs_stat(struct inode *i, struct linux_stat *st)
 	st->st_size = (i->mode & S_IFMT) == S_IFREG ? (int64_t)i->size : 0;
 	st->st_blksize = 4096;
 	st->st_blocks = (st->st_size + 511) / 512;
-	st->st_mtime = st->st_atime = st->st_ctime = i->mtime_ns / 1000000000;
-	st->st_mtime_ns = st->st_atime_ns = st->st_ctime_ns = i->mtime_ns % 1000000000;
+	int64_t t = time_tsc_to_realtime_ns(i->mtime_tsc);
+
+	st->st_mtime = st->st_atime = st->st_ctime = t / 1000000000;
+	st->st_mtime_ns = st->st_atime_ns = st->st_ctime_ns = t % 1000000000;
 	if (i->dev_ops)
 		st->st_rdev = (1 << 8) | i->ino;
 }
@@ -266,7 +274,7 @@ int ramfs_truncate(struct inode *i, uint64_t len)
 	if (len > i->size)
 		memset(i->data + i->size, 0, len - i->size);
 	i->size = len;
-	i->mtime_ns = now_ns();
+	i->mtime_tsc = now_tsc();
 	return 0;
 }
 
@@ -299,7 +307,7 @@ static long reg_write(struct file *f, const void *buf, size_t len, uint64_t *pos
 	memcpy(i->data + *pos, buf, len);
 	*pos += len;
 	i->size = MAX(i->size, *pos);
-	i->mtime_ns = now_ns();
+	i->mtime_tsc = now_tsc();
 	return (long)len;
 }
 
@@ -422,7 +430,7 @@ int ramfs_open(struct inode *i, int flags, struct file **out)
 		ops = &dir_ops;
 	} else if (flags & O_DIRECTORY) {
 		return -ENOTDIR;
-	} else if (type == S_IFCHR) {
+	} else if (type == S_IFCHR || type == S_IFBLK) {
 		ops = i->dev_ops;
 	}
 	if (type == S_IFREG && (flags & O_TRUNC) && (flags & O_ACCMODE) != O_RDONLY) {
@@ -431,7 +439,8 @@ int ramfs_open(struct inode *i, int flags, struct file **out)
 		if (err)
 			return err;
 	}
-	if (!(*out = file_new(ops, i, flags & ~(O_CREAT | O_EXCL | O_TRUNC | O_CLOEXEC))))
+	if (!(*out = file_new(ops, i->dev_priv ? i->dev_priv : i,
+			      flags & ~(O_CREAT | O_EXCL | O_TRUNC | O_CLOEXEC))))
 		return -ENOMEM;
 	i->open_count++;
 	return 0;
@@ -487,6 +496,18 @@ int ramfs_add_file(const char *path, const void *data, uint64_t size, uint32_t m
 	i->data = (uint8_t *)data;
 	i->size = size;
 	i->borrowed = 1;
+	return 0;
+}
+
+int ramfs_add_device_priv(const char *name, const struct file_ops *ops, void *priv)
+{
+	struct inode *dev = ramfs_lookup_child(root, "dev"), *i;
+	int err;
+
+	if (!dev || !(i = ramfs_create(dev, name, S_IFBLK | 0660, &err)))
+		return -ENOMEM;
+	i->dev_ops = ops;
+	i->dev_priv = priv;
 	return 0;
 }
 

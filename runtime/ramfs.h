@@ -25,8 +25,9 @@ struct inode {
 	int borrowed;
 	struct dentry *children; /* directories */
 	struct inode *parent;
-	const struct file_ops *dev_ops; /* character devices */
-	int64_t mtime_ns;
+	const struct file_ops *dev_ops; /* device nodes */
+	void *dev_priv;			/* their open files' priv */
+	uint64_t mtime_tsc;		/* last change, as a TSC stamp */
 };
 
 struct dentry {
@@ -41,6 +42,8 @@ void ramfs_init(void);
 int ramfs_add_file(const char *path, const void *data, uint64_t size, uint32_t mode);
 /* Adds a character device node under /dev. */
 int ramfs_add_device(const char *name, const struct file_ops *ops);
+/* Adds a block device node under /dev whose open files get priv. */
+int ramfs_add_device_priv(const char *name, const struct file_ops *ops, void *priv);
 
 /*
  * Resolves path (relative to `at`, or to the cwd when at is NULL). With

@@ -26,6 +26,10 @@ static struct thread *current, *all_threads, *runq_head, *runq_tail, *timers, *z
 static int next_tid = 1, nthreads;
 static uint64_t slice_end, dead_cpu_tsc;
 static uint32_t fpu_size = 512;
+static struct sched_timer *ktimers; /* runtime timers, earliest first */
+static void (*idle_hook)(void);
+
+static void arm_timer(void);
 
 static void runq_push(struct thread *t)
 {
@@ -183,6 +187,37 @@ static void expire_timers(void)
 
 	while (timers && timers->deadline <= now)
 		sched_wake(timers, -ETIMEDOUT);
+	while (ktimers && ktimers->deadline <= now) {
+		struct sched_timer *k = ktimers;
+
+		ktimers = k->next;
+		k->deadline = 0;
+		k->fn(k); /* may re-arm k */
+	}
+}
+
+void sched_timer_set(struct sched_timer *t, uint64_t deadline)
+{
+	struct sched_timer **p;
+
+	for (p = &ktimers; *p; p = &(*p)->next)
+		if (*p == t) {
+			*p = t->next;
+			break;
+		}
+	t->deadline = deadline;
+	if (deadline) {
+		for (p = &ktimers; *p && (*p)->deadline <= deadline; p = &(*p)->next)
+			;
+		t->next = *p;
+		*p = t;
+	}
+	arm_timer();
+}
+
+void sched_set_idle_hook(void (*fn)(void))
+{
+	idle_hook = fn;
 }
 
 /* One one-shot timer for whichever comes first: the next deadline or the slice end. */
@@ -190,6 +225,8 @@ static void arm_timer(void)
 {
 	uint64_t now = rdtsc(), when = timers ? timers->deadline : 0;
 
+	if (ktimers && (!when || ktimers->deadline < when))
+		when = ktimers->deadline;
 	if (runq_head && (!when || slice_end < when))
 		when = slice_end;
 	apic_timer_arm_at(when && when <= now ? now + 1 : when);
@@ -230,6 +267,11 @@ static void schedule(void)
 		expire_timers();
 		if ((next = runq_pop()))
 			break;
+		if (idle_hook) {
+			idle_hook();
+			if (runq_head)
+				continue;
+		}
 		arm_timer();
 		/* sti;hlt is atomic: an interrupt between them still ends the hlt. */
 		__asm__ volatile("sti; hlt; cli" ::: "memory");

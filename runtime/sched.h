@@ -85,6 +85,21 @@ void sched_fpu_save_current(void);
 /* Loads FPU state from an application buffer (sanitized first); 0 or -EFAULT. */
 int sched_fpu_load_current(uint64_t uaddr);
 
+/*
+ * A runtime-side one-shot timer (no periodic tick): fn runs once the TSC
+ * reaches deadline, with interrupts off, from the timer interrupt, the idle
+ * loop or a yield, never in the middle of other runtime code. fn may re-arm
+ * its timer. Setting deadline 0 cancels; setting an armed timer moves it.
+ */
+struct sched_timer {
+	uint64_t deadline;
+	void (*fn)(struct sched_timer *t);
+	struct sched_timer *next;
+};
+void sched_timer_set(struct sched_timer *t, uint64_t deadline);
+/* fn runs each time the vCPU has nothing to run, just before it halts. */
+void sched_set_idle_hook(void (*fn)(void));
+
 uint64_t sched_process_cpu_tsc(void);
 uint64_t sched_thread_cpu_tsc(void);
 

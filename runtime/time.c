@@ -124,3 +124,11 @@ int64_t time_realtime_offset_ns(void)
 	time_calibrate();
 	return rtc_epoch_ns - (int64_t)time_tsc_to_ns(tsc_at_rtc - proc.tsc_boot);
 }
+
+int64_t time_tsc_to_realtime_ns(uint64_t tsc)
+{
+	time_calibrate();
+	if (tsc < tsc_at_rtc)
+		return rtc_epoch_ns - (int64_t)time_tsc_to_ns(tsc_at_rtc - tsc);
+	return rtc_epoch_ns + (int64_t)time_tsc_to_ns(tsc - tsc_at_rtc);
+}

@@ -5,6 +5,8 @@
 #include "console.h"
 #include "crash.h"
 #include "errno.h"
+#include "health.h"
+#include "irq.h"
 #include "pmem.h"
 #include "proc.h"
 #include "sched.h"
@@ -27,6 +29,7 @@ void trap_handler(struct trapframe *tf)
 		if (err == -ENOMEM) {
 			kprintf("runtime: out of memory (%lu KiB in use); killing the application\n",
 				(pmem_total_pages() - pmem_free_pages()) * 4);
+			health_note_oom();
 			proc_kill(9);
 		}
 	}
@@ -36,6 +39,7 @@ void trap_handler(struct trapframe *tf)
 		apic_eoi();
 		sched_timer_interrupt((tf->cs & 3) == 3);
 	}
+	irq_dispatch((unsigned)tf->vector);
 	if ((tf->cs & 3) == 3)
 		signal_deliver(tf);
 	/* Anything else is spurious: no other interrupt source is enabled. */

@@ -27,7 +27,7 @@ packages=(
   qemu-system-x86 libvirt-daemon-system libvirt-clients libvirt-dev
   libuv1-dev libsqlite3-dev libjansson-dev libcurl4-openssl-dev
   libhttp-parser-dev nettle-dev libarchive-dev
-  binutils file curl iproute2 python3 xz-utils
+  binutils file curl iproute2 iputils-ping python3 xz-utils wrk dnsmasq-base redis-tools
 )
 
 missing=()

@@ -17,6 +17,7 @@
 #include <sys/stat.h>
 
 #include "console.h"
+#include "health.h"
 #include "image.h"
 #include "instance.h"
 #include "log.h"
@@ -119,17 +120,57 @@ static int api_query_bool(struct http_req *req, const char *key)
 
 /* --- system --- */
 
+static int api_count_image(const struct store_image *img, void *opaque)
+{
+	(void)img;
+	++*(json_int_t *)opaque;
+	return 0;
+}
+
+/* Counts instances into {"total": N, "by_state": {STATE: N}}. */
+static int api_count_instance(const struct store_instance *inst, void *opaque)
+{
+	json_t *by_state = json_object_get(opaque, "by_state");
+	json_t *n = json_object_get(by_state, inst->observed);
+
+	json_object_set_new(opaque, "total",
+			    json_integer(json_integer_value(json_object_get(opaque, "total")) + 1));
+	return json_object_set_new(by_state, inst->observed,
+				   json_integer(n ? json_integer_value(n) + 1 : 1));
+}
+
+/* A string field, or nothing (json_pack's s:o? leaves NULL out). */
+static json_t *api_opt_str(const char *s)
+{
+	return s[0] ? json_string(s) : NULL;
+}
+
 static void api_system_info(struct api_ctx *c)
 {
 	struct daemon *d = c->d;
+	const struct virt_host *h = &d->host;
+	json_t *instances = json_pack("{s:i, s:{}}", "total", 0, "by_state");
+	json_int_t images = 0;
 
-	api_send_json(c->req, 200,
-		      json_pack("{s:s, s:s, s:s, s:s, s:i, s:{s:s, s:b, s:s?}}", "version",
-				UKD_VERSION, "root", d->cfg->root, "accelerator",
-				d->kvm ? "kvm" : "tcg", "accelerator_reason", d->accel_reason,
-				"schema_version", store_schema_version(), "libvirt", "uri",
-				d->cfg->libvirt_uri, "connected", d->connected, "error",
-				d->connected ? NULL : d->libvirt_error));
+	if (!instances || store_image_list(d->store, api_count_image, &images) < 0 ||
+	    store_instance_list(d->store, api_count_instance, instances) < 0) {
+		json_decref(instances);
+		http_respond_error(c->req, 500, "store_error", "cannot count images and instances");
+		return;
+	}
+	api_send_json(
+		c->req, 200,
+		json_pack("{s:s, s:s, s:s, s:s, s:i, s:{s:s, s:b, s:s?, s:o?, s:o?, s:o?}, "
+			  "s:{s:I, s:I}, s:I, s:o}",
+			  "version", UKD_VERSION, "root", d->cfg->root, "accelerator",
+			  d->kvm ? "kvm" : "tcg", "accelerator_reason", d->accel_reason,
+			  "schema_version", store_schema_version(), "libvirt", "uri",
+			  d->cfg->libvirt_uri, "connected", d->connected, "error",
+			  d->connected ? NULL : d->libvirt_error, "version",
+			  api_opt_str(h->libvirt_version), "hypervisor", api_opt_str(h->hypervisor),
+			  "hypervisor_version", api_opt_str(h->hypervisor_version), "host", "cpus",
+			  (json_int_t)h->cpus, "memory_mib", (json_int_t)(h->memory_kib >> 10),
+			  "images", images, "instances", instances));
 }
 
 /* --- images --- */
@@ -577,6 +618,30 @@ clear:
 	store_instance_clear(&inst);
 }
 
+/* GET /v1/instances/{id}/health: what the guest's health agent last reported. */
+static void api_instance_health(struct api_ctx *c)
+{
+	struct store_instance inst;
+
+	if (api_instance_lookup(c, &inst) < 0)
+		return;
+	api_send_json(c->req, 200, health_json(c->d, inst.id));
+	store_instance_clear(&inst);
+}
+
+/* GET /metrics: Prometheus text exposition of the instances' health. */
+static void api_metrics(struct api_ctx *c)
+{
+	struct util_buf b = {0};
+
+	health_metrics_text(c->d, &b);
+	if (b.oom)
+		http_respond_error(c->req, 500, "internal", "out of memory");
+	else
+		http_respond(c->req, 200, "text/plain; version=0.0.4", b.s ? b.s : "", b.len, NULL);
+	util_buf_free(&b);
+}
+
 /* --- routing --- */
 
 static const struct api_route api_routes[] = {
@@ -593,6 +658,8 @@ static const struct api_route api_routes[] = {
 	{HTTP_POST, {"v1", "instances", "*", "stop"}, api_instance_stop},
 	{HTTP_POST, {"v1", "instances", "*", "kill"}, api_instance_kill},
 	{HTTP_GET, {"v1", "instances", "*", "logs"}, api_instance_logs},
+	{HTTP_GET, {"v1", "instances", "*", "health"}, api_instance_health},
+	{HTTP_GET, {"metrics"}, api_metrics},
 };
 
 #define API_NROUTES (sizeof(api_routes) / sizeof(api_routes[0]))

@@ -27,6 +27,7 @@
 
 #include "api.h"
 #include "check.h"
+#include "health.h"
 #include "http.h"
 #include "instance.h"
 #include "log.h"
@@ -48,6 +49,7 @@ struct daemon_connect_job {
 	char err[512];
 	struct virt_domain *doms;
 	size_t n;
+	struct virt_host host;
 };
 
 static void daemon_connect_work(uv_work_t *w)
@@ -57,6 +59,9 @@ static void daemon_connect_work(uv_work_t *w)
 	j->ret = virt_connect(j->d->virt, j->err, sizeof(j->err));
 	if (j->ret == 0)
 		j->ret = virt_list(j->d->virt, &j->doms, &j->n, j->err, sizeof(j->err));
+	/* Only informational (GET /v1/system/info): a failure here is no reason to retry. */
+	if (j->ret == 0)
+		virt_host_info(j->d->virt, &j->host, j->err, sizeof(j->err));
 }
 
 static void daemon_reconnect_cb(uv_timer_t *t)
@@ -87,6 +92,7 @@ static void daemon_connect_done(uv_work_t *w, int status)
 	log_info("libvirt: connected to %s; %zu ukd domain(s) running", d->cfg->libvirt_uri, j->n);
 	d->libvirt_error[0] = 0;
 	d->reconnect_ms = DAEMON_RECONNECT_MIN_MS;
+	d->host = j->host;
 	instance_reconcile(d, j->doms, j->n);
 	d->connected = 1;
 free_job:
@@ -141,6 +147,7 @@ static void daemon_stop(uv_signal_t *s, int signum)
 	http_server_stop(d->http);
 	d->http = NULL;
 	instance_shutdown(d);
+	health_close_all(d);
 	uv_close((uv_handle_t *)&d->sigterm, NULL);
 	uv_close((uv_handle_t *)&d->sigint, NULL);
 	uv_close((uv_handle_t *)&d->reconnect, NULL);

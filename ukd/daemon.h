@@ -11,6 +11,8 @@
 #include <stddef.h>
 #include <uv.h>
 
+#include "virt.h"
+
 #define DAEMON_ROOT "/var/lib/ukd"
 #define DAEMON_SOCKET "/run/ukd/ukd.sock"
 #define DAEMON_LIBVIRT "qemu:///system"
@@ -21,9 +23,11 @@ struct daemon_cfg {
 	const char *libvirt_uri;
 	int foreground;
 	int log_level;
-	const char *accel;   /* "tcg", "kvm" or NULL (detect) */
-	size_t image_max;    /* largest image upload, bytes */
-	const void *runtime; /* runtime ELF bytes, embedded in ukd */
+	const char *accel;     /* "tcg", "kvm" or NULL (detect) */
+	size_t image_max;      /* largest image upload, bytes */
+	int health_violations; /* protocol violations before a channel is closed (0: default) */
+	int health_missed;     /* heartbeat intervals missed before unhealthy (0: default) */
+	const void *runtime;   /* runtime ELF bytes, embedded in ukd */
 	size_t runtime_size;
 };
 
@@ -43,6 +47,7 @@ struct daemon {
 	int connecting;		 /* a connect/reconcile job is in flight */
 	int reconnect_ms;	 /* next reconnect delay (backs off) */
 	char libvirt_error[512]; /* why not connected */
+	struct virt_host host;	 /* versions and capacity, as of the last connect */
 	struct instance_op *ops; /* instance operations in flight */
 	int stopping;
 	int lock_fd;

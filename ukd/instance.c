@@ -22,9 +22,13 @@
 #include <unistd.h>
 
 #include "console.h"
+#include "health.h"
 #include "image.h"
 #include "log.h"
 #include "util.h"
+
+/* Bytes of the command line kept for the health agent's uk.id= and uk.image= words. */
+#define INSTANCE_HEALTH_WORDS 128
 
 enum instance_job_kind {
 	JOB_CREATE,
@@ -304,11 +308,26 @@ static void instance_exited(struct daemon *d, struct store_instance *inst, const
 			    const char *message)
 {
 	struct instance_op *op = instance_op_find(d, inst->id);
-	char console[PATH_MAX];
-	int status, ret;
+	char console[PATH_MAX], why[64] = "";
+	struct health_exit hx;
+	int status, ret, hret;
 
 	instance_console(d, inst->id, console, sizeof(console));
 	ret = console_exit_status(console, &status);
+	/* The health channel's exit frame is structured and says why: it wins over the log. */
+	if ((hret = health_exit_info(d, inst->id, &hx)) == 1) {
+		ret = 1;
+		status = hx.status;
+		if (!strcmp(reason, "exited") && hx.reason != HEALTH_EXIT_NORMAL)
+			reason = ukhealth_exit_reason_name(hx.reason);
+		if (!message && hx.reason == HEALTH_EXIT_SIGNAL)
+			snprintf(why, sizeof(why), "killed by signal %u", hx.signal);
+		else if (!message && hx.reason != HEALTH_EXIT_NORMAL)
+			snprintf(why, sizeof(why), "%s", ukhealth_exit_reason_name(hx.reason));
+		if (!message && why[0])
+			message = why;
+	}
+	health_unwatch(d, inst->id);
 	inst->has_exit_status = ret == 1;
 	inst->exit_status = ret == 1 ? status : 0;
 	snprintf(inst->observed, sizeof(inst->observed), STORE_STATE_EXITED);
@@ -404,6 +423,7 @@ static void instance_remove(struct instance_op *op, struct store_instance *inst)
 				 strerror(-ret));
 		return;
 	}
+	health_forget(op->d, inst->id);
 	instance_dir(op->d, inst->id, dir, sizeof(dir));
 	if ((ret = util_rmtree(dir)) < 0)
 		log_warn("instance %s: cannot remove %s: %s", inst->id, dir, strerror(-ret));
@@ -541,17 +561,20 @@ static void instance_job_queue(struct instance_op *op, enum instance_job_kind ki
 static void instance_boot(struct daemon *d, struct instance_op *op, struct store_instance *inst)
 {
 	char image[PATH_MAX], console[PATH_MAX], cmdline[INSTANCE_CMDLINE_MAX + 1];
-	char name[64], uuid[37];
+	char name[64], uuid[37], health[PATH_MAX];
 	struct virt_spec vs = {0};
 	json_t *spec = json_loads(inst->spec, 0, NULL);
 	struct stat st;
 	char *xml;
-	int ret;
+	int ret, plen;
 
 	image_path(d->cfg->root, inst->image_id, image, sizeof(image));
 	instance_console(d, inst->id, console, sizeof(console));
+	/* The health agent's words first: who the guest is, and which image it should be. */
+	plen = snprintf(cmdline, sizeof(cmdline), "uk.id=%s uk.image=sha256:%s ", inst->id,
+			inst->image_id);
 	if (!spec || instance_cmdline(json_object_get(spec, "env"), json_object_get(spec, "args"),
-				      cmdline, sizeof(cmdline)) < 0) {
+				      cmdline + plen, sizeof(cmdline) - (size_t)plen) < 0) {
 		instance_op_fail(op, 500, "internal", "instance %s has an unusable spec", inst->id);
 		goto free_spec;
 	}
@@ -571,6 +594,11 @@ static void instance_boot(struct daemon *d, struct instance_op *op, struct store
 	vs.instance_id = inst->id;
 	vs.image_path = image;
 	vs.console_path = console;
+	if ((ret = health_socket_path(d, inst->id, health, sizeof(health))) == 0 &&
+	    (ret = health_watch(d, inst->id, inst->image_id, 0)) == 0)
+		vs.health_path = health;
+	else
+		log_warn("instance %s: no health channel: %s", inst->id, strerror(-ret));
 	vs.cmdline = cmdline;
 	vs.mem_mib = (unsigned)json_integer_value(json_object_get(spec, "memory_mib"));
 	vs.kvm = d->kvm;
@@ -709,7 +737,7 @@ void instance_create(struct daemon *d, struct http_req *req, json_t *body)
 		return;
 	}
 	if (instance_cmdline(json_object_get(spec, "env"), json_object_get(spec, "args"), cmdline,
-			     sizeof(cmdline)) < 0) {
+			     sizeof(cmdline) - INSTANCE_HEALTH_WORDS) < 0) {
 		http_respond_error(req, 422, "invalid_spec",
 				   "args and env exceed the guest command line (%d bytes, %d "
 				   "words)",
@@ -795,6 +823,26 @@ static void instance_begin_stop(struct daemon *d, struct instance_op *op,
 				 strerror(-ret));
 		return;
 	}
+	/*
+	 * The runtime ignores ACPI: a graceful stop goes through the health
+	 * channel (SIGTERM, then the guest powers off at its deadline, a little
+	 * before ours, so its exit frame says how it ended). Without a channel,
+	 * the ACPI request and then destroy at the deadline, as before.
+	 */
+	if (first == JOB_SHUTDOWN && op->timeout_s > 0) {
+		unsigned ms = (unsigned)op->timeout_s * 1000;
+
+		/* The guest looks at the channel once a heartbeat interval (1 s): margin for that.
+		 */
+		unsigned margin = ms / 2 < 2000 ? ms / 2 : 2000;
+
+		if (health_shutdown(d, inst->id, ms - margin) == 0) {
+			log_info("instance %s: shutdown sent to the guest (%d s)", inst->id,
+				 op->timeout_s);
+			uv_timer_start(&op->timer, instance_stop_deadline, ms, 0);
+			return;
+		}
+	}
 	instance_job_queue(op, first, inst->domain_uuid, NULL);
 }
 
@@ -821,7 +869,19 @@ void instance_act(struct daemon *d, struct http_req *req, const char *ref,
 		return;
 	}
 	active = instance_active(&inst);
-	if (instance_op_find(d, inst.id)) {
+	op = instance_op_find(d, inst.id);
+	if (op && action == INSTANCE_KILL && op->kind == INSTANCE_STOP &&
+	    uv_is_active((uv_handle_t *)&op->timer)) {
+		/*
+		 * A kill while a graceful stop waits for the guest (a second
+		 * Ctrl-C) cuts the stop's deadline short: the domain is destroyed
+		 * now and the stop request answers once it is gone.
+		 */
+		uv_timer_start(&op->timer, instance_stop_deadline, 0, 0);
+		instance_respond(req, 202, &inst);
+		goto clear;
+	}
+	if (op) {
 		http_respond_error(req, 409, "busy",
 				   "instance %s has another operation in progress", inst.name);
 		goto clear;
@@ -910,6 +970,8 @@ static void instance_reconcile_one(struct daemon *d, const char *id, const struc
 		}
 		log_info("instance %s (%s): domain %s is running; adopted", inst.name, inst.id,
 			 doms[i].name);
+		/* Its QEMU reconnects to the new listener within a second. */
+		health_watch(d, inst.id, inst.image_id, 1);
 	} else {
 		char console[PATH_MAX];
 		int status;

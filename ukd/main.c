@@ -52,6 +52,7 @@ static void main_pack_usage(FILE *f)
 	      "  -o, --output FILE      image to write (required)\n"
 	      "      --name NAME        image name (default: APP's file name)\n"
 	      "      --mem MIB          memory the image wants, in MiB (default: 64)\n"
+	      "      --port PORT        the program is ready once it listens on PORT\n"
 	      "      --env KEY=VALUE    environment variable for the program (repeatable)\n"
 	      "      --file HOST:GUEST  put the host file HOST into the guest's ramfs as\n"
 	      "                         GUEST, an absolute path (repeatable; split at the\n"
@@ -144,6 +145,13 @@ static int main_pack_option(struct main_pack_args *pa, int argc, char **argv, in
 		if (main_parse_mem(v, &o->mem_mib) < 0)
 			return main_pack_usage_err("--mem: expected MiB from 1 to %u, not \"%s\"",
 						   MAIN_MEM_MAX, v);
+	} else if (!m && (m = main_opt(argc, argv, i, "--port", NULL, &v)) > 0) {
+		char *end;
+		unsigned long p = strtoul(v, &end, 10);
+
+		if (*end || !*v || p < 1 || p > 65535)
+			return main_pack_usage_err("--port: expected 1-65535, not \"%s\"", v);
+		o->port = (unsigned)p;
 	} else if (!m && (m = main_opt(argc, argv, i, "--env", NULL, &v)) > 0) {
 		pa->env[o->nenv++] = v;
 	} else if (!m && (m = main_opt(argc, argv, i, "--file", NULL, &v)) > 0) {
@@ -265,6 +273,10 @@ static void main_daemon_usage(FILE *f)
 	      "                         is ROOT/ukd.log and ukd returns once it serves)\n"
 	      "      --log-level LEVEL  error, warn, info (default) or debug\n"
 	      "      --max-image-mib N  largest image upload in MiB (default 128)\n"
+	      "      --health-violations N  health-protocol violations before a guest's\n"
+	      "                         channel is closed (default 16)\n"
+	      "      --health-missed N  missed heartbeats before an instance is unhealthy\n"
+	      "                         (default 3)\n"
 	      "      --check            check the host (libvirt, firmware, accelerator) and\n"
 	      "                         exit: 0 if ukd can run guests here\n"
 	      "  -h, --help             show this help\n",
@@ -312,6 +324,20 @@ static int main_daemon_option(struct daemon_cfg *cfg, int argc, char **argv, int
 			return main_daemon_usage_err(
 				"--max-image-mib: expected 1 to 4096, not \"%s\"", v);
 		cfg->image_max = (size_t)mib << 20;
+	} else if (!m && (m = main_opt(argc, argv, i, "--health-violations", NULL, &v)) > 0) {
+		unsigned long n = strtoul(v, &end, 10);
+
+		if (v[0] < '0' || v[0] > '9' || *end || n == 0 || n > 1000000)
+			return main_daemon_usage_err(
+				"--health-violations: expected 1 to 1000000, not \"%s\"", v);
+		cfg->health_violations = (int)n;
+	} else if (!m && (m = main_opt(argc, argv, i, "--health-missed", NULL, &v)) > 0) {
+		unsigned long n = strtoul(v, &end, 10);
+
+		if (v[0] < '0' || v[0] > '9' || *end || n == 0 || n > 1000)
+			return main_daemon_usage_err(
+				"--health-missed: expected 1 to 1000, not \"%s\"", v);
+		cfg->health_missed = (int)n;
 	}
 	if (m < 0)
 		return main_daemon_usage_err("%s needs a value", a);

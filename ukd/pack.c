@@ -518,6 +518,8 @@ static int pack_manifest(struct pack_ctx *c)
 	if (!f)
 		return pack_err(c, "out of memory");
 	fprintf(f, "name=%s%cmem=%u%capp=%s%c", c->name, 0, c->mem_mib, 0, c->app_base, 0);
+	if (o->port)
+		fprintf(f, "port=%u%c", o->port, 0);
 	for (size_t i = 0; i < o->nargs; i++)
 		fprintf(f, "arg=%s%c", o->args[i], 0);
 	for (size_t i = 0; i < o->nenv; i++)

@@ -25,6 +25,7 @@ struct pack_opts {
 	size_t runtime_size;
 	const char *name; /* default: app basename */
 	unsigned mem_mib; /* default 64 */
+	unsigned port;	  /* readiness port (the app is ready once it listens there); 0: none */
 	const char **env; /* "K=V" strings */
 	size_t nenv;
 	const char **args; /* default args */

@@ -442,6 +442,36 @@ int virt_version(struct virt *v, char *buf, size_t len, char *err, size_t errlen
 	return ret;
 }
 
+static void virt_version_str(unsigned long ver, char *buf, size_t len)
+{
+	snprintf(buf, len, "%lu.%lu.%lu", ver / 1000000, ver / 1000 % 1000, ver % 1000);
+}
+
+int virt_host_info(struct virt *v, struct virt_host *out, char *err, size_t errlen)
+{
+	virConnectPtr c = virt_conn(v, err, errlen);
+	virNodeInfo node;
+	unsigned long ver;
+	const char *type;
+
+	memset(out, 0, sizeof(*out));
+	if (!c)
+		return -ENOTCONN;
+	/* Each fact is optional: a driver that lacks one leaves it out, not the rest. */
+	if (virConnectGetLibVersion(c, &ver) == 0)
+		virt_version_str(ver, out->libvirt_version, sizeof(out->libvirt_version));
+	if ((type = virConnectGetType(c)))
+		snprintf(out->hypervisor, sizeof(out->hypervisor), "%s", type);
+	if (virConnectGetVersion(c, &ver) == 0 && ver)
+		virt_version_str(ver, out->hypervisor_version, sizeof(out->hypervisor_version));
+	if (virNodeGetInfo(c, &node) == 0) {
+		out->cpus = node.cpus;
+		out->memory_kib = node.memory;
+	}
+	virConnectClose(c);
+	return 0;
+}
+
 /* --- domain XML --- */
 
 char *virt_domain_xml(const struct virt_spec *s)
@@ -478,7 +508,19 @@ char *virt_domain_xml(const struct virt_spec *s)
 			  "    <memballoon model='none'/>\n"
 			  "    <serial type='file'><source path='");
 	util_buf_xml(&b, s->console_path);
-	util_buf_puts(&b, "'/></serial>\n  </devices>\n</domain>\n");
+	/* Port 0 said outright: libvirt would otherwise number it after the health port. */
+	util_buf_puts(&b, "'/><target port='0'/></serial>\n");
+	/*
+	 * COM2 is the health channel (ukd/health.h): QEMU connects to ukd's
+	 * socket, and reconnects every second after a ukd restart.
+	 */
+	if (s->health_path) {
+		util_buf_puts(&b, "    <serial type='unix'><source mode='connect' path='");
+		util_buf_xml(&b, s->health_path);
+		util_buf_puts(&b, "'><reconnect enabled='yes' timeout='1'/></source>"
+				  "<target port='1'/></serial>\n");
+	}
+	util_buf_puts(&b, "  </devices>\n</domain>\n");
 	if (b.oom) {
 		util_buf_free(&b);
 		return NULL;

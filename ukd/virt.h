@@ -57,6 +57,7 @@ struct virt_spec {
 	const char *instance_id; /* goes into ukd's <metadata> */
 	const char *image_path;
 	const char *console_path;
+	const char *health_path; /* the health channel's socket (ukd listens), or NULL */
 	const char *cmdline;
 	unsigned mem_mib;
 	int kvm; /* 1: <domain type='kvm'>; 0: TCG */
@@ -101,6 +102,18 @@ int virt_list(struct virt *v, struct virt_domain **out, size_t *n, char *err, si
 
 /* libvirt's version as "major.minor.micro" into buf. */
 int virt_version(struct virt *v, char *buf, size_t len, char *err, size_t errlen);
+
+/* What libvirt reports about itself and the host (for GET /v1/system/info). */
+struct virt_host {
+	char libvirt_version[32];    /* "9.0.0" */
+	char hypervisor[32];	     /* libvirt's driver name, "QEMU" */
+	char hypervisor_version[32]; /* "7.2.0" */
+	unsigned cpus;		     /* host CPUs */
+	unsigned long long memory_kib;
+};
+
+/* Fills out (zeroed first); a fact libvirt does not give stays empty/0. */
+int virt_host_info(struct virt *v, struct virt_host *out, char *err, size_t errlen);
 
 /* The domain XML for spec (malloc'd), or NULL when out of memory. Pure. */
 char *virt_domain_xml(const struct virt_spec *spec);

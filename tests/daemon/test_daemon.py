@@ -21,6 +21,7 @@ import subprocess
 import sys
 import tarfile
 import tempfile
+import threading
 import time
 import unittest
 
@@ -417,6 +418,52 @@ class DaemonTest(unittest.TestCase):
         resp.read()  # returns once ukd ends the stream
         c.close()
         self.api("DELETE", "/v1/instances/s1", expect=204)
+
+    def test_system_info(self):
+        """system/info reports libvirt's and QEMU's versions, the host, and counts."""
+        info = self.api("GET", "/v1/system/info", expect=200).json
+        self.assertRegex(info["libvirt"]["version"], r"^\d+\.\d+\.\d+$")
+        self.assertEqual(info["libvirt"]["hypervisor"], "QEMU")
+        self.assertRegex(info["libvirt"]["hypervisor_version"], r"^\d+\.\d+\.\d+$")
+        self.assertGreaterEqual(info["host"]["cpus"], 1)
+        self.assertGreater(info["host"]["memory_mib"], 64)
+        self.assertEqual((info["images"], info["instances"]), (0, {"total": 0, "by_state": {}}))
+        self.upload_elf(HELLO, "hello")
+        self.run_instance({"image": "hello", "name": "a", "start": False})
+        self.run_instance({"image": "hello", "name": "b", "start": False})
+        info = self.api("GET", "/v1/system/info", expect=200).json
+        self.assertEqual((info["images"], info["instances"]),
+                         (1, {"total": 2, "by_state": {"created": 2}}))
+
+    def test_kill_during_stop(self):
+        """A kill while a graceful stop waits for the guest ends the stop now (202)."""
+        self.spin_image()
+        self.run_instance({"image": "spin", "name": "s3"})
+        self.wait_log("s3", "spinning")
+        stop = {}
+
+        def do_stop():
+            stop["r"] = self.api("POST", "/v1/instances/s3/stop?t=60")
+        t = threading.Thread(target=do_stop)
+        t0 = time.monotonic()
+        t.start()
+        self.wait_state("s3", "stopping")
+        deadline = time.monotonic() + 10
+        while True:  # 409 busy until the shutdown request has gone to the guest
+            r = self.api("POST", "/v1/instances/s3/kill")
+            if r.status != 409 or time.monotonic() > deadline:
+                break
+            time.sleep(0.1)
+        self.assertEqual(r.status, 202, r)
+        self.assertEqual(r.json["state"], "stopping")
+        t.join(timeout=30)
+        self.assertLess(time.monotonic() - t0, 30, "the stop waited for its deadline")
+        self.assertEqual(stop["r"].status, 200, stop["r"])
+        self.assertEqual((stop["r"].json["state"], stop["r"].json["exit_reason"]),
+                         ("exited", "stopped"))
+        self.assertNotIn(stop["r"].json["domain"], running_domains())
+        # Nothing to cut short any more: a kill of an exited instance is a plain 200.
+        self.api("POST", "/v1/instances/s3/kill", expect=200)
 
     def test_adopt_after_crash(self):
         """kill -9 ukd with a guest running: the next ukd adopts it, once, and notices its end."""

@@ -16,7 +16,8 @@ def accel():
     return os.environ.get("UKD_ACCEL", "tcg")
 
 
-def qemu_argv(image, append="", mem=64, debug_exit=True):
+def qemu_argv(image, append="", mem=64, debug_exit=True, extra=()):
+    """extra: more QEMU arguments, e.g. health_serial()'s COM2."""
     a = accel()
     cpu = "host,-arch-capabilities" if a == "kvm" else "max"
     argv = ["qemu-system-x86_64", "-M", "pc,accel=" + a, "-cpu", cpu,
@@ -28,7 +29,12 @@ def qemu_argv(image, append="", mem=64, debug_exit=True):
         argv += ["-device", "isa-debug-exit,iobase=0xf4,iosize=1", "-no-reboot"]
     # else a reset (triple fault) reboots the guest instead of ending QEMU, so
     # only a real ACPI power-off passes a test that waits for QEMU to exit.
-    return argv
+    return argv + list(extra)
+
+
+def health_serial(sock_path):
+    """COM2 (the runtime's health channel) as a client of a unix socket the test listens on."""
+    return ["-chardev", "socket,id=health,path=" + sock_path, "-serial", "chardev:health"]
 
 
 class Result:

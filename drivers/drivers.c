@@ -1,0 +1,16 @@
+/* drivers.c: the list of drivers the runtime knows. */
+#include "drivers.h"
+
+#include "pci.h"
+
+void virtio_net_register(void);
+void virtio_blk_register(void);
+void virtio_blk_publish(void);
+
+void drivers_init(void)
+{
+	virtio_net_register();
+	virtio_blk_register();
+	pci_probe();
+	virtio_blk_publish();
+}

@@ -1,0 +1,32 @@
+/* irq.c: a table of device-interrupt handlers, vectors 0x30-0xef. */
+#include "irq.h"
+
+#include "apic.h"
+#include "errno.h"
+
+#define FIRST 0x30
+#define LAST 0xef
+
+static struct {
+	void (*fn)(void *arg);
+	void *arg;
+} handlers[LAST + 1];
+static unsigned next = FIRST;
+
+int irq_alloc(void (*fn)(void *arg), void *arg)
+{
+	if (next > LAST)
+		return -ENOSPC;
+	handlers[next].fn = fn;
+	handlers[next].arg = arg;
+	return (int)next++;
+}
+
+int irq_dispatch(unsigned vector)
+{
+	if (vector < FIRST || vector > LAST || !handlers[vector].fn)
+		return 0;
+	handlers[vector].fn(handlers[vector].arg);
+	apic_eoi();
+	return 1;
+}

@@ -1,0 +1,170 @@
+#!/usr/bin/env python3
+"""ukd's health monitor against real guests through libvirt: the health
+channel (COM2 -> ROOT/instances/ID/health.sock), GET /v1/instances/{id}/health,
+graceful stop through the channel, missed heartbeats, adoption after a ukd
+restart, and a hostile peer on the channel.
+
+Builds on test_daemon.py's harness (own ukd, own root; destroys only the
+domains it created). Run one case: test_health_daemon.py CASE; --list.
+"""
+import json
+import os
+import socket
+import sys
+import time
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import test_daemon as td  # noqa: E402
+
+# Modes: "term" handles SIGTERM and exits 0; "ignore" ignores it; "idle" has no handler.
+APP_C = b"""#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+static volatile sig_atomic_t term;
+static void on_term(int s) { (void)s; term = 1; }
+int main(int argc, char **argv)
+{
+	const char *mode = argc > 1 ? argv[1] : "idle";
+	struct timespec ts = {0, 50000000};
+
+	if (!strcmp(mode, "term"))
+		signal(SIGTERM, on_term);
+	else if (!strcmp(mode, "ignore"))
+		signal(SIGTERM, SIG_IGN);
+	printf("app: %s\\n", mode);
+	fflush(stdout);
+	while (!term)
+		nanosleep(&ts, NULL);
+	printf("app: SIGTERM handled\\n");
+	return 0;
+}
+"""
+
+
+class HealthDaemonTest(td.DaemonTest):
+    def app_image(self):
+        ctx = td.tar_of([("uk.json", json.dumps({"name": "happ", "sources": ["app.c"],
+                                                  "mem": 16}).encode()),
+                         ("app.c", APP_C)])
+        return self.upload_tar(ctx).json
+
+    def health(self, ref):
+        return self.api("GET", "/v1/instances/%s/health" % ref, expect=200).json
+
+    def wait_health(self, ref, pred, what, timeout=60):
+        deadline = time.monotonic() + timeout
+        while True:
+            h = self.health(ref)
+            if pred(h):
+                return h
+            if time.monotonic() > deadline:
+                self.fail("instance %s: no %s after %ds: %r" % (ref, what, timeout, h))
+            time.sleep(0.2)
+
+    def test_hello_and_exit_through_health(self):
+        """hello 3 under libvirt: the hello's versions, then the exit frame's status."""
+        self.upload_elf(td.HELLO, "hello")
+        inst = self.run_instance({"image": "hello", "name": "h", "args": ["3"]}).json
+        done = self.wait_state("h", "exited")
+        self.assertEqual((done["exit_status"], done["exit_reason"]), (3, "exited"))
+        h = self.health("h")
+        print(json.dumps(h, indent=1))
+        self.assertEqual(h["status"], "exited")
+        self.assertEqual(h["hello"]["protocol_version"], 1)
+        self.assertEqual(h["hello"]["runtime_version"], "0.1.0")
+        self.assertGreater(h["hello"]["main_ns"], h["hello"]["first_instruction_ns"])
+        self.assertEqual(h["exit"], {"status": 3, "reason": "normal", "signal": 0})
+        self.assertEqual(h["violations"]["total"], 0)
+        sock = os.path.join(self.root, "instances", inst["id"], "health.sock")
+        self.assertFalse(os.path.exists(sock), "the listener goes with the domain")
+        self.api("GET", "/v1/instances/nope/health", expect=404)
+
+    def test_stop_runs_sigterm_handler_or_powers_off_at_deadline(self):
+        """stop sends shutdown: a handler runs and exits 0; an app ignoring SIGTERM ends at the deadline."""
+        self.app_image()
+        self.run_instance({"image": "happ", "name": "t", "args": ["term"]})
+        h = self.wait_health("t", lambda h: h["heartbeat"], "heartbeat")
+        self.assertEqual(h["status"], "starting")  # beating, never declared ready
+        hb = h["heartbeat"]
+        self.assertEqual((hb["threads"], hb["open_fds"]), (1, 3))
+        inst_id = self.api("GET", "/v1/instances/t", expect=200).json["id"]
+        prom = self.api("GET", "/metrics", expect=200).raw.decode()
+        self.assertRegex(prom, r'ukd_instance_memory_used_bytes\{instance="%s"\} [1-9]' % inst_id)
+        self.assertTrue(0 < hb["memory_used_bytes"] <= hb["memory_limit_bytes"], hb)
+        t0 = time.monotonic()
+        r = self.api("POST", "/v1/instances/t/stop?t=20", expect=200).json
+        took = time.monotonic() - t0
+        self.assertEqual((r["state"], r["exit_reason"], r["exit_status"]), ("exited", "stopped", 0))
+        self.assertLess(took, 10)
+        self.wait_log("t", "app: SIGTERM handled")
+        self.assertEqual(self.health("t")["exit"]["reason"], "normal")
+
+        self.run_instance({"image": "happ", "name": "i", "args": ["ignore"]})
+        self.wait_health("i", lambda h: h["heartbeat"], "heartbeat")
+        t0 = time.monotonic()
+        r = self.api("POST", "/v1/instances/i/stop?t=4", expect=200).json
+        took = time.monotonic() - t0
+        self.assertEqual((r["state"], r["exit_status"], r["message"]),
+                         ("exited", 137, "shutdown-deadline"), r)
+        self.assertTrue(2.5 < took < 8, took)
+        self.wait_log("i", "still running at the shutdown deadline")
+
+    def test_missed_heartbeats_and_adoption(self):
+        """A suspended guest turns unhealthy and back; after a ukd restart the channel comes back."""
+        self.app_image()
+        inst = self.run_instance({"image": "happ", "name": "s", "args": ["idle"]}).json
+        self.wait_health("s", lambda h: h["heartbeat"], "heartbeat")
+        self.assertEqual(td.virsh("suspend", inst["domain"]).returncode, 0)
+        h = self.wait_health("s", lambda h: h["status"] == "unhealthy", "unhealthy", 30)
+        self.assertTrue(h["reason"].startswith("missed heartbeats"), h)
+        self.assertEqual(td.virsh("resume", inst["domain"]).returncode, 0)
+        before = self.wait_health("s", lambda h: h["status"] == "starting", "heartbeats again",
+                                  30)["heartbeat"]["seq"]
+
+        self.ukd.stop()
+        self.ukd.start()
+        h = self.wait_health("s", lambda h: h["heartbeat"] and h["channel"] == "connected",
+                             "heartbeat after adoption", 30)
+        self.assertGreater(h["heartbeat"]["seq"], before, "the same guest, its count went on")
+        self.assertEqual(h["hello"]["protocol_version"], 1, "hello again on request")
+        self.api("POST", "/v1/instances/s/kill", expect=200)
+
+    def test_hostile_peer_closes_channel(self):
+        """Violations on the channel are counted; past the limit it is closed: unhealthy, protocol."""
+        self.ukd.stop()
+        self.ukd.start("--health-violations", "3")
+        self.app_image()
+        inst = self.run_instance({"image": "happ", "name": "v", "args": ["idle"]}).json
+        self.wait_health("v", lambda h: h["heartbeat"], "heartbeat")
+        # Pose as the guest (root may): a new connection replaces QEMU's.
+        s = socket.socket(socket.AF_UNIX)
+        s.connect(os.path.join(self.root, "instances", inst["id"], "health.sock"))
+        time.sleep(0.2)
+        s.sendall(b"UH\x02\x00\xff\xff\xff\xff")          # a frame claiming 4 GiB
+        s.sendall(b"UH\x42\x00\x00\x00\x00\x00")          # an unknown type
+        s.sendall(b"UH\x03\x00\x04\x00\x00\x00\x00\x00\x00\x00")  # ready with a payload
+        h = self.wait_health("v", lambda h: h["status"] == "unhealthy", "unhealthy", 20)
+        self.assertTrue(h["reason"].startswith("protocol: 3 violations"), h)
+        self.assertEqual((h["violations"]["length"], h["violations"]["type"],
+                          h["violations"]["payload"]), (1, 1, 1))
+        self.assertEqual(h["channel"], "waiting")
+        s.settimeout(5)
+        got = b""
+        while True:  # ukd's ping (it took us for a reconnecting QEMU), then the close
+            chunk = s.recv(100)
+            if not chunk:
+                break
+            got += chunk
+        self.assertTrue(got.startswith(b"UH\x81\x00") or not got, got)
+        s.close()
+        self.api("POST", "/v1/instances/v/kill", expect=200)
+
+
+if __name__ == "__main__":
+    if sys.argv[1:] == ["--list"]:
+        for name in sorted(n for n in vars(HealthDaemonTest) if n.startswith("test_")):
+            print("HealthDaemonTest." + name)
+        sys.exit(0)
+    unittest.main(verbosity=2)

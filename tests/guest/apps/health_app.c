@@ -1,0 +1,67 @@
+/*
+ * health_app.c: a guest test application for the health agent (test_health.py).
+ *   health_app ready    declares itself ready and sets metrics, then idles 2 s
+ *   health_app null     dereferences NULL in crash_here()
+ *   health_app term     runs a SIGTERM handler, then exits 0
+ *   health_app ignore   ignores SIGTERM and sleeps
+ *   health_app idle     sleeps (heartbeats only)
+ * Natively (no /dev/health) the ukapp calls are no-ops: `ready` then still exits 0.
+ */
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "ukapp.h"
+
+static volatile sig_atomic_t got_term;
+
+static void on_term(int sig)
+{
+	(void)sig;
+	got_term = 1;
+}
+
+__attribute__((noinline, noipa)) static int crash_here(volatile int *p)
+{
+	return *p;
+}
+
+static void nap(long ms)
+{
+	struct timespec ts = {ms / 1000, ms % 1000 * 1000000};
+
+	nanosleep(&ts, NULL);
+}
+
+int main(int argc, char **argv)
+{
+	const char *mode = argc > 1 ? argv[1] : "ready";
+
+	setvbuf(stdout, NULL, _IONBF, 0);
+	if (!strcmp(mode, "ready")) {
+		if (ukapp_not_ready("warming up") || ukapp_metric_set("requests", 41) ||
+		    ukapp_metric_add("requests", 1) || ukapp_metric_set("temp:c", -5))
+			return 2;
+		if (ukapp_metric_set("bad name", 1) == 0 || ukapp_ready())
+			return 2;
+		printf("health_app: ready\n");
+		nap(2000);
+		return 0;
+	}
+	if (!strcmp(mode, "null")) {
+		printf("health_app: dereferencing NULL\n");
+		return crash_here(NULL);
+	}
+	if (!strcmp(mode, "term") || !strcmp(mode, "ignore")) {
+		signal(SIGTERM, !strcmp(mode, "term") ? on_term : SIG_IGN);
+		printf("health_app: waiting for SIGTERM\n");
+		while (!got_term)
+			nap(100000);
+		printf("health_app: SIGTERM handled\n");
+		return 0;
+	}
+	for (;;)
+		nap(100000);
+}

@@ -1,0 +1,317 @@
+#!/usr/bin/env python3
+"""Health agent tests: boot images under raw QEMU with COM2 connected to a unix
+socket this test listens on, and check the health-protocol frames
+(api/ukhealth.h) that arrive, and what the guest does with the host's.
+
+The frames are decoded here independently of api/ukhealth.c, from the wire
+layout the header documents, so the two implementations check each other.
+
+Run one case:  test_health.py Health.test_hello_and_exit_status
+List cases:    test_health.py --list
+"""
+import os
+import select
+import socket
+import struct
+import subprocess
+import sys
+import tempfile
+import time
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import guest  # noqa: E402
+
+IMAGES = os.environ.get("UKD_IMAGES", "build/images")
+TEST_IMAGES = os.environ.get("UKD_TEST_IMAGES", "build/tests/guest")
+
+MAGIC = 0x4855
+HELLO, HEARTBEAT, READY, NOT_READY, LOG_DROPPED, EXIT, PANIC = range(1, 8)
+PING, SHUTDOWN, SET_INTERVAL = 0x81, 0x82, 0x83
+EXIT_REASONS = ["normal", "signal", "out-of-memory", "panic", "shutdown-deadline"]
+INSTANCE = "0123456789abcdef0123456789abcdef"
+DIGEST = "ab" * 32
+
+
+class Reader:
+    def __init__(self, b):
+        self.b, self.o = b, 0
+
+    def u(self, n):
+        v = int.from_bytes(self.b[self.o:self.o + n], "little")
+        assert self.o + n <= len(self.b), "short payload"
+        self.o += n
+        return v
+
+    def s(self):
+        n = self.u(1)
+        v = self.b[self.o:self.o + n].decode("ascii")
+        self.o += n
+        return v
+
+
+def decode(t, p):
+    r, m = Reader(p), {"type": t}
+    if t == HELLO:
+        m.update(version=r.u(2), flags=r.u(2), runtime_version=r.u(4), first_ns=r.u(8),
+                 main_ns=r.u(8), wall_ns=r.u(8), digest=bytes(p[r.o:r.o + 32]).hex())
+        r.o += 32
+        m["instance_id"] = r.s()
+    elif t == HEARTBEAT:
+        for k in ("seq", "uptime_ns", "mem_used", "mem_limit", "mem_peak", "cpu_ns"):
+            m[k] = r.u(8)
+        m["threads"], m["fds"] = r.u(4), r.u(4)
+        m["sockets"] = [r.u(4) for _ in range(4)]
+        for k in ("pkts_in", "pkts_out", "bytes_in", "bytes_out", "unknown_syscalls"):
+            m[k] = r.u(8)
+        m["metrics"] = {}
+        for _ in range(r.u(1)):
+            name = r.s()
+            m["metrics"][name] = struct.unpack("<q", struct.pack("<Q", r.u(8)))[0]
+    elif t == NOT_READY:
+        m["reason"] = r.s()
+    elif t == EXIT:
+        m.update(status=r.u(1), reason=EXIT_REASONS[r.u(1)], signal=r.u(1))
+        r.u(1)
+    elif t == PANIC:
+        m["reason"], m["fault_addr"] = r.s(), r.u(8)
+        m["frames"] = [dict(addr=r.u(8), offset=r.u(8), where=r.u(1), symbol=r.s())
+                       for _ in range(r.u(1))]
+    elif t == LOG_DROPPED:
+        m.update(console_bytes=r.u(8), health_frames=r.u(8))
+    assert r.o == len(p), "payload of type %d has %d trailing bytes" % (t, len(p) - r.o)
+    return m
+
+
+def frame(t, payload=b""):
+    return struct.pack("<HHI", MAGIC, t, len(payload)) + payload
+
+
+class Guest:
+    """A guest booted with its COM2 on a unix socket we listen on."""
+
+    def __init__(self, image, append):
+        self.dir = tempfile.TemporaryDirectory(prefix="ukd-health-")
+        path = os.path.join(self.dir.name, "health.sock")
+        self.srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.srv.bind(path)
+        self.srv.listen(1)
+        argv = guest.qemu_argv(image, append, extra=guest.health_serial(path))
+        self.t0 = time.monotonic()
+        self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                     stderr=subprocess.STDOUT)
+        self.srv.settimeout(30)
+        self.conn, _ = self.srv.accept()
+        self.buf = b""
+        self.msgs = []   # (arrival time, message)
+        self.eof = False
+        print("accelerator: %s; %s %r" % (guest.accel(), os.path.basename(image), append))
+
+    def close(self):
+        """Cleanup for a test that failed half-way: QEMU ends, files go."""
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        self.proc.stdout.close()
+        self.conn.close()
+        self.srv.close()
+        self.dir.cleanup()
+
+    def send(self, data):
+        self.conn.sendall(data)
+
+    def pump(self, timeout):
+        """Reads and decodes what arrives within timeout seconds (less at EOF)."""
+        end = time.monotonic() + timeout
+        while not self.eof and time.monotonic() < end:
+            rl, _, _ = select.select([self.conn], [], [], max(0, end - time.monotonic()))
+            if not rl:
+                break
+            data = self.conn.recv(65536)
+            if not data:
+                self.eof = True
+                break
+            self.buf += data
+            while len(self.buf) >= 8:
+                magic, t, n = struct.unpack("<HHI", self.buf[:8])
+                assert magic == MAGIC, "bad magic in %r" % self.buf[:16]
+                assert n <= 4088, "frame too long: %d" % n
+                if len(self.buf) < 8 + n:
+                    break
+                m = decode(t, self.buf[8:8 + n])
+                self.msgs.append((time.monotonic(), m))
+                self.buf = self.buf[8 + n:]
+
+    def wait_for(self, t, timeout=30):
+        end = time.monotonic() + timeout
+        while True:
+            for _, m in self.msgs:
+                if m["type"] == t:
+                    return m
+            if self.eof or time.monotonic() > end:
+                raise AssertionError("no frame of type %d; got %r" % (t, self.of_type(None)))
+            self.pump(min(1, end - time.monotonic()))
+
+    def of_type(self, t):
+        return [m for _, m in self.msgs if t is None or m["type"] == t]
+
+    def finish(self, timeout=60):
+        """Waits for QEMU to end; returns the console text."""
+        self.pump(timeout)
+        try:
+            out = self.proc.communicate(timeout=timeout)[0]
+        finally:
+            self.close()
+        text = out.decode("utf-8", "replace").replace("\r", "")
+        print(text)
+        for m in self.msgs:
+            print("%.3f %r" % (m[0] - self.t0, m[1]))
+        return text
+
+
+def hello_img():
+    return os.path.join(IMAGES, "hello.img")
+
+
+def app_img():
+    return os.path.join(TEST_IMAGES, "health_app.img")
+
+
+class Health(unittest.TestCase):
+    def Guest(self, image, append):
+        g = Guest(image, append)
+        self.addCleanup(g.close)
+        return g
+
+    def test_hello_and_exit_status(self):
+        g = self.Guest(hello_img(), "uk.id=%s uk.image=sha256:%s -- 3" % (INSTANCE, DIGEST))
+        h = g.wait_for(HELLO)
+        e = g.wait_for(EXIT)
+        out = g.finish()
+        self.assertIn("exit status 3\n", out)
+        self.assertEqual(h["version"], 1)
+        self.assertEqual(h["runtime_version"], 0x000100)  # project(ukd VERSION 0.1.0)
+        self.assertEqual(h["instance_id"], INSTANCE)
+        self.assertEqual(h["digest"], DIGEST)
+        self.assertGreater(h["first_ns"], 0)
+        self.assertGreater(h["main_ns"], h["first_ns"])
+        self.assertLess(h["main_ns"] - h["first_ns"], 5 * 10**9, "first instruction to main")
+        self.assertGreater(h["wall_ns"], 1.6e18, "wall clock after 2020")
+        self.assertEqual(g.of_type(None)[0]["type"], HELLO, "hello comes first")
+        self.assertEqual(g.of_type(None)[-1]["type"], EXIT, "exit comes last")
+        self.assertEqual((e["status"], e["reason"], e["signal"]), (3, "normal", 0))
+
+    def test_heartbeats_at_interval_and_set_interval(self):
+        g = self.Guest(app_img(), "uk.heartbeat=200 -- idle")
+        g.wait_for(HELLO)
+        g.pump(2.2)
+        beats = g.of_type(HEARTBEAT)
+        # Under TCG the guest clock is the host's: allow generous jitter, but
+        # demand the cadence (not one beat per idle wakeup, not none).
+        self.assertGreaterEqual(len(beats), 7, "heartbeats in 2.2 s at 200 ms")
+        self.assertEqual([b["seq"] for b in beats], list(range(1, len(beats) + 1)))
+        gaps = [(b["uptime_ns"] - a["uptime_ns"]) / 1e6 for a, b in zip(beats, beats[1:])]
+        self.assertTrue(all(150 < x < 400 for x in gaps), gaps)
+        b = beats[-1]
+        self.assertGreater(b["mem_limit"], 32 << 20)
+        self.assertTrue(0 < b["mem_used"] <= b["mem_peak"] <= b["mem_limit"], b)
+        self.assertEqual(b["threads"], 1)
+        self.assertEqual(b["fds"], 3)
+        # The host changes the interval: 1 s now.
+        g.send(frame(SET_INTERVAL, struct.pack("<I", 1000)))
+        g.pump(0.5)
+        n0 = len(g.of_type(HEARTBEAT))
+        g.pump(2.5)
+        self.assertTrue(1 <= len(g.of_type(HEARTBEAT)) - n0 <= 4, len(g.of_type(HEARTBEAT)) - n0)
+        # No handler: SIGTERM's default action ends it, and the exit frame says so.
+        g.send(frame(SHUTDOWN, struct.pack("<I", 10000)))
+        e = g.wait_for(EXIT)
+        g.finish()
+        self.assertEqual((e["status"], e["reason"], e["signal"]), (143, "signal", 15))
+
+    def test_heartbeats_disabled(self):
+        g = self.Guest(app_img(), "uk.heartbeat=0 -- idle")
+        g.wait_for(HELLO)
+        g.pump(1.5)
+        self.assertEqual(g.of_type(HEARTBEAT), [])
+        # Nothing wakes an idle guest with heartbeats off; end it from outside.
+        g.proc.kill()
+        g.finish()
+
+    def test_ready_and_metrics_from_dev_health(self):
+        g = self.Guest(app_img(), "uk.heartbeat=300 -- ready")
+        nr = g.wait_for(NOT_READY)
+        g.wait_for(READY)
+        e = g.wait_for(EXIT)
+        out = g.finish()
+        self.assertIn("health_app: ready", out)
+        self.assertEqual(nr["reason"], "warming up")
+        types = [m["type"] for m in g.of_type(None)]
+        self.assertLess(types.index(NOT_READY), types.index(READY))
+        beats = g.of_type(HEARTBEAT)
+        self.assertTrue(beats, "heartbeats while the app idles 2 s")
+        self.assertEqual(beats[-1]["metrics"], {"requests": 42, "temp:c": -5})
+        self.assertEqual((e["status"], e["reason"]), (0, "normal"))
+
+    def test_null_dereference_panic_then_exit(self):
+        g = self.Guest(app_img(), "-- null")
+        p = g.wait_for(PANIC)
+        e = g.wait_for(EXIT)
+        g.finish()
+        self.assertIn("page fault", p["reason"])
+        self.assertIn("application", p["reason"])
+        self.assertEqual(p["fault_addr"], 0)
+        self.assertTrue(p["frames"][0]["symbol"].startswith("crash_here"), p)  # .constprop
+        self.assertEqual(p["frames"][0]["where"], 0)
+        self.assertEqual((e["status"], e["reason"], e["signal"]), (139, "panic", 11))
+        types = [m["type"] for m in g.of_type(None)]
+        self.assertEqual(types[-2:], [PANIC, EXIT])
+
+    def test_shutdown_runs_sigterm_handler(self):
+        g = self.Guest(app_img(), "uk.heartbeat=100 -- term")
+        g.wait_for(HELLO)
+        g.pump(0.3)
+        t0 = time.monotonic()
+        g.send(frame(SHUTDOWN, struct.pack("<I", 5000)))
+        e = g.wait_for(EXIT)
+        took = time.monotonic() - t0
+        out = g.finish()
+        self.assertIn("health_app: SIGTERM handled", out)
+        self.assertEqual((e["status"], e["reason"]), (0, "normal"))
+        self.assertLess(took, 5, "exited within the deadline")
+
+    def test_shutdown_deadline_powers_off(self):
+        g = self.Guest(app_img(), "uk.heartbeat=100 -- ignore")
+        g.wait_for(HELLO)
+        g.pump(0.3)
+        t0 = time.monotonic()
+        g.send(frame(SHUTDOWN, struct.pack("<I", 1000)))
+        e = g.wait_for(EXIT)
+        took = time.monotonic() - t0
+        out = g.finish()
+        self.assertIn("still running at the shutdown deadline", out)
+        self.assertEqual((e["status"], e["reason"]), (137, "shutdown-deadline"))
+        self.assertTrue(0.9 < took < 4, took)
+
+    def test_ping_resends_hello(self):
+        g = self.Guest(app_img(), "uk.heartbeat=100 uk.id=%s -- idle" % INSTANCE)
+        g.wait_for(HELLO)
+        g.send(frame(PING, struct.pack("<I", 1)))
+        g.pump(1.0)
+        hellos = g.of_type(HELLO)
+        self.assertEqual(len(hellos), 2)
+        self.assertEqual(hellos[1]["instance_id"], INSTANCE)
+        # Garbage from the host is counted and reported, never fatal.
+        g.send(b"\xff" * 100 + frame(SHUTDOWN, struct.pack("<I", 10000)))
+        e = g.wait_for(EXIT)
+        out = g.finish()
+        self.assertIn("bad frame from the host (magic)", out)
+        self.assertEqual(e["reason"], "signal")
+
+
+if __name__ == "__main__":
+    if sys.argv[1:] == ["--list"]:
+        for name in sorted(n for n in dir(Health) if n.startswith("test_")):
+            print("Health." + name)
+        sys.exit(0)
+    unittest.main(verbosity=2)
