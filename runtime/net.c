@@ -10,6 +10,8 @@
 #include "crash.h"
 #include "errno.h"
 #include "fmt.h"
+#include "health.h"
+#include "ukhealth.h"
 #include "heap.h"
 #include "lib.h"
 #include "random.h"
@@ -20,6 +22,7 @@
 #include "lwip/etharp.h"
 #include "lwip/init.h"
 #include "lwip/netif.h"
+#include "lwip/priv/tcp_priv.h"
 #include "lwip/timeouts.h"
 #include "netif/ethernet.h"
 
@@ -174,6 +177,16 @@ static int parse_cidr(const char *s, ip4_addr_t *addr, ip4_addr_t *mask)
 	return 0;
 }
 
+static int stack_ready;
+
+void net_stack_init(void)
+{
+	if (!stack_ready) {
+		lwip_init();
+		stack_ready = 1;
+	}
+}
+
 int net_up(void)
 {
 	return dev && !ip4_addr_isany(netif_ip4_addr(&netif));
@@ -196,7 +209,7 @@ int net_init(const struct cmdline *c)
 		kprintf("runtime: net: bad gw=%s\n", c->gw);
 		return -EINVAL;
 	}
-	lwip_init();
+	net_stack_init();
 	dev->receive = receive;
 	if (!netif_add(&netif, &addr, &mask, &gw, 0, netif_setup, ethernet_input))
 		return -ENOMEM;
@@ -210,4 +223,28 @@ int net_init(const struct cmdline *c)
 	}
 	net_timers_changed();
 	return 0;
+}
+
+/* For the health agent's heartbeats: sockets by TCP state and interface counters. */
+void health_net_stats(struct health_net_stats *out)
+{
+	struct tcp_pcb *p;
+	struct tcp_pcb_listen *l;
+
+	*out = (struct health_net_stats){0};
+	if (!stack_ready)
+		return;
+	for (l = tcp_listen_pcbs.listen_pcbs; l; l = l->next)
+		out->sockets[HEALTH_SOCK_LISTEN]++;
+	for (p = tcp_active_pcbs; p; p = p->next)
+		out->sockets[p->state == ESTABLISHED ? HEALTH_SOCK_ESTABLISHED
+						     : HEALTH_SOCK_OTHER]++;
+	for (p = tcp_tw_pcbs; p; p = p->next)
+		out->sockets[HEALTH_SOCK_TIME_WAIT]++;
+	if (!dev)
+		return;
+	out->pkts_in = dev->rx_packets;
+	out->pkts_out = dev->tx_packets;
+	out->bytes_in = dev->rx_bytes;
+	out->bytes_out = dev->tx_bytes;
 }

@@ -16,6 +16,8 @@
 int net_init(const struct cmdline *c);
 /* After calling into lwIP: re-arms the deadline for lwIP's next timeout. */
 void net_timers_changed(void);
+/* Initializes lwIP once; sockets work (on no interface) even without a device. */
+void net_stack_init(void);
 /* 1 once the interface has an address. */
 int net_up(void);
 

@@ -574,6 +574,7 @@ long sys_socket(const uint64_t *a)
 		return -EPROTONOSUPPORT;
 	if (!(s = kmalloc(sizeof(*s))))
 		return -ENOMEM;
+	net_stack_init();
 	s->type = type;
 	if (type == SOCK_STREAM ? !(s->tcp = tcp_new()) : !(s->udp = udp_new())) {
 		kfree(s);

@@ -96,6 +96,9 @@ long sys_mmap(const uint64_t *a)
 		if (!(addr = vma_find_free(len, proc.mmap_top, MMAP_FLOOR)))
 			return -ENOMEM;
 	}
+	/* Like Linux's heuristic overcommit: no single mapping beyond all of RAM. */
+	if ((prot & 7) && len / PAGE_SIZE > pmem_total_pages())
+		return -ENOMEM;
 	if ((err = vm_user_alloc(addr, len, prot & 7)) < 0)
 		return err;
 	if (!(flags & MAP_ANONYMOUS) &&

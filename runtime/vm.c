@@ -175,9 +175,6 @@ int vm_user_alloc(uint64_t va, uint64_t len, int prot)
 		return -EACCES;
 	if (!user_range_ok(va, len))
 		return -ENOMEM;
-	/* Like Linux's heuristic overcommit: no single mapping beyond all of RAM. */
-	if (prot && len / PAGE_SIZE > pmem_total_pages())
-		return -ENOMEM;
 	if (vma_map(va, va + len, prot))
 		return -ENOMEM;
 	for_each_pte(va, va + len, free_page, 0);

@@ -61,7 +61,12 @@
 #define TCP_SND_BUF (44 * TCP_MSS)
 #define TCP_SND_QUEUELEN (4 * TCP_SND_BUF / TCP_MSS)
 #define TCP_SNDLOWAT (TCP_SND_BUF / 4)
-#define TCP_MSL 1000UL /* TIME_WAIT lasts 2 s, not 2 min */
+/*
+ * TIME_WAIT lasts 2 * MSL: 0.5 s, not lwIP's 2 min. lwIP walks its TIME_WAIT list
+ * for incoming segments, so under connection churn (1000+ closes a second)
+ * a long TIME_WAIT both exhausts memory and slows every packet down.
+ */
+#define TCP_MSL 250UL
 #define TCP_LISTEN_BACKLOG 1
 #define TCP_DEFAULT_LISTEN_BACKLOG 128
 #define LWIP_TCP_KEEPALIVE 1

@@ -253,6 +253,18 @@ class Health(unittest.TestCase):
         self.assertEqual(beats[-1]["metrics"], {"requests": 42, "temp:c": -5})
         self.assertEqual((e["status"], e["reason"]), (0, "normal"))
 
+    def test_ready_when_listening_on_manifest_port(self):
+        # httpd's manifest says port=8080: listen() on it is readiness, no library needed.
+        g = self.Guest(os.path.join(IMAGES, "httpd.img"), "uk.heartbeat=300")
+        g.wait_for(HELLO)
+        g.wait_for(READY)
+        g.pump(1)
+        beats = g.of_type(HEARTBEAT)
+        self.assertTrue(beats)
+        self.assertEqual(beats[-1]["sockets"][0], 1, "one listening socket")
+        g.proc.kill()
+        g.finish()
+
     def test_null_dereference_panic_then_exit(self):
         g = self.Guest(app_img(), "-- null")
         p = g.wait_for(PANIC)

@@ -139,6 +139,15 @@ class Net(unittest.TestCase):
         # With churn, TIME_WAIT must not exhaust the stack: no collapse over 10 s.
         self.assertGreater(close_long, close_first / 2)
 
+    def test_serves_in_8_mib(self):
+        # The memory target: httpd keeps serving with 8 MiB of guest RAM.
+        g = self.start(NetGuest(httpd(), STATIC, mem=8))
+        g.wait_for("listening on port 8080")
+        r = g.sh("curl", "-sS", "-m", "20", URL + "/blob.bin")
+        self.assertEqual(len(r.stdout), 200000)
+        self.wrk(g, 3)
+        self.assertTrue(g.alive())
+
     def test_dhcp(self):
         g = self.start(NetGuest(httpd(), "", dhcp=True))
         g.wait_for("(DHCP)", timeout=60)
