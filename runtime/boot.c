@@ -128,6 +128,8 @@ static char **manifest_list(const char *prefix, int *n)
 	return v;
 }
 
+static const char default_hosts[] = "127.0.0.1\tlocalhost\n::1\tlocalhost\n";
+
 /* The image's files, readable (and writable, copy on write) in the ramfs. */
 static void add_image_files(void)
 {
@@ -136,6 +138,8 @@ static void add_image_files(void)
 	for (unsigned i = 0; image_find(UKIMG_FILE, i, &b); i++)
 		if (ramfs_add_file(b.name, b.data, b.size, image_file_mode(i)))
 			kprintf("runtime: cannot add image file %s\n", b.name);
+	/* As on any Linux system, localhost resolves; an image may bring its own. */
+	ramfs_add_file("/etc/hosts", default_hosts, sizeof(default_hosts) - 1, 0644);
 }
 
 static void start_application(const struct cmdline *c)

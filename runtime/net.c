@@ -32,6 +32,7 @@ static struct netif netif;
 static struct netdev *dev;
 static struct sched_timer timer;
 static int dhcp_used;
+static int stack_ready;
 
 /* ---- what lwIP needs from its platform (lwip/arch/cc.h) ---- */
 
@@ -95,9 +96,33 @@ static void on_timer(struct sched_timer *t)
 	net_timers_changed();
 }
 
+/*
+ * Loopback traffic (127.0.0.1, our own address) waits on lwIP's loop queues
+ * until polled. Each delivery may queue an answer (SYN, SYN-ACK, ACK...), so
+ * poll until the queues are empty, with a bound against a ping-pong loop.
+ */
+static void deliver_loopback(void)
+{
+	for (int round = 0; round < 64; round++) {
+		struct netif *n;
+		int pending = 0;
+
+		NETIF_FOREACH(n)
+		pending |= n->loop_first != NULL;
+		if (!pending)
+			return;
+		netif_poll_all();
+	}
+}
+
 void net_timers_changed(void)
 {
-	u32_t ms = sys_timeouts_sleeptime();
+	u32_t ms;
+
+	if (!stack_ready)
+		return;
+	deliver_loopback();
+	ms = sys_timeouts_sleeptime();
 
 	if (ms == SYS_TIMEOUTS_SLEEPTIME_INFINITE)
 		sched_timer_set(&timer, 0);
@@ -177,12 +202,11 @@ static int parse_cidr(const char *s, ip4_addr_t *addr, ip4_addr_t *mask)
 	return 0;
 }
 
-static int stack_ready;
-
 void net_stack_init(void)
 {
 	if (!stack_ready) {
 		lwip_init();
+		timer.fn = on_timer;
 		stack_ready = 1;
 	}
 }
@@ -215,7 +239,6 @@ int net_init(const struct cmdline *c)
 		return -ENOMEM;
 	netif_set_default(&netif);
 	netif_set_status_callback(&netif, status_changed);
-	timer.fn = on_timer;
 	netif_set_up(&netif);
 	if (!c->ip) {
 		dhcp_used = 1;

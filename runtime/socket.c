@@ -135,6 +135,7 @@ static int lwip_errno(err_t e)
 /* Blocks until something changes or the socket's file is non-blocking (-EAGAIN). */
 static int wait_ready(struct sock *s, int flags)
 {
+	net_timers_changed(); /* flush loopback traffic before deciding anything */
 	if ((s->file->flags & O_NONBLOCK) || (flags & MSG_DONTWAIT))
 		return -EAGAIN;
 	return vfs_wait(0) == -EINTR ? -EINTR : 0;
@@ -734,9 +735,13 @@ long sys_connect(const uint64_t *a)
 	net_timers_changed();
 	if (s->file->flags & O_NONBLOCK)
 		return -EINPROGRESS;
-	while (s->state == S_CONNECTING)
+	while (s->state == S_CONNECTING) {
+		net_timers_changed();
+		if (s->state != S_CONNECTING)
+			break;
 		if (vfs_wait(0) == -EINTR)
 			return -EINTR;
+	}
 	return s->state == S_CONNECTED ? 0 : -(s->err ? s->err : ECONNREFUSED);
 }
 

@@ -32,6 +32,9 @@
 #define LWIP_UDP 1
 #define LWIP_TCP 1
 #define LWIP_NETIF_STATUS_CALLBACK 1
+/* 127.0.0.1 and the guest's own address loop back; net.c delivers them. */
+#define LWIP_NETIF_LOOPBACK 1
+#define LWIP_LOOPBACK_MAX_PBUFS 256
 #define LWIP_NETIF_LINK_CALLBACK 0
 #define LWIP_STATS 0
 #define LWIP_TIMERS 1

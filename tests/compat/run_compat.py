@@ -42,7 +42,9 @@ def check(build, name, timeout=120):
     d = os.path.join(build, "tests", "compat")
     variants = [(name, os.path.join(d, name), os.path.join(d, name + ".img"))]
     glibc = os.path.join(d, "glibc", name)
-    if os.path.exists(glibc):
+    with open(os.path.join(HERE, "progs", name + ".c")) as f:
+        wants_glibc = "// compat: glibc" in f.read()
+    if wants_glibc:
         variants.append((name + " (glibc)", glibc, os.path.join(d, name + "-glibc.img")))
     ok = True
     for label, binary, image in variants:

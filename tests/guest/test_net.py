@@ -78,6 +78,50 @@ print("stored", buf.count(b"+OK\r\n"))
 '''
 
 
+# Hostile traffic from inside the namespace: 10,000 SYNs from spoofed sources
+# (raw IP), then 3,000 malformed Ethernet frames (random, truncated headers,
+# bad checksums) written straight onto the tap. Bounded in count.
+HOSTILE = r'''
+import os, random, socket, struct, sys
+guest = socket.inet_aton(sys.argv[1])
+random.seed(1)
+
+def csum(b):
+    if len(b) % 2:
+        b += b"\0"
+    s = sum(struct.unpack("!%dH" % (len(b) // 2), b))
+    while s >> 16:
+        s = (s & 0xffff) + (s >> 16)
+    return ~s & 0xffff
+
+raw = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_RAW)
+for i in range(10000):
+    src = socket.inet_aton("10.77.%d.%d" % (random.randint(1, 250), random.randint(1, 250)))
+    sport = random.randint(1024, 65535)
+    tcp = struct.pack("!HHIIBBHHH", sport, 8080, random.getrandbits(32), 0, 5 << 4, 0x02, 65535, 0, 0)
+    pseudo = src + guest + struct.pack("!BBH", 0, 6, len(tcp))
+    tcp = tcp[:16] + struct.pack("!H", csum(pseudo + tcp)) + tcp[18:]
+    ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(tcp), i & 0xffff, 0, 64, 6, 0, src, guest)
+    raw.sendto(ip + tcp, (sys.argv[1], 0))
+pk = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
+pk.bind(("tap0", 0))
+mac = bytes.fromhex("525400123456")
+for i in range(3000):
+    kind = i % 3
+    if kind == 0:
+        body = os.urandom(random.randint(0, 1500))
+        frame = mac + os.urandom(6) + body
+    elif kind == 1:  # IPv4 header cut short, claiming more
+        frame = mac + os.urandom(6) + b"\x08\x00" + bytes([0x45, 0]) + struct.pack("!H", 1500) + os.urandom(random.randint(0, 10))
+    else:  # well-formed IPv4/TCP with a wrong checksum
+        tcp = struct.pack("!HHIIBBHHH", 4444, 8080, 1, 0, 5 << 4, 0x10, 100, 0xdead, 0) + os.urandom(20)
+        ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(tcp), 1, 0, 64, 6, 0x1234, socket.inet_aton("10.77.0.1"), guest)
+        frame = mac + os.urandom(6) + b"\x08\x00" + ip + tcp
+    pk.send(frame[:1514] if len(frame) >= 14 else frame + b"\0" * (14 - len(frame)))
+print("sent")
+'''
+
+
 def kv():
     return os.path.join(IMAGES, "kv.img")
 
@@ -138,6 +182,16 @@ class Net(unittest.TestCase):
         self.assertGreater(keepalive, 0)
         # With churn, TIME_WAIT must not exhaust the stack: no collapse over 10 s.
         self.assertGreater(close_long, close_first / 2)
+
+    def test_hostile_traffic_does_not_crash(self):
+        g = self.start(NetGuest(httpd(), STATIC))
+        g.wait_for("listening on port 8080")
+        r = g.sh(sys.executable, "-c", HOSTILE, GUEST_IP, timeout=240)
+        self.assertIn("sent", r.stdout.decode(), r.stdout.decode())
+        self.assertTrue(g.alive(), g.output())
+        r = g.sh("curl", "-sS", "-m", "20", "--retry", "3", URL + "/index.html", check=False)
+        self.assertIn(b"Hello from a ukd unikernel", r.stdout, g.output())
+        self.assertNotIn("=== crash", g.output())
 
     def test_serves_in_8_mib(self):
         # The memory target: httpd keeps serving with 8 MiB of guest RAM.
