@@ -107,5 +107,6 @@ extern const struct cmd cmd_build, cmd_images, cmd_rmi, cmd_image;
 extern const struct cmd cmd_run, cmd_list, cmd_start, cmd_stop, cmd_restart, cmd_kill, cmd_rm,
 	cmd_logs, cmd_inspect;
 extern const struct cmd cmd_version, cmd_info, cmd_health, cmd_stats, cmd_events;
+extern const struct cmd cmd_network;
 
 #endif

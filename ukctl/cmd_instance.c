@@ -41,8 +41,6 @@ static void cmd_run_on_sigint(int sig)
 static int cmd_run_unsupported(int c)
 {
 	switch (c) {
-	case 'p': return cmd_unsupported("-p (published ports)");
-	case 'N': return cmd_unsupported("--net (networks)");
 	case 'v': return cmd_unsupported("--volume (disks)");
 	case 'R': return cmd_unsupported("--restart (restart policies)");
 	case 'H': return cmd_unsupported("--health-interval (health checks)");
@@ -90,6 +88,20 @@ static int cmd_run_opt(struct cmd_ctx *x, struct cmd_run_opts *o, int c)
 			       ? cmd_fail("out of memory")
 			       : 0;
 	case 'e': return cmd_run_env(x, o->spec, optarg);
+	case 'p': {
+		/* ukd checks the syntax ([IP:]HOST:GUEST[/tcp|/udp]) and answers 422 if bad. */
+		json_t *ports = json_object_get(o->spec, "ports");
+
+		if (!ports && json_object_set_new(o->spec, "ports", ports = json_array()) < 0)
+			return cmd_fail("out of memory");
+		return json_array_append_new(ports, json_string(optarg)) < 0
+			       ? cmd_usage_err(x, "-p: not valid UTF-8")
+			       : 0;
+	}
+	case 'N':
+		return json_object_set_new(o->spec, "network", json_string(optarg)) < 0
+			       ? cmd_usage_err(x, "--net: not valid UTF-8")
+			       : 0;
 	case 'c':
 		/* One vCPU is what ukd gives every guest today, so --cpus 1 is honest. */
 		if (!strcmp(optarg, "1"))
@@ -369,8 +381,10 @@ const struct cmd cmd_run = {
 	"  -m, --memory MIB           guest memory (64, 64M, 1G; default the image's)\n"
 	"      --cpus N               vCPUs (only 1 today)\n"
 	"  -e, --env KEY=VALUE        environment variable (repeatable)\n"
-	"  -p, --publish [IP:]HOST:GUEST   publish a port (not supported by ukd yet)\n"
-	"      --net NET              attach to a network (not supported by ukd yet)\n"
+	"  -p, --publish [IP:]HOST:GUEST[/tcp|/udp]\n"
+	"                             publish a port on the host (repeatable; IP\n"
+	"                             defaults to 127.0.0.1); implies --net uk0\n"
+	"      --net NET              attach to a network (ukctl network ls)\n"
 	"  -v, --volume DISK:/dev/vdX attach a disk (not supported by ukd yet)\n"
 	"      --restart POLICY       no, on-failure[:N], always (not supported by ukd yet)\n"
 	"      --health-interval D    health check period (not supported by ukd yet)\n"
@@ -380,7 +394,8 @@ const struct cmd cmd_run = {
 	"\n"
 	"Examples:\n"
 	"  ukctl run hello:v1 3 'two words'\n"
-	"  ukctl run -d --name web -m 32 -e GREETING=hi hello\n",
+	"  ukctl run -d --name web -m 32 -e GREETING=hi hello\n"
+	"  ukctl run -d -p 8080:8080 -p 127.0.0.1:5353:53/udp httpd 8080 /www\n",
 	cmd_run_run,
 };
 

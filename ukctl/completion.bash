@@ -55,6 +55,7 @@ _ukctl() {
 	health | info | version) opts="--json -h --help" ;;
 	stats) opts="--no-stream --json -h --help" ;;
 	events) opts="-f --follow --json -h --help" ;;
+	network) opts="create ls rm inspect --subnet --gateway --bridge -q --quiet --json -h --help" ;;
 	esac
 
 	case "$prev" in

@@ -17,9 +17,9 @@
 #include "table.h"
 
 static const struct cmd *const main_cmds[] = {
-	&cmd_build,   &cmd_images, &cmd_rmi,	 &cmd_image,  &cmd_run,	 &cmd_list,
-	&cmd_start,   &cmd_stop,   &cmd_restart, &cmd_kill,   &cmd_rm,	 &cmd_logs,
-	&cmd_inspect, &cmd_health, &cmd_stats,	 &cmd_events, &cmd_info, &cmd_version,
+	&cmd_build, &cmd_images,  &cmd_rmi,  &cmd_image,   &cmd_run,	 &cmd_list,    &cmd_start,
+	&cmd_stop,  &cmd_restart, &cmd_kill, &cmd_rm,	   &cmd_logs,	 &cmd_inspect, &cmd_health,
+	&cmd_stats, &cmd_events,  &cmd_info, &cmd_version, &cmd_network,
 };
 
 #define MAIN_NCMDS (sizeof(main_cmds) / sizeof(main_cmds[0]))

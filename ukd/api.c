@@ -21,6 +21,7 @@
 #include "image.h"
 #include "instance.h"
 #include "log.h"
+#include "network.h"
 #include "store.h"
 #include "util.h"
 #include "virt.h"
@@ -642,6 +643,33 @@ static void api_metrics(struct api_ctx *c)
 	util_buf_free(&b);
 }
 
+/* --- networks (network.c) --- */
+
+static void api_networks_list(struct api_ctx *c)
+{
+	network_api_list(c->d, c->req);
+}
+
+static void api_networks_post(struct api_ctx *c)
+{
+	json_t *body = api_body_json(c->req);
+
+	if (!body)
+		return;
+	network_api_create(c->d, c->req, body);
+	json_decref(body);
+}
+
+static void api_network_get(struct api_ctx *c)
+{
+	network_api_get(c->d, c->req, c->seg[2]);
+}
+
+static void api_network_delete(struct api_ctx *c)
+{
+	network_api_delete(c->d, c->req, c->seg[2]);
+}
+
 /* --- routing --- */
 
 static const struct api_route api_routes[] = {
@@ -660,6 +688,10 @@ static const struct api_route api_routes[] = {
 	{HTTP_GET, {"v1", "instances", "*", "logs"}, api_instance_logs},
 	{HTTP_GET, {"v1", "instances", "*", "health"}, api_instance_health},
 	{HTTP_GET, {"metrics"}, api_metrics},
+	{HTTP_GET, {"v1", "networks"}, api_networks_list},
+	{HTTP_POST, {"v1", "networks"}, api_networks_post},
+	{HTTP_GET, {"v1", "networks", "*"}, api_network_get},
+	{HTTP_DELETE, {"v1", "networks", "*"}, api_network_delete},
 };
 
 #define API_NROUTES (sizeof(api_routes) / sizeof(api_routes[0]))

@@ -31,6 +31,7 @@
 #include "http.h"
 #include "instance.h"
 #include "log.h"
+#include "network.h"
 #include "store.h"
 #include "util.h"
 #include "virt.h"
@@ -69,6 +70,12 @@ static void daemon_reconnect_cb(uv_timer_t *t)
 	daemon_connect(t->data);
 }
 
+static void daemon_connected(struct daemon *d)
+{
+	if (!d->stopping)
+		d->connected = 1;
+}
+
 static void daemon_connect_done(uv_work_t *w, int status)
 {
 	struct daemon_connect_job *j = w->data;
@@ -94,7 +101,8 @@ static void daemon_connect_done(uv_work_t *w, int status)
 	d->reconnect_ms = DAEMON_RECONNECT_MIN_MS;
 	d->host = j->host;
 	instance_reconcile(d, j->doms, j->n);
-	d->connected = 1;
+	/* Instances are served once taps and filters match the store too. */
+	network_reconcile(d, daemon_connected);
 free_job:
 	free(j->doms);
 	free(j);
@@ -148,6 +156,7 @@ static void daemon_stop(uv_signal_t *s, int signum)
 	d->http = NULL;
 	instance_shutdown(d);
 	health_close_all(d);
+	network_stop(d);
 	uv_close((uv_handle_t *)&d->sigterm, NULL);
 	uv_close((uv_handle_t *)&d->sigint, NULL);
 	uv_close((uv_handle_t *)&d->reconnect, NULL);
@@ -261,6 +270,8 @@ static int daemon_start(struct daemon *d)
 	uv_signal_start(&d->sigint, daemon_stop, SIGINT);
 	snprintf(path, sizeof(path), "%s/ukd.db", d->cfg->root);
 	if ((ret = store_open(path, &d->store)) < 0)
+		return ret;
+	if ((ret = network_start(d)) < 0)
 		return ret;
 	if ((ret = virt_new(&d->virt, d->loop, d->cfg->libvirt_uri, daemon_on_event, d)) < 0) {
 		log_error("cannot start libvirt's event loop");

@@ -27,11 +27,15 @@ struct daemon_cfg {
 	size_t image_max;      /* largest image upload, bytes */
 	int health_violations; /* protocol violations before a channel is closed (0: default) */
 	int health_missed;     /* heartbeat intervals missed before unhealthy (0: default) */
-	const void *runtime;   /* runtime ELF bytes, embedded in ukd */
+	const char *netns;     /* ukd's network namespace, "none", or NULL (NETNS_DEFAULT) */
+	const char *default_subnet; /* uk0's subnet, or NULL (NETWORK_DEFAULT_SUBNET) */
+	const char *dns;	    /* dns= for guests, or NULL */
+	const void *runtime;	    /* runtime ELF bytes, embedded in ukd */
 	size_t runtime_size;
 };
 
 struct instance_op;
+struct network;
 
 struct daemon {
 	uv_loop_t *loop;
@@ -49,6 +53,7 @@ struct daemon {
 	char libvirt_error[512]; /* why not connected */
 	struct virt_host host;	 /* versions and capacity, as of the last connect */
 	struct instance_op *ops; /* instance operations in flight */
+	struct network *net;	 /* networks, taps, published ports (network.h) */
 	int stopping;
 	int lock_fd;
 };

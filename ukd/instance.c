@@ -25,10 +25,11 @@
 #include "health.h"
 #include "image.h"
 #include "log.h"
+#include "network.h"
 #include "util.h"
 
-/* Bytes of the command line kept for the health agent's uk.id= and uk.image= words. */
-#define INSTANCE_HEALTH_WORDS 128
+/* Bytes of the command line kept for uk.id=, uk.image= and the network's ip=/gw=/dns=. */
+#define INSTANCE_HEALTH_WORDS (128 + NETWORK_CMDLINE_MAX)
 
 enum instance_job_kind {
 	JOB_CREATE,
@@ -59,10 +60,12 @@ struct instance_job {
 	char console[PATH_MAX];
 	int ret;
 	char err[512];
+	int has_tap; /* JOB_CREATE of an attached instance: the run's tap */
+	struct network_tap tap;
 };
 
 static void instance_job_queue(struct instance_op *op, enum instance_job_kind kind,
-			       const char *uuid, char *xml);
+			       const char *uuid, char *xml, const struct network_tap *tap);
 
 /* --- helpers --- */
 
@@ -102,7 +105,7 @@ json_t *instance_json(const struct store_instance *inst)
 	snprintf(domain, sizeof(domain), VIRT_DOMAIN_PREFIX "%.12s", inst->id);
 	o = json_pack(
 		"{s:s, s:s, s:s, s:s, s:s, s:O?, s:O?, s:O?, s:I, s:o, s:o, s:o?, s:o, "
-		"s:o, s:o, s:s}",
+		"s:o, s:o, s:s, s:O?, s:O?}",
 		"id", inst->id, "name", inst->name, "image", image, "state", inst->observed,
 		"desired_state", inst->desired, "memory_mib", json_object_get(spec, "memory_mib"),
 		"args", json_object_get(spec, "args"), "env", json_object_get(spec, "env"),
@@ -111,7 +114,8 @@ json_t *instance_json(const struct store_instance *inst)
 		"exit_reason", inst->exit_reason[0] ? json_string(inst->exit_reason) : json_null(),
 		"message", inst->message ? json_string(inst->message) : NULL, "created",
 		instance_time(inst->created), "started", instance_time(inst->started), "finished",
-		instance_time(inst->finished), "domain", domain);
+		instance_time(inst->finished), "domain", domain, "network",
+		json_object_get(spec, "network"), "ports", json_object_get(spec, "ports"));
 	json_decref(spec);
 	return o;
 }
@@ -328,6 +332,7 @@ static void instance_exited(struct daemon *d, struct store_instance *inst, const
 			message = why;
 	}
 	health_unwatch(d, inst->id);
+	network_run_ended(d, inst->id, inst->domain_uuid);
 	inst->has_exit_status = ret == 1;
 	inst->exit_status = ret == 1 ? status : 0;
 	snprintf(inst->observed, sizeof(inst->observed), STORE_STATE_EXITED);
@@ -386,10 +391,33 @@ static void instance_job_work(uv_work_t *w)
 			snprintf(j->err, sizeof(j->err), "%.300s: %s", j->console, strerror(errno));
 			return;
 		}
+		if (j->has_tap &&
+		    (j->ret = network_tap_create(&j->tap, j->err, sizeof(j->err))) < 0)
+			return;
 		j->ret = virt_create(j->virt, j->xml, j->err, sizeof(j->err));
+		/* QEMU holds the tap now: into ukd's namespace and onto the bridge with it. */
+		if (j->has_tap && j->ret == 0 &&
+		    (j->ret = network_tap_plug(&j->tap, j->err, sizeof(j->err))) < 0) {
+			char err[256];
+
+			virt_destroy(j->virt, j->uuid, err, sizeof(err));
+		}
+		if (j->has_tap && j->ret < 0) {
+			char err[256];
+
+			network_tap_delete(&j->tap, err, sizeof(err));
+		}
 		break;
 	case JOB_SHUTDOWN: j->ret = virt_shutdown(j->virt, j->uuid, j->err, sizeof(j->err)); break;
-	case JOB_DESTROY: j->ret = virt_destroy(j->virt, j->uuid, j->err, sizeof(j->err)); break;
+	case JOB_DESTROY:
+		j->ret = virt_destroy(j->virt, j->uuid, j->err, sizeof(j->err));
+		/* Gone with the domain, before the answer: `rm` returns with no tap left. */
+		if (j->has_tap && (j->ret == 0 || j->ret == -ENOENT)) {
+			char err[256];
+
+			network_tap_delete(&j->tap, err, sizeof(err));
+		}
+		break;
 	}
 }
 
@@ -424,6 +452,7 @@ static void instance_remove(struct instance_op *op, struct store_instance *inst)
 		return;
 	}
 	health_forget(op->d, inst->id);
+	network_instance_removed(op->d, inst->id);
 	instance_dir(op->d, inst->id, dir, sizeof(dir));
 	if ((ret = util_rmtree(dir)) < 0)
 		log_warn("instance %s: cannot remove %s: %s", inst->id, dir, strerror(-ret));
@@ -477,7 +506,7 @@ static void instance_stop_deadline(uv_timer_t *t)
 	}
 	log_info("instance %s: still running %d s after the shutdown request; destroying it",
 		 inst.id, op->timeout_s);
-	instance_job_queue(op, JOB_DESTROY, inst.domain_uuid, NULL);
+	instance_job_queue(op, JOB_DESTROY, inst.domain_uuid, NULL, NULL);
 	store_instance_clear(&inst);
 }
 
@@ -491,7 +520,7 @@ static void instance_shutdown_sent(struct instance_op *op, struct instance_job *
 	if (j->ret < 0)
 		log_warn("instance %s: %s; destroying it", inst->id, j->err);
 	if (j->ret < 0 || op->timeout_s == 0)
-		instance_job_queue(op, JOB_DESTROY, inst->domain_uuid, NULL);
+		instance_job_queue(op, JOB_DESTROY, inst->domain_uuid, NULL, NULL);
 	else
 		uv_timer_start(&op->timer, instance_stop_deadline, (uint64_t)op->timeout_s * 1000,
 			       0);
@@ -528,7 +557,7 @@ free_job:
 }
 
 static void instance_job_queue(struct instance_op *op, enum instance_job_kind kind,
-			       const char *uuid, char *xml)
+			       const char *uuid, char *xml, const struct network_tap *tap)
 {
 	struct instance_job *j = calloc(1, sizeof(*j));
 	int ret;
@@ -543,6 +572,12 @@ static void instance_job_queue(struct instance_op *op, enum instance_job_kind ki
 	j->kind = kind;
 	j->virt = op->d->virt;
 	j->xml = xml;
+	if (tap) {
+		j->has_tap = 1;
+		j->tap = *tap;
+	} else if (kind == JOB_DESTROY) {
+		j->has_tap = network_run_tap(op->d, op->id, uuid, &j->tap);
+	}
 	snprintf(j->uuid, sizeof(j->uuid), "%s", uuid);
 	instance_console(op->d, op->id, j->console, sizeof(j->console));
 	if ((ret = uv_queue_work(op->d->loop, &j->work, instance_job_work, instance_job_done)) <
@@ -561,18 +596,29 @@ static void instance_job_queue(struct instance_op *op, enum instance_job_kind ki
 static void instance_boot(struct daemon *d, struct instance_op *op, struct store_instance *inst)
 {
 	char image[PATH_MAX], console[PATH_MAX], cmdline[INSTANCE_CMDLINE_MAX + 1];
-	char name[64], uuid[37], health[PATH_MAX];
+	char name[64], uuid[37], health[PATH_MAX], words[NETWORK_CMDLINE_MAX + 1];
+	struct network_tap tap;
 	struct virt_spec vs = {0};
 	json_t *spec = json_loads(inst->spec, 0, NULL);
 	struct stat st;
 	char *xml;
-	int ret, plen;
+	int ret, plen, has_tap;
 
 	image_path(d->cfg->root, inst->image_id, image, sizeof(image));
 	instance_console(d, inst->id, console, sizeof(console));
+	if (util_random_uuid(uuid) < 0) {
+		instance_op_fail(op, 500, "internal", "no random bytes for a UUID");
+		goto free_spec;
+	}
+	/* The run's tap is named after its domain UUID: network.h says why. */
+	if ((has_tap = network_boot(d, inst->id, uuid, &tap, words, sizeof(words))) < 0) {
+		instance_op_fail(op, 500, "store_error", "instance %s: no network attachment: %s",
+				 inst->id, strerror(-has_tap));
+		goto free_spec;
+	}
 	/* The health agent's words first: who the guest is, and which image it should be. */
-	plen = snprintf(cmdline, sizeof(cmdline), "uk.id=%s uk.image=sha256:%s ", inst->id,
-			inst->image_id);
+	plen = snprintf(cmdline, sizeof(cmdline), "uk.id=%s uk.image=sha256:%s %s", inst->id,
+			inst->image_id, words);
 	if (!spec || instance_cmdline(json_object_get(spec, "env"), json_object_get(spec, "args"),
 				      cmdline + plen, sizeof(cmdline) - (size_t)plen) < 0) {
 		instance_op_fail(op, 500, "internal", "instance %s has an unusable spec", inst->id);
@@ -582,10 +628,6 @@ static void instance_boot(struct daemon *d, struct instance_op *op, struct store
 		instance_op_fail(op, 409, "image_missing",
 				 "the image of instance %s (sha256:%s) was deleted", inst->name,
 				 inst->image_id);
-		goto free_spec;
-	}
-	if (util_random_uuid(uuid) < 0) {
-		instance_op_fail(op, 500, "internal", "no random bytes for a UUID");
 		goto free_spec;
 	}
 	snprintf(name, sizeof(name), VIRT_DOMAIN_PREFIX "%.12s", inst->id);
@@ -602,6 +644,10 @@ static void instance_boot(struct daemon *d, struct instance_op *op, struct store
 	vs.cmdline = cmdline;
 	vs.mem_mib = (unsigned)json_integer_value(json_object_get(spec, "memory_mib"));
 	vs.kvm = d->kvm;
+	if (has_tap) {
+		vs.tap = tap.name;
+		vs.mac = tap.mac;
+	}
 	if (!(xml = virt_domain_xml(&vs))) {
 		instance_op_fail(op, 500, "internal", "out of memory");
 		goto free_spec;
@@ -621,7 +667,7 @@ static void instance_boot(struct daemon *d, struct instance_op *op, struct store
 		goto free_spec;
 	}
 	log_debug("instance %s: domain XML:\n%s", inst->id, xml);
-	instance_job_queue(op, JOB_CREATE, uuid, xml);
+	instance_job_queue(op, JOB_CREATE, uuid, xml, has_tap ? &tap : NULL);
 free_spec:
 	json_decref(spec);
 }
@@ -661,7 +707,8 @@ static int instance_check_strings(json_t *args, json_t *env, char *err, size_t l
 static int instance_check_body(json_t *body, json_t **spec, const char **image, const char **name,
 			       int *start, unsigned *mem, char *err, size_t len)
 {
-	static const char *const known[] = {"image", "name", "memory_mib", "args", "env", "start"};
+	static const char *const known[] = {"image", "name",  "memory_mib", "args",
+					    "env",   "start", "network",    "ports"};
 	json_t *v, *args, *env;
 	const char *k;
 
@@ -726,8 +773,9 @@ void instance_create(struct daemon *d, struct http_req *req, json_t *body)
 	struct store_instance inst = {0};
 	struct store_image img;
 	struct instance_op *op;
+	struct network_attach *att = NULL;
 	char err[512], dir[PATH_MAX], cmdline[INSTANCE_CMDLINE_MAX + 1];
-	const char *ref, *name;
+	const char *ref, *name, *code;
 	unsigned mem;
 	json_t *spec = NULL;
 	int start, ret;
@@ -759,6 +807,15 @@ void instance_create(struct daemon *d, struct http_req *req, json_t *body)
 		goto free_spec;
 	}
 	json_object_set_new(spec, "memory_mib", json_integer(mem ? mem : img.mem_mib));
+	/* Published ports listen from here on: a taken one is refused before anything exists. */
+	if (!(att = calloc(1, sizeof(*att)))) {
+		http_respond_error(req, 500, "internal", "out of memory");
+		goto free_spec;
+	}
+	if ((ret = network_prepare(d, body, att, &code, err, sizeof(err)))) {
+		http_respond_error(req, ret, code, "%s", err);
+		goto free_spec;
+	}
 	if (util_random_hex(inst.id, STORE_INSTANCE_ID_LEN / 2) < 0) {
 		http_respond_error(req, 500, "internal", "no random bytes for an id");
 		goto free_spec;
@@ -783,11 +840,18 @@ void instance_create(struct daemon *d, struct http_req *req, json_t *body)
 				   strerror(-ret));
 		goto free_inst;
 	}
-	if ((ret = store_instance_insert(d->store, &inst)) < 0) {
+	if ((ret = network_insert(d, &inst, att)) < 0) {
 		util_rmtree(dir);
+		network_attach_free(att);
 		if (ret == -EEXIST)
 			http_respond_error(req, 409, "name_in_use",
 					   "an instance named %s exists already", inst.name);
+		else if (ret == -EADDRINUSE)
+			http_respond_error(req, 409, "port_in_use",
+					   "a published port is taken by another instance");
+		else if (ret == -ENOSPC)
+			http_respond_error(req, 409, "network_full",
+					   "network %s has no free address", att->net.name);
 		else
 			http_respond_error(req, 500, "store_error", "cannot store the instance: %s",
 					   strerror(-ret));
@@ -806,6 +870,9 @@ void instance_create(struct daemon *d, struct http_req *req, json_t *body)
 free_inst:
 	store_instance_clear(&inst);
 free_spec:
+	if (att)
+		network_attach_free(att);
+	free(att);
 	json_decref(spec);
 }
 
@@ -843,7 +910,7 @@ static void instance_begin_stop(struct daemon *d, struct instance_op *op,
 			return;
 		}
 	}
-	instance_job_queue(op, first, inst->domain_uuid, NULL);
+	instance_job_queue(op, first, inst->domain_uuid, NULL, NULL);
 }
 
 static void instance_delete_now(struct daemon *d, struct http_req *req, struct store_instance *inst)

@@ -277,6 +277,13 @@ static void main_daemon_usage(FILE *f)
 	      "                         channel is closed (default 16)\n"
 	      "      --health-missed N  missed heartbeats before an instance is unhealthy\n"
 	      "                         (default 3)\n"
+	      "      --netns NAME|none  network namespace for guest networks (default ukd);\n"
+	      "                         none: bridges in the host's namespace, so guests\n"
+	      "                         are routable from the host (and the host from\n"
+	      "                         them: isolation is then the host's firewall's job)\n"
+	      "      --default-subnet CIDR  subnet of the default network uk0\n"
+	      "                         (default 10.87.0.0/16)\n"
+	      "      --dns ADDR         DNS server given to guests (dns= on their command line)\n"
 	      "      --check            check the host (libvirt, firmware, accelerator) and\n"
 	      "                         exit: 0 if ukd can run guests here\n"
 	      "  -h, --help             show this help\n",
@@ -324,6 +331,19 @@ static int main_daemon_option(struct daemon_cfg *cfg, int argc, char **argv, int
 			return main_daemon_usage_err(
 				"--max-image-mib: expected 1 to 4096, not \"%s\"", v);
 		cfg->image_max = (size_t)mib << 20;
+	} else if (!m && (m = main_opt(argc, argv, i, "--netns", NULL, &v)) > 0) {
+		/* A name ip netns accepts: it becomes a file under /run/netns. */
+		if (!*v || strlen(v) > 48 || strchr(v, '/') || v[0] == '.')
+			return main_daemon_usage_err("--netns: expected a name or none, not \"%s\"",
+						     v);
+		cfg->netns = v;
+	} else if (!m && (m = main_opt(argc, argv, i, "--default-subnet", NULL, &v)) > 0) {
+		cfg->default_subnet = v;
+	} else if (!m && (m = main_opt(argc, argv, i, "--dns", NULL, &v)) > 0) {
+		if (!*v || strlen(v) > 15 || strspn(v, "0123456789.") != strlen(v))
+			return main_daemon_usage_err("--dns: expected an IPv4 address, not \"%s\"",
+						     v);
+		cfg->dns = v;
 	} else if (!m && (m = main_opt(argc, argv, i, "--health-violations", NULL, &v)) > 0) {
 		unsigned long n = strtoul(v, &end, 10);
 

@@ -56,6 +56,34 @@ static const char *const store_migrations[] = {
 	"  kind TEXT NOT NULL,"
 	"  subject TEXT,"
 	"  detail TEXT);",
+	/*
+	 * 2: networks, the address each attached instance holds, and its
+	 * published ports. Addresses and ports go with their instance (ON DELETE
+	 * CASCADE); a network cannot go while an address refers to it.
+	 */
+	"CREATE TABLE networks ("
+	"  name TEXT PRIMARY KEY,"
+	"  id TEXT NOT NULL UNIQUE,"
+	"  subnet INTEGER NOT NULL,"
+	"  prefix INTEGER NOT NULL,"
+	"  gateway INTEGER NOT NULL,"
+	"  bridge TEXT NOT NULL UNIQUE,"
+	"  next INTEGER NOT NULL,"
+	"  created INTEGER NOT NULL);"
+	"CREATE TABLE addresses ("
+	"  instance_id TEXT PRIMARY KEY REFERENCES instances (id) ON DELETE CASCADE,"
+	"  network TEXT NOT NULL REFERENCES networks (name),"
+	"  ip INTEGER NOT NULL,"
+	"  mac TEXT NOT NULL UNIQUE,"
+	"  UNIQUE (network, ip));"
+	"CREATE TABLE ports ("
+	"  instance_id TEXT NOT NULL REFERENCES instances (id) ON DELETE CASCADE,"
+	"  proto TEXT NOT NULL,"
+	"  host_ip TEXT NOT NULL,"
+	"  host_port INTEGER NOT NULL,"
+	"  guest_port INTEGER NOT NULL,"
+	"  UNIQUE (proto, host_ip, host_port));"
+	"CREATE INDEX ports_instance ON ports (instance_id);",
 };
 
 #define STORE_VERSION ((int)(sizeof(store_migrations) / sizeof(store_migrations[0])))
@@ -627,4 +655,317 @@ int store_instance_list(struct store *st, store_instance_cb cb, void *opaque)
 int store_instance_delete(struct store *st, const char *id)
 {
 	return store_delete_id(st, "DELETE FROM instances WHERE id = ?", id, "instance.deleted");
+}
+
+/* --- networks, addresses and published ports --- */
+
+#define STORE_NETWORK_COLS "name, id, subnet, prefix, gateway, bridge, created"
+
+static void store_network_row(sqlite3_stmt *s, struct store_network *net)
+{
+	memset(net, 0, sizeof(*net));
+	store_copy_text(net->name, sizeof(net->name), s, 0);
+	store_copy_text(net->id, sizeof(net->id), s, 1);
+	net->subnet = (uint32_t)sqlite3_column_int64(s, 2);
+	net->prefix = sqlite3_column_int(s, 3);
+	net->gateway = (uint32_t)sqlite3_column_int64(s, 4);
+	store_copy_text(net->bridge, sizeof(net->bridge), s, 5);
+	net->created = sqlite3_column_int64(s, 6);
+}
+
+int store_network_insert(struct store *st, const struct store_network *net)
+{
+	sqlite3_stmt *s;
+	int ret;
+
+	if ((ret = store_begin(st)) < 0)
+		return ret;
+	if ((ret = store_prepare(st,
+				 "INSERT INTO networks (" STORE_NETWORK_COLS
+				 ", next) VALUES (?, ?, ?, ?, ?, ?, ?, 0)",
+				 &s)) < 0)
+		return store_rollback(st, ret);
+	sqlite3_bind_text(s, 1, net->name, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 2, net->id, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 3, net->subnet);
+	sqlite3_bind_int(s, 4, net->prefix);
+	sqlite3_bind_int64(s, 5, net->gateway);
+	sqlite3_bind_text(s, 6, net->bridge, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 7, net->created);
+	ret = store_step_done(st, s, "insert network");
+	sqlite3_finalize(s);
+	if (ret < 0 ||
+	    (ret = store_event_insert(st, "network.created", net->name, net->bridge)) < 0)
+		return store_rollback(st, ret);
+	return store_commit(st);
+}
+
+int store_network_find(struct store *st, const char *name, struct store_network *out)
+{
+	sqlite3_stmt *s;
+	int rc, ret;
+
+	if ((ret = store_prepare(st, "SELECT " STORE_NETWORK_COLS " FROM networks WHERE name = ?",
+				 &s)) < 0)
+		return ret;
+	sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW)
+		store_network_row(s, out);
+	ret = rc == SQLITE_ROW ? 0 : rc == SQLITE_DONE ? -ENOENT : store_fail(st, "find network");
+	sqlite3_finalize(s);
+	return ret;
+}
+
+int store_network_list(struct store *st, store_network_cb cb, void *opaque)
+{
+	struct store_network net;
+	sqlite3_stmt *s;
+	int rc, ret;
+
+	if ((ret = store_prepare(st, "SELECT " STORE_NETWORK_COLS " FROM networks ORDER BY created",
+				 &s)) < 0)
+		return ret;
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		store_network_row(s, &net);
+		if ((ret = cb(&net, opaque)) < 0)
+			break;
+	}
+	if (ret == 0 && rc != SQLITE_DONE)
+		ret = store_fail(st, "list networks");
+	sqlite3_finalize(s);
+	return ret;
+}
+
+int store_network_users(struct store *st, const char *name)
+{
+	sqlite3_stmt *s;
+	int ret;
+
+	if ((ret = store_prepare(st, "SELECT count(*) FROM addresses WHERE network = ?", &s)) < 0)
+		return ret;
+	sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
+	ret = sqlite3_step(s) == SQLITE_ROW ? sqlite3_column_int(s, 0)
+					    : store_fail(st, "count network users");
+	sqlite3_finalize(s);
+	return ret;
+}
+
+int store_network_delete(struct store *st, const char *name)
+{
+	int ret =
+		store_delete_id(st, "DELETE FROM networks WHERE name = ?", name, "network.deleted");
+
+	/* The foreign key of an attached instance's address refuses the delete. */
+	if (ret == -EIO && sqlite3_extended_errcode(st->db) == SQLITE_CONSTRAINT_FOREIGNKEY)
+		return -EBUSY;
+	return ret;
+}
+
+/* Picks the first free host address at or after the network's cursor and moves the cursor. */
+static int store_nic_alloc(struct store *st, struct store_nic *nic)
+{
+	struct store_network net;
+	uint32_t size, start, host = 0;
+	uint8_t *used = NULL;
+	sqlite3_stmt *s;
+	int64_t next;
+	int rc, ret;
+
+	if ((ret = store_prepare(st,
+				 "SELECT " STORE_NETWORK_COLS ", next FROM networks "
+				 "WHERE name = ?",
+				 &s)) < 0)
+		return ret;
+	sqlite3_bind_text(s, 1, nic->network, -1, SQLITE_STATIC);
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW) {
+		store_network_row(s, &net);
+		next = sqlite3_column_int64(s, 7);
+	}
+	sqlite3_finalize(s);
+	if (rc != SQLITE_ROW)
+		return rc == SQLITE_DONE ? -ENOENT : store_fail(st, "find network");
+	/* network.c bounds prefixes to 16..30: at most 64 Ki addresses, an 8 KiB bitmap. */
+	size = 1u << (32 - net.prefix);
+	if (!(used = calloc(size / 8 + 1, 1)))
+		return -ENOMEM;
+	if ((ret = store_prepare(st, "SELECT ip FROM addresses WHERE network = ?", &s)) < 0)
+		goto free_used;
+	sqlite3_bind_text(s, 1, nic->network, -1, SQLITE_STATIC);
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		uint32_t h = (uint32_t)sqlite3_column_int64(s, 0) - net.subnet;
+
+		if (h < size)
+			used[h / 8] |= (uint8_t)(1u << (h % 8));
+	}
+	sqlite3_finalize(s);
+	if (rc != SQLITE_DONE) {
+		ret = store_fail(st, "list addresses");
+		goto free_used;
+	}
+	/* Host parts 1 .. size-2: never the network or broadcast address, nor the gateway. */
+	start = next > 0 && (uint64_t)next < size - 1 ? (uint32_t)next : 1;
+	ret = -ENOSPC;
+	for (uint32_t i = 0; i < size - 2; i++) {
+		host = 1 + (start - 1 + i) % (size - 2);
+		if (used[host / 8] & (1u << (host % 8)) || net.subnet + host == net.gateway)
+			continue;
+		nic->ip = net.subnet + host;
+		ret = 0;
+		break;
+	}
+	if (ret < 0)
+		goto free_used;
+	if ((ret = store_prepare(st, "UPDATE networks SET next = ? WHERE name = ?", &s)) < 0)
+		goto free_used;
+	sqlite3_bind_int64(s, 1, host + 1);
+	sqlite3_bind_text(s, 2, nic->network, -1, SQLITE_STATIC);
+	ret = store_step_done(st, s, "move the address cursor");
+	sqlite3_finalize(s);
+free_used:
+	free(used);
+	return ret;
+}
+
+static int store_port_insert(struct store *st, const char *id, const struct store_port *p)
+{
+	sqlite3_stmt *s;
+	int ret;
+
+	if ((ret = store_prepare(st,
+				 "INSERT INTO ports (instance_id, proto, host_ip, host_port, "
+				 "guest_port) VALUES (?, ?, ?, ?, ?)",
+				 &s)) < 0)
+		return ret;
+	sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 2, p->proto, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 3, p->host_ip, -1, SQLITE_STATIC);
+	sqlite3_bind_int(s, 4, (int)p->host_port);
+	sqlite3_bind_int(s, 5, (int)p->guest_port);
+	ret = store_step_done(st, s, "insert port");
+	sqlite3_finalize(s);
+	return ret == -EEXIST ? -EADDRINUSE : ret;
+}
+
+int store_instance_insert_nic(struct store *st, struct store_instance *inst, struct store_nic *nic,
+			      const struct store_port *ports, size_t nports, store_nic_fill fill,
+			      void *opaque)
+{
+	sqlite3_stmt *s;
+	int ret;
+
+	if (!nic)
+		return store_instance_insert(st, inst);
+	if ((ret = store_begin(st)) < 0)
+		return ret;
+	if ((ret = store_nic_alloc(st, nic)) < 0 || (fill && (ret = fill(inst, nic, opaque)) < 0))
+		return store_rollback(st, ret);
+	if ((ret = store_prepare(st,
+				 "INSERT INTO instances (" STORE_INSTANCE_COLS
+				 ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+				 &s)) < 0)
+		return store_rollback(st, ret);
+	store_instance_bind(s, inst);
+	ret = store_step_done(st, s, "insert instance");
+	sqlite3_finalize(s);
+	if (ret < 0)
+		return store_rollback(st, ret);
+	if ((ret = store_prepare(st,
+				 "INSERT INTO addresses (instance_id, network, ip, mac) "
+				 "VALUES (?, ?, ?, ?)",
+				 &s)) < 0)
+		return store_rollback(st, ret);
+	sqlite3_bind_text(s, 1, inst->id, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 2, nic->network, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 3, nic->ip);
+	sqlite3_bind_text(s, 4, nic->mac, -1, SQLITE_STATIC);
+	ret = store_step_done(st, s, "insert address");
+	sqlite3_finalize(s);
+	/* The MAC comes from the random id: a clash is 2^-40 unlikely, and refused. */
+	for (size_t i = 0; ret == 0 && i < nports; i++)
+		ret = store_port_insert(st, inst->id, &ports[i]);
+	if (ret < 0 || (ret = store_event_insert(st, "instance.created", inst->id, inst->name)) < 0)
+		return store_rollback(st, ret);
+	return store_commit(st);
+}
+
+static void store_nic_row(sqlite3_stmt *s, struct store_nic *nic)
+{
+	memset(nic, 0, sizeof(*nic));
+	store_copy_text(nic->instance_id, sizeof(nic->instance_id), s, 0);
+	store_copy_text(nic->network, sizeof(nic->network), s, 1);
+	nic->ip = (uint32_t)sqlite3_column_int64(s, 2);
+	store_copy_text(nic->mac, sizeof(nic->mac), s, 3);
+}
+
+int store_nic_get(struct store *st, const char *instance_id, struct store_nic *out)
+{
+	sqlite3_stmt *s;
+	int rc, ret;
+
+	if ((ret = store_prepare(st,
+				 "SELECT instance_id, network, ip, mac FROM addresses "
+				 "WHERE instance_id = ?",
+				 &s)) < 0)
+		return ret;
+	sqlite3_bind_text(s, 1, instance_id, -1, SQLITE_STATIC);
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW)
+		store_nic_row(s, out);
+	ret = rc == SQLITE_ROW ? 0 : rc == SQLITE_DONE ? -ENOENT : store_fail(st, "find address");
+	sqlite3_finalize(s);
+	return ret;
+}
+
+int store_nic_list(struct store *st, store_nic_cb cb, void *opaque)
+{
+	struct store_nic nic;
+	sqlite3_stmt *s;
+	int rc, ret;
+
+	if ((ret = store_prepare(st, "SELECT instance_id, network, ip, mac FROM addresses", &s)) <
+	    0)
+		return ret;
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		store_nic_row(s, &nic);
+		if ((ret = cb(&nic, opaque)) < 0)
+			break;
+	}
+	if (ret == 0 && rc != SQLITE_DONE)
+		ret = store_fail(st, "list addresses");
+	sqlite3_finalize(s);
+	return ret;
+}
+
+int store_port_list(struct store *st, const char *instance_id, store_port_cb cb, void *opaque)
+{
+	struct store_port p;
+	sqlite3_stmt *s;
+	int rc, ret;
+
+	if ((ret = store_prepare(
+		     st,
+		     instance_id ? "SELECT instance_id, proto, host_ip, host_port, "
+				   "guest_port FROM ports WHERE instance_id = ? ORDER BY rowid"
+				 : "SELECT instance_id, proto, host_ip, host_port, "
+				   "guest_port FROM ports ORDER BY rowid",
+		     &s)) < 0)
+		return ret;
+	if (instance_id)
+		sqlite3_bind_text(s, 1, instance_id, -1, SQLITE_STATIC);
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		memset(&p, 0, sizeof(p));
+		store_copy_text(p.instance_id, sizeof(p.instance_id), s, 0);
+		store_copy_text(p.proto, sizeof(p.proto), s, 1);
+		store_copy_text(p.host_ip, sizeof(p.host_ip), s, 2);
+		p.host_port = (unsigned)sqlite3_column_int(s, 3);
+		p.guest_port = (unsigned)sqlite3_column_int(s, 4);
+		if ((ret = cb(&p, opaque)) < 0)
+			break;
+	}
+	if (ret == 0 && rc != SQLITE_DONE)
+		ret = store_fail(st, "list ports");
+	sqlite3_finalize(s);
+	return ret;
 }

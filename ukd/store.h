@@ -104,4 +104,68 @@ void store_instance_clear(struct store_instance *inst);
 /* Appends one event on its own. */
 int store_event_add(struct store *st, const char *kind, const char *subject, const char *detail);
 
+/* --- networks, addresses and published ports (network.h explains them) --- */
+
+#define STORE_NET_ID_LEN 16 /* 64 random bits, lowercase hex */
+#define STORE_IFNAME_MAX 16 /* IFNAMSIZ */
+
+struct store_network {
+	char name[STORE_NAME_MAX];
+	char id[STORE_NET_ID_LEN + 1];
+	uint32_t subnet; /* host byte order */
+	int prefix;
+	uint32_t gateway;
+	char bridge[STORE_IFNAME_MAX];
+	int64_t created;
+};
+
+/* An instance's attachment: its network, address and MAC. */
+struct store_nic {
+	char instance_id[STORE_INSTANCE_ID_LEN + 1];
+	char network[STORE_NAME_MAX];
+	uint32_t ip;
+	char mac[18];
+};
+
+struct store_port {
+	char instance_id[STORE_INSTANCE_ID_LEN + 1];
+	char proto[4]; /* "tcp" or "udp" */
+	char host_ip[46];
+	unsigned host_port, guest_port;
+};
+
+/* -EEXIST if the name or the bridge is taken. Appends "network.created". */
+int store_network_insert(struct store *st, const struct store_network *net);
+int store_network_find(struct store *st, const char *name, struct store_network *out);
+typedef int (*store_network_cb)(const struct store_network *net, void *opaque);
+int store_network_list(struct store *st, store_network_cb cb, void *opaque);
+/* Number of instances attached to the network, or -errno. */
+int store_network_users(struct store *st, const char *name);
+/* -EBUSY if an instance is still attached. Appends "network.deleted". */
+int store_network_delete(struct store *st, const char *name);
+
+/*
+ * Inserts a new instance together with its attachment and ports, in one
+ * transaction: nic->ip is allocated here (the first free address at or after
+ * the network's cursor, so a released address is reused as late as
+ * possible), and written back; then fill (may be NULL) may rewrite inst
+ * (its spec) knowing the address, before the row is written. -ENOSPC when the subnet is full,
+ * -EADDRINUSE when a port is published already, -EEXIST when the name is taken. nic may be NULL (no
+ * network): then this is store_instance_insert.
+ */
+typedef int (*store_nic_fill)(struct store_instance *inst, const struct store_nic *nic,
+			      void *opaque);
+int store_instance_insert_nic(struct store *st, struct store_instance *inst, struct store_nic *nic,
+			      const struct store_port *ports, size_t nports, store_nic_fill fill,
+			      void *opaque);
+
+/* The instance's attachment; -ENOENT if it has none. */
+int store_nic_get(struct store *st, const char *instance_id, struct store_nic *out);
+typedef int (*store_nic_cb)(const struct store_nic *nic, void *opaque);
+int store_nic_list(struct store *st, store_nic_cb cb, void *opaque);
+
+/* Published ports of one instance (instance_id) or of all (NULL), in insertion order. */
+typedef int (*store_port_cb)(const struct store_port *port, void *opaque);
+int store_port_list(struct store *st, const char *instance_id, store_port_cb cb, void *opaque);
+
 #endif

@@ -520,6 +520,19 @@ char *virt_domain_xml(const struct virt_spec *s)
 		util_buf_puts(&b, "'><reconnect enabled='yes' timeout='1'/></source>"
 				  "<target port='1'/></serial>\n");
 	}
+	/*
+	 * managed='no': ukd made the tap (and moves it into its namespace once
+	 * QEMU holds it); libvirt only opens it. A libvirt-made tap would be
+	 * created and deleted by libvirt in the host's namespace, where ukd
+	 * could not enslave it to a bridge in its own before the guest runs.
+	 */
+	if (s->tap) {
+		util_buf_puts(&b, "    <interface type='ethernet'><target dev='");
+		util_buf_xml(&b, s->tap);
+		util_buf_puts(&b, "' managed='no'/><model type='virtio'/><mac address='");
+		util_buf_xml(&b, s->mac);
+		util_buf_puts(&b, "'/></interface>\n");
+	}
 	util_buf_puts(&b, "  </devices>\n</domain>\n");
 	if (b.oom) {
 		util_buf_free(&b);

@@ -60,7 +60,9 @@ struct virt_spec {
 	const char *health_path; /* the health channel's socket (ukd listens), or NULL */
 	const char *cmdline;
 	unsigned mem_mib;
-	int kvm; /* 1: <domain type='kvm'>; 0: TCG */
+	int kvm;	 /* 1: <domain type='kvm'>; 0: TCG */
+	const char *tap; /* a virtio NIC on this existing tap (network.h), or NULL */
+	const char *mac;
 };
 
 /* A running domain that carries ukd's metadata. */

@@ -8,6 +8,7 @@ libvirt domains it created (only those: their names come from the API).
 Environment: UKD (the ukd binary), UKD_HELLO (the hello example, a static ELF).
 Run one case: test_daemon.py CASE; list them: test_daemon.py --list.
 """
+import atexit
 import http.client
 import io
 import json
@@ -90,13 +91,27 @@ def tar_of(files):
     return buf.getvalue()
 
 
+def _netns_del(name):
+    subprocess.run(["ip", "netns", "del", name], stdout=subprocess.DEVNULL,
+                   stderr=subprocess.DEVNULL)
+
+
 class Daemon:
+    seq = 0
+
     def __init__(self, root, sock, logpath):
         self.root, self.sock, self.logpath = root, sock, logpath
         self.proc = None
+        # Its own network namespace (ukd creates it), kept across restarts and deleted
+        # when the test process ends: tests never share ukd's default "ukd".
+        Daemon.seq += 1
+        self.netns = "ukdt-%d-d%d" % (os.getpid(), Daemon.seq)
+        atexit.register(_netns_del, self.netns)
 
     def start(self, *extra):
         self.log = open(self.logpath, "a")
+        if "--netns" not in extra:
+            extra = ("--netns", self.netns) + tuple(extra)
         self.proc = subprocess.Popen([UKD, "--root", self.root, "--socket", self.sock,
                                       "--foreground", "--log-level", "debug"] + list(extra),
                                      stdout=self.log, stderr=subprocess.STDOUT)

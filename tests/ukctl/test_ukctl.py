@@ -347,7 +347,7 @@ class UkctlTest(unittest.TestCase):
     def test_unsupported(self):
         """Flags and commands ukd cannot serve yet say so (exit 1) and create nothing."""
         self.hello()
-        for flag in (["-p", "8080:80"], ["--net", "default"], ["--volume", "d.img:/dev/vdb"],
+        for flag in (["--volume", "d.img:/dev/vdb"],
                      ["--restart", "always"], ["--health-interval", "5s"], ["--cpus", "2"]):
             r = self.ukctl("run", "-d", *flag, "hello:v1")
             self.assertEqual(r.rc, 1, "%s: %r" % (flag, r))
