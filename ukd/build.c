@@ -205,6 +205,11 @@ void build_manifest_free(struct build_manifest *m)
 		free(m->env[i]);
 	for (size_t i = 0; i < m->nargs; i++)
 		free(m->args[i]);
+	for (size_t i = 0; i < m->nfiles; i++) {
+		free((char *)m->files[i].host_path);
+		free((char *)m->files[i].guest_path);
+	}
+	free(m->files);
 	free(m->sources);
 	free(m->env);
 	free(m->args);
@@ -277,11 +282,52 @@ static int build_manifest_lists(json_t *root, struct build_manifest *m, char *er
 	return 0;
 }
 
+/* "files": context paths (regular files, checked) to guest paths (checked by the packer). */
+static int build_manifest_files(json_t *root, const char *dir, struct build_manifest *m, char *err,
+				size_t errlen)
+{
+	json_t *files = json_object_get(root, "files"), *v;
+	const char *k;
+	struct stat st;
+
+	if (!files)
+		return 0;
+	if (!json_is_object(files) || json_object_size(files) > BUILD_FILES_MAX)
+		return build_err(err, errlen,
+				 "uk.json: \"files\" must map up to %d context paths "
+				 "to guest paths",
+				 BUILD_FILES_MAX);
+	if (!(m->files = calloc(json_object_size(files), sizeof(*m->files))))
+		return build_err(err, errlen, "out of memory");
+	json_object_foreach(files, k, v)
+	{
+		struct pack_file *f = &m->files[m->nfiles];
+		char *host = NULL;
+
+		if (!build_path_ok(k, 0) || !json_is_string(v))
+			return build_err(err, errlen,
+					 "uk.json: file \"%.200s\" must be a relative "
+					 "path inside the context, mapped to a string",
+					 k);
+		if (asprintf(&host, "%s/%s", dir, k) < 0)
+			return build_err(err, errlen, "out of memory");
+		f->host_path = host;
+		m->nfiles++;
+		if (!(f->guest_path = build_str(v)))
+			return build_err(err, errlen, "uk.json: file \"%.200s\": bad guest path",
+					 k);
+		if (lstat(host, &st) < 0 || !S_ISREG(st.st_mode))
+			return build_err(err, errlen,
+					 "uk.json: file %.200s is not in the build context", k);
+	}
+	return 0;
+}
+
 int build_manifest_read(const char *dir, struct build_manifest *m, char *err, size_t errlen)
 {
 	char path[PATH_MAX];
 	json_error_t je;
-	json_t *root, *name, *mem;
+	json_t *root, *name, *mem, *port;
 	struct stat st;
 	int ret = -1;
 
@@ -310,7 +356,15 @@ int build_manifest_read(const char *dir, struct build_manifest *m, char *err, si
 		goto free_root;
 	}
 	m->mem_mib = mem ? (unsigned)json_integer_value(mem) : 0;
-	if (build_manifest_lists(root, m, err, errlen) < 0)
+	port = json_object_get(root, "port");
+	if (port && (!json_is_integer(port) || json_integer_value(port) < 1 ||
+		     json_integer_value(port) > 65535)) {
+		build_err(err, errlen, "uk.json: \"port\" must be from 1 to 65535");
+		goto free_root;
+	}
+	m->port = port ? (unsigned)json_integer_value(port) : 0;
+	if (build_manifest_lists(root, m, err, errlen) < 0 ||
+	    build_manifest_files(root, dir, m, err, errlen) < 0)
 		goto free_root;
 	for (size_t i = 0; i < m->nsources; i++) {
 		snprintf(path, sizeof(path), "%s/%s", dir, m->sources[i]);

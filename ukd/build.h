@@ -17,10 +17,13 @@
 
 #include <stddef.h>
 
+#include "pack.h"
+
 #define BUILD_ENTRIES_MAX 1000
 #define BUILD_UNPACKED_MAX (64u << 20) /* bytes of all files together */
 #define BUILD_PATH_MAX 255
 #define BUILD_SOURCES_MAX 64
+#define BUILD_FILES_MAX 256
 #define BUILD_TIMEOUT_S 120
 #define BUILD_OUTPUT_MAX (64u << 10) /* compiler output kept for the error */
 
@@ -32,7 +35,10 @@ struct build_manifest {
 	size_t nenv;
 	char **args;
 	size_t nargs;
-	unsigned mem_mib; /* 0 if unset */
+	unsigned mem_mib;	 /* 0 if unset */
+	unsigned port;		 /* readiness port, 0 if unset */
+	struct pack_file *files; /* "files": {"PATH in the context": "/guest/path"} */
+	size_t nfiles;
 };
 
 int build_unpack(const void *tar, size_t len, const char *dir, char *err, size_t errlen);

@@ -191,6 +191,9 @@ static int image_pack(struct image_ctx *c)
 	o.env = env;
 	o.args = args;
 	o.nargs = nargs;
+	o.files = c->m.files;
+	o.nfiles = c->m.nfiles;
+	o.port = c->m.port;
 	ret = pack_image(&o, err, sizeof(err));
 	free(env);
 	if (ret < 0) {
