@@ -211,11 +211,6 @@ void net_stack_init(void)
 	}
 }
 
-int net_up(void)
-{
-	return dev && !ip4_addr_isany(netif_ip4_addr(&netif));
-}
-
 int net_init(const struct cmdline *c)
 {
 	ip4_addr_t addr, mask, gw;

@@ -18,7 +18,5 @@ int net_init(const struct cmdline *c);
 void net_timers_changed(void);
 /* Initializes lwIP once; sockets work (on no interface) even without a device. */
 void net_stack_init(void);
-/* 1 once the interface has an address. */
-int net_up(void);
 
 #endif

@@ -114,17 +114,6 @@ int64_t time_now_ns(int clock)
 	}
 }
 
-uint64_t time_monotonic_to_tsc(uint64_t ns)
-{
-	return proc.tsc_boot + time_ns_to_tsc(ns);
-}
-
-int64_t time_realtime_offset_ns(void)
-{
-	time_calibrate();
-	return rtc_epoch_ns - (int64_t)time_tsc_to_ns(tsc_at_rtc - proc.tsc_boot);
-}
-
 int64_t time_tsc_to_realtime_ns(uint64_t tsc)
 {
 	time_calibrate();

@@ -24,9 +24,6 @@ void time_calibrate(void);
 /* TSC cycles to nanoseconds and back (calibrating first if needed). */
 uint64_t time_tsc_to_ns(uint64_t cycles);
 uint64_t time_ns_to_tsc(uint64_t ns);
-/* The TSC value at which CLOCK_MONOTONIC reads `ns`; and CLOCK_REALTIME's offset from it. */
-uint64_t time_monotonic_to_tsc(uint64_t ns);
-int64_t time_realtime_offset_ns(void);
 /* The CLOCK_REALTIME reading at the moment the TSC read `tsc`. */
 int64_t time_tsc_to_realtime_ns(uint64_t tsc);
 

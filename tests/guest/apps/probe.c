@@ -109,6 +109,9 @@ static int memory(void)
 	return 0;
 }
 
+/* Bytes to overflow a buffer with (a static source: reading past argv could fault first). */
+static const char filler[64] = "this string is much longer than the eight-byte buffer";
+
 int main(int argc, char **argv)
 {
 	const char *cmd = argc > 1 ? argv[1] : "";
@@ -125,7 +128,8 @@ int main(int argc, char **argv)
 	if (!strcmp(cmd, "poke"))
 		*(volatile int *)addr = 1;
 	if (!strcmp(cmd, "smash"))
-		smash(cmd, strlen(cmd) * 16);
+		smash(filler,
+		      sizeof(filler) - (size_t)(argc - 2)); /* argc: a length gcc cannot see */
 	if (!strcmp(cmd, "random"))
 		print_random();
 	if (!strcmp(cmd, "enosys"))
