@@ -406,6 +406,23 @@ print(sorted(seen.items()), flush=True)
         self.ukctl("rm", "-f", "w")
         self.assertEqual(self.ukctl("network", "rm", "back").stdout, "Deleted back\n")
 
+    def test_quick_start_build_context_with_files(self):
+        """The README's demo: ukctl build images/httpd (uk.json with files and a
+        port), run with -p, and the packed files come back byte for byte."""
+        src = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "images",
+                           "httpd")
+        r = self.ukctl("build", "-t", "web", src)
+        self.assertIn("Built web:latest", r.stdout + r.stderr)
+        port = free_port()
+        self.ukctl("run", "-d", "--name", "web", "-p", "%d:8080" % port, "web")
+        self.domains.add(self.api("GET", "/v1/instances/web").json["domain"])
+        self.wait_log("web", "listening on port 8080")
+        for name in ("index.html", "blob.bin"):
+            with open(os.path.join(src, "www", name), "rb") as f:
+                self.assertEqual(http_get("http://127.0.0.1:%d/%s" % (port, name)), (200, f.read()),
+                                 name)
+        self.ukctl("rm", "-f", "web")
+
     def test_udp_published_port(self):
         """A /udp published port relays datagrams both ways, one flow per client."""
         with open(os.path.join(APPS, "udpecho.c"), "rb") as f:
