@@ -877,6 +877,14 @@ int network_insert(struct daemon *d, struct store_instance *inst, struct network
 	return 0;
 }
 
+/* Marks the published ports of instance id as having a guest behind them, or not. */
+static void network_fwd_running(struct daemon *d, const char *id, int running)
+{
+	for (struct network_fwd *f = d->net->fwds; f; f = f->next)
+		if (!strcmp(f->instance_id, id))
+			portfwd_set_running(f->pf, running);
+}
+
 /* The network words for the command line and the tap of this run. */
 int network_boot(struct daemon *d, const char *id, const char *uuid, struct network_tap *tap,
 		 char *words, size_t len)
@@ -905,6 +913,7 @@ int network_boot(struct daemon *d, const char *id, const char *uuid, struct netw
 	snprintf(tap->ns, sizeof(tap->ns), "%s", network_ns_name(d) ? network_ns_name(d) : "");
 	snprintf(tap->tag, sizeof(tap->tag), "%s", d->net->tag);
 	network_ip_str(net.gateway, gw, sizeof(gw));
+	network_fwd_running(d, id, 1);
 	snprintf(words, len, "ip=%s/%d gw=%s %s%s%s", ip, net.prefix, gw, d->cfg->dns ? "dns=" : "",
 		 d->cfg->dns ? d->cfg->dns : "", d->cfg->dns ? " " : "");
 	return 1;
@@ -941,6 +950,7 @@ void network_run_ended(struct daemon *d, const char *id, const char *uuid)
 	struct store_nic nic;
 	struct network_job *j;
 
+	network_fwd_running(d, id, 0);
 	if (!uuid[0] || store_nic_get(d->store, id, &nic) < 0 ||
 	    !(j = network_job_new(d, NETJOB_TAP_DEL)))
 		return;
@@ -1068,6 +1078,7 @@ static int network_default(struct daemon *d)
 static int network_open_fwd(const struct store_port *p, void *opaque)
 {
 	struct daemon *d = opaque;
+	struct store_instance inst;
 	struct store_nic nic;
 	struct network_fwd *f;
 	char err[256];
@@ -1085,6 +1096,10 @@ static int network_open_fwd(const struct store_port *p, void *opaque)
 		return 0;
 	}
 	snprintf(f->instance_id, sizeof(f->instance_id), "%s", p->instance_id);
+	if (store_instance_find(d->store, p->instance_id, &inst) == 0) {
+		portfwd_set_running(f->pf, instance_active(&inst));
+		store_instance_clear(&inst);
+	}
 	f->next = d->net->fwds;
 	d->net->fwds = f;
 	return 0;

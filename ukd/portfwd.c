@@ -42,6 +42,7 @@ struct portfwd {
 	int handles;	  /* open handles of f itself */
 	int closing;
 	struct sockaddr_in guest;
+	int running;   /* the guest runs: else connections are reset at once */
 	char what[96]; /* for the log */
 	struct portfwd_conn *conns;
 	struct portfwd_flow *flows;
@@ -329,6 +330,16 @@ static void portfwd_accept(uv_stream_t *l, int status)
 		portfwd_conn_close(c);
 		return;
 	}
+	if (!f->running) {
+		/* No guest behind the port: a reset now, not a connect that times out. */
+		uv_os_fd_t fd;
+		struct linger lg = {.l_onoff = 1, .l_linger = 0};
+
+		if (uv_fileno((uv_handle_t *)&c->side[0], &fd) == 0)
+			setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+		portfwd_conn_close(c);
+		return;
+	}
 	uv_tcp_nodelay(&c->side[0], 1);
 	c->req.type = SOCK_STREAM;
 	c->req.cb = portfwd_got_socket;
@@ -504,7 +515,8 @@ static void portfwd_udp_recv(uv_udp_t *h, ssize_t n, const uv_buf_t *buf,
 	struct portfwd_flow *fl;
 
 	(void)flags;
-	if (n <= 0 || !addr || f->closing || !(fl = portfwd_flow_get(f, addr)) || fl->closing) {
+	if (n <= 0 || !addr || f->closing || !f->running || !(fl = portfwd_flow_get(f, addr)) ||
+	    fl->closing) {
 		free(buf->base);
 		return;
 	}
@@ -623,6 +635,11 @@ void portfwd_close(struct portfwd *f)
 void portfwd_set_guest(struct portfwd *f, uint32_t guest_ip)
 {
 	f->guest.sin_addr.s_addr = htonl(guest_ip);
+}
+
+void portfwd_set_running(struct portfwd *f, int running)
+{
+	f->running = running;
 }
 
 size_t portfwd_active(const struct portfwd *f)

@@ -47,6 +47,13 @@ void portfwd_set_guest(struct portfwd *f, uint32_t guest_ip);
 /* Closes the listener and every relayed connection; frees f once libuv is done. */
 void portfwd_close(struct portfwd *f);
 
+/*
+ * Whether the guest behind f runs. While it does not (created, stopped, exited)
+ * the port stays held for the instance, and a TCP client is reset at once
+ * instead of waiting for a guest that is not there; datagrams are dropped.
+ */
+void portfwd_set_running(struct portfwd *f, int running);
+
 /* Connections (TCP) or flows (UDP) relayed now. */
 size_t portfwd_active(const struct portfwd *f);
 

@@ -453,6 +453,70 @@ print(sorted(seen.items()), flush=True)
             for c in clients:
                 c.close()
 
+    def reset_fast(self, port):
+        """A client of the port is reset within a second (no guest behind it)."""
+        t0 = time.monotonic()
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
+                s.sendall(b"GET / HTTP/1.0\r\n\r\n")
+                self.assertEqual(s.recv(100), b"")
+        except (ConnectionResetError, BrokenPipeError):
+            pass
+        return time.monotonic() - t0
+
+    def test_published_port_of_stopped_instance(self):
+        """The port stays held for a created or stopped instance (nobody else gets it),
+        but a client is turned away at once rather than left waiting; once started,
+        the guest answers on it."""
+        self.upload_httpd()
+        port = free_port()
+        self.instance("a", ports=["%d:8080" % port], start=False)
+        self.assertTrue(self.listening(port))
+        self.assertLess(self.reset_fast(port), 1.0)
+        self.api("POST", "/v1/instances/a/start", expect=200)
+        self.domains.add(self.api("GET", "/v1/instances/a").json["domain"])
+        self.wait_log("a", "listening on port 8080")
+        self.assertEqual(http_status("http://127.0.0.1:%d/" % port), 404)
+        self.api("POST", "/v1/instances/a/kill", expect=200)
+        deadline = time.monotonic() + 30
+        while (self.api("GET", "/v1/instances/a").json["state"] != "exited" and
+               time.monotonic() < deadline):
+            time.sleep(0.2)
+        self.assertTrue(self.listening(port))
+        self.assertLess(self.reset_fast(port), 1.0)
+
+    def test_netns_none_bridges_in_host_namespace(self):
+        """--netns none: the bridge and the tap stay in the host's namespace, the guest
+        answers on its address from the host and through its published port, and
+        removing the instance leaves no tap or filter chain behind. The subnet is
+        TEST-NET-2 (198.51.100.0/24, never routed) so the host's routes are untouched."""
+        self.ukd.stop()
+        sh("ip", "netns", "del", self.ns, check=False)
+        self.ukd.start("--netns", "none", "--default-subnet", "198.51.100.0/24")
+        self.upload_httpd()
+        port = free_port()
+        a = self.instance("a", ports=["%d:8080" % port])
+        self.wait_log("a", "listening on port 8080")
+        ip = a["network"]["ip"]
+        self.assertTrue(ip.startswith("198.51.100."), ip)
+        bridges = [l["ifname"] for l in links() if l.get("ifalias") == self.tag and
+                   l.get("linkinfo", {}).get("info_kind") == "bridge"]
+        self.assertEqual(len(bridges), 1, links())
+        taps = self.our_taps(None)
+        self.assertEqual(len(taps), 1)
+        self.assertFalse(os.path.exists("/run/netns/" + self.ns))
+        # The image has no files packed, so httpd's 404 is its answer.
+        self.assertEqual(http_status("http://%s:8080/index.html" % ip), 404)
+        self.assertEqual(http_status("http://127.0.0.1:%d/index.html" % port), 404)
+        self.api("DELETE", "/v1/instances/a?force=1", expect=204)
+        deadline = time.monotonic() + 30
+        while self.our_taps(None) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        self.assertEqual(self.our_taps(None), [])
+        chains = re.findall(r"^:(uk[0-9a-f]+) ", sh("ebtables-save").stdout, re.M)
+        self.assertNotIn(taps[0], chains)
+        self.assertFalse(self.listening(port))
+
     def kernel_state(self):
         return {"ns_taps": self.our_taps(self.ns), "host_taps": self.our_taps(None),
                 "bridges": self.our_bridges(), "chains": self.ebtables_chains()}
