@@ -52,5 +52,11 @@
 #define EMSGSIZE 90
 #define EOPNOTSUPP 95
 #define ENODEV 19
+/*
+ * Never seen by the application: a blocking call interrupted by a signal
+ * returns it, and the syscall dispatcher either restarts the call (the
+ * handler has SA_RESTART, or no handler ran) or turns it into EINTR.
+ */
+#define ERESTARTSYS 512
 
 #endif

@@ -35,7 +35,7 @@ static long efd_read(struct file *f, void *buf, size_t len, uint64_t *pos)
 		if (f->flags & O_NONBLOCK)
 			return -EAGAIN;
 		if (vfs_wait(0) == -EINTR)
-			return -EINTR;
+			return -ERESTARTSYS;
 	}
 	v = e->semaphore ? 1 : e->count;
 	e->count -= v;
@@ -59,7 +59,7 @@ static long efd_write(struct file *f, const void *buf, size_t len, uint64_t *pos
 		if (f->flags & O_NONBLOCK)
 			return -EAGAIN;
 		if (vfs_wait(0) == -EINTR)
-			return -EINTR;
+			return -ERESTARTSYS;
 	}
 	e->count += v;
 	vfs_notify(f);
@@ -151,7 +151,7 @@ static long tfd_read(struct file *f, void *buf, size_t len, uint64_t *pos)
 		if (f->flags & O_NONBLOCK || !t->next)
 			return f->flags & O_NONBLOCK ? -EAGAIN : -EINVAL;
 		if (vfs_wait(t->next) == -EINTR)
-			return -EINTR;
+			return -ERESTARTSYS;
 	}
 	memcpy(buf, &n, 8);
 	return 8;

@@ -25,7 +25,10 @@ long futex_wait(uint64_t uaddr, uint32_t val, uint64_t deadline, uint32_t bitset
 		return -EAGAIN;
 	t->wait_key = uaddr;
 	t->wait_bitset = bitset;
-	return sched_block(&waiters, deadline);
+	/* Like Linux: an untimed wait restarts under SA_RESTART, a timed one fails with EINTR. */
+	long r = sched_block(&waiters, deadline);
+
+	return r == -EINTR && !deadline ? -ERESTARTSYS : r;
 }
 
 struct match {

@@ -219,9 +219,11 @@ void loader_run(const void *elf, size_t size, char **argv, char **envp)
 	tf = (struct trapframe){
 		.rip = entry, .cs = USER_CS, .rflags = 0x202, .rsp = sp, .ss = USER_DS};
 	proc.tsc_main = rdtsc();
-	if (proc.debug_boot) /* measured before printing, so the print costs nothing */
+	if (proc.debug_boot) { /* measured before printing, so the print costs nothing */
 		kprintf("boot: first instruction to application entry: %lu us (%lu TSC cycles)\n",
 			time_tsc_to_ns(proc.tsc_main - proc.tsc_boot) / 1000,
 			proc.tsc_main - proc.tsc_boot);
+		kprintf("boot: TSC %lu kHz, from %s\n", time_ns_to_tsc(1000000), time_source());
+	}
 	user_enter(&tf);
 }

@@ -46,7 +46,7 @@ static long pipe_read(struct file *f, void *dst, size_t len, uint64_t *pos)
 		if (f->flags & O_NONBLOCK)
 			return -EAGAIN;
 		if (vfs_wait(0) == -EINTR)
-			return -EINTR;
+			return -ERESTARTSYS;
 	}
 	n = MIN(len, p->count);
 	for (size_t i = 0; i < n; i++)
@@ -76,7 +76,7 @@ static long pipe_write(struct file *f, const void *src, size_t len, uint64_t *po
 			if (f->flags & O_NONBLOCK)
 				return done ? (long)done : -EAGAIN;
 			if (vfs_wait(0) == -EINTR)
-				return done ? (long)done : -EINTR;
+				return done ? (long)done : -ERESTARTSYS;
 			continue;
 		}
 		n = MIN(room, len - done);

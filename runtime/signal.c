@@ -20,6 +20,7 @@
 #define SA_SIGINFO 0x4
 #define SA_ONSTACK 0x08000000
 #define SA_RESTORER 0x04000000
+#define SA_RESTART 0x10000000
 #define SA_NODEFER 0x40000000
 #define SA_RESETHAND 0x80000000
 #define SS_ONSTACK 1
@@ -99,7 +100,7 @@ int signal_send(struct thread *t, int sig)
 		t->sig_pending |= BIT(sig);
 	else
 		process_pending |= BIT(sig);
-	/* A thread sleeping in a blocking call wakes up with EINTR. */
+	/* A thread sleeping in a blocking call wakes up with EINTR (or restarts: syscall.c). */
 	for (struct thread *w = t ? t : sched_current(); w; w = t ? 0 : sched_next_thread(w))
 		if (w->state == T_BLOCKED && deliverable(w))
 			sched_wake(w, -EINTR);
@@ -188,7 +189,7 @@ static int has_handler(int sig)
 	return actions[sig].handler != SIG_DFL && actions[sig].handler != SIG_IGN;
 }
 
-void signal_deliver(struct trapframe *tf)
+void signal_deliver(struct trapframe *tf, long syscall_nr)
 {
 	int sig;
 
@@ -204,6 +205,15 @@ void signal_deliver(struct trapframe *tf)
 			kprintf("runtime: handler for signal %d has no SA_RESTORER; cannot return\n",
 				sig);
 			proc_kill(sig);
+		}
+		if (syscall_nr >= 0 && (long)tf->rax == -ERESTARTSYS) {
+			if (actions[sig].flags & SA_RESTART) {
+				tf->rax = (uint64_t)
+					syscall_nr; /* the handler returns into `syscall` */
+				tf->rip -= 2;
+			} else {
+				tf->rax = (uint64_t)-EINTR;
+			}
 		}
 		if (setup_frame(tf, sig, 0, 0)) {
 			kprintf("runtime: no room for a signal frame (stack at 0x%lx)\n", tf->rsp);

@@ -22,8 +22,13 @@
 int signal_send(struct thread *t, int sig);
 /* True if the current thread has a deliverable signal (blocking waits then return -EINTR). */
 int signal_pending(void);
-/* Before returning to ring 3: runs the handler of a pending signal, or applies its default. */
-void signal_deliver(struct trapframe *tf);
+/*
+ * Before returning to ring 3: runs the handler of a pending signal, or
+ * applies its default. syscall_nr is the syscall being returned from (-1:
+ * none); if it returned -ERESTARTSYS and a handler runs, the call is
+ * restarted after the handler when it has SA_RESTART, else fails with EINTR.
+ */
+void signal_deliver(struct trapframe *tf, long syscall_nr);
 /*
  * A fault in ring 3: if the program handles `sig`, arranges for the handler
  * to run (returns 1); otherwise returns 0 and the caller writes the crash report.

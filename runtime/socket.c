@@ -138,7 +138,7 @@ static int wait_ready(struct sock *s, int flags)
 	net_timers_changed(); /* flush loopback traffic before deciding anything */
 	if ((s->file->flags & O_NONBLOCK) || (flags & MSG_DONTWAIT))
 		return -EAGAIN;
-	return vfs_wait(0) == -EINTR ? -EINTR : 0;
+	return vfs_wait(0) == -EINTR ? -ERESTARTSYS : 0;
 }
 
 /* ---- sockaddr ---- */
@@ -723,24 +723,26 @@ long sys_connect(const uint64_t *a)
 	}
 	if (s->state == S_CONNECTED)
 		return -EISCONN;
-	if (s->state == S_CONNECTING)
+	if (s->state == S_CONNECTING && (s->file->flags & O_NONBLOCK))
 		return -EALREADY;
-	if (s->state != S_NEW || !s->tcp)
-		return -EINVAL;
-	s->state = S_CONNECTING;
-	if ((e = tcp_connect(s->tcp, &ip, port, on_connected)) != ERR_OK) {
-		s->state = S_NEW;
-		return -lwip_errno(e);
+	if (s->state != S_CONNECTING) { /* else blocking again: wait, as Linux does */
+		if (s->state != S_NEW || !s->tcp)
+			return -EINVAL;
+		s->state = S_CONNECTING;
+		if ((e = tcp_connect(s->tcp, &ip, port, on_connected)) != ERR_OK) {
+			s->state = S_NEW;
+			return -lwip_errno(e);
+		}
+		net_timers_changed();
+		if (s->file->flags & O_NONBLOCK)
+			return -EINPROGRESS;
 	}
-	net_timers_changed();
-	if (s->file->flags & O_NONBLOCK)
-		return -EINPROGRESS;
 	while (s->state == S_CONNECTING) {
 		net_timers_changed();
 		if (s->state != S_CONNECTING)
 			break;
 		if (vfs_wait(0) == -EINTR)
-			return -EINTR;
+			return -ERESTARTSYS; /* restarted, it goes on waiting (below) */
 	}
 	return s->state == S_CONNECTED ? 0 : -(s->err ? s->err : ECONNREFUSED);
 }

@@ -12,6 +12,7 @@
 #include "syscall_names.h"
 
 #define NSYSCALLS 512
+#define SYS_RT_SIGRETURN 15
 
 typedef long syscall_fn(const uint64_t *args);
 
@@ -45,7 +46,13 @@ void syscall_dispatch(struct trapframe *tf)
 
 	tf->rax = (uint64_t)(nr < NSYSCALLS && table[nr] ? table[nr](args) : unknown(nr));
 	sched_syscall_exit();
-	signal_deliver(tf);
+	/* rt_sigreturn's result is the interrupted context's rax: never a restart request. */
+	signal_deliver(tf, nr == SYS_RT_SIGRETURN ? -1 : (long)nr);
+	if (nr != SYS_RT_SIGRETURN && (long)tf->rax == -ERESTARTSYS) {
+		/* No handler ran (another thread took the signal, or it was ignored): go on. */
+		tf->rax = nr;
+		tf->rip -= 2; /* back onto the 2-byte `syscall` instruction */
+	}
 }
 
 void syscall_report_unknown(void)

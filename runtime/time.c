@@ -1,17 +1,43 @@
-/* time.c: TSC calibration against PIT channel 2, and the CMOS RTC. */
+/*
+ * time.c: the TSC frequency from kvmclock, else from CPUID (0x15, 0x16,
+ * 0x40000010), else measured against PIT channel 2; CLOCK_MONOTONIC and
+ * BOOTTIME from kvmclock when the hypervisor offers it, else the TSC; the
+ * wall clock from the CMOS RTC.
+ */
 #include "time.h"
 
 #include "apic.h"
 #include "cpu.h"
 #include "errno.h"
+#include "pmem.h"
 #include "proc.h"
 #include "sched.h"
 
 #define PIT_HZ 1193182u
 #define CAL_TICKS (PIT_HZ / 500) /* a 2 ms window */
 
+#define KVM_CPUID_SIGNATURE 0x40000000
+#define KVM_CPUID_FEATURES 0x40000001
+#define KVM_FEATURE_CLOCKSOURCE2 (1u << 3)
+#define MSR_KVM_SYSTEM_TIME_NEW 0x4b564d01
+#define CPUID_TIMING_INFO 0x40000010 /* eax: TSC kHz, ebx: APIC bus kHz (VMware, QEMU) */
+
+/* The pvclock ABI (Linux's struct pvclock_vcpu_time_info); the host updates it. */
+struct pvclock {
+	uint32_t version, pad0;
+	uint64_t tsc_timestamp, system_time;
+	uint32_t tsc_to_system_mul;
+	int8_t tsc_shift;
+	uint8_t flags, pad[2];
+};
+_Static_assert(sizeof(struct pvclock) == 32, "pvclock layout");
+
 static uint64_t tsc_hz, tsc_at_rtc;
 static int64_t rtc_epoch_ns;
+static const char *tsc_source = "none";
+static volatile struct pvclock kvmclock __attribute__((aligned(64)));
+static int have_kvmclock;
+static uint64_t kvmclock_boot_ns, last_mono_ns;
 
 static uint8_t cmos(uint8_t reg)
 {
@@ -51,7 +77,88 @@ static int64_t read_rtc(void)
 	return ((days * 24 + h) * 60 + bcd(cmos(0x02), is_bcd)) * 60 + bcd(cmos(0x00), is_bcd);
 }
 
-static void calibrate(void)
+/* Nanoseconds since the host's reference, and the TSC it was computed from. */
+static uint64_t kvmclock_read(uint64_t *tsc_out)
+{
+	uint32_t v;
+	uint64_t tsc, delta, ns;
+
+	do {
+		v = kvmclock.version;
+		__atomic_thread_fence(__ATOMIC_ACQUIRE);
+		tsc = rdtsc();
+		delta = tsc > kvmclock.tsc_timestamp ? tsc - kvmclock.tsc_timestamp : 0;
+		delta = kvmclock.tsc_shift < 0 ? delta >> -kvmclock.tsc_shift
+					       : delta << kvmclock.tsc_shift;
+		ns = kvmclock.system_time +
+		     (uint64_t)(((unsigned __int128)delta * kvmclock.tsc_to_system_mul) >> 32);
+		__atomic_thread_fence(__ATOMIC_ACQUIRE);
+	} while ((v & 1) || v != kvmclock.version);
+	if (tsc_out)
+		*tsc_out = tsc;
+	return ns;
+}
+
+/* kvmclock: registers the pvclock page and takes the TSC frequency from it. */
+static int kvmclock_init(void)
+{
+	uint32_t r[4];
+	uint64_t hz, tsc, ns;
+
+	cpuid(KVM_CPUID_SIGNATURE, 0, r);
+	/* "KVMKVMKVM\0\0\0"; a max leaf of 0 means 0x40000001 on old KVM */
+	if (r[1] != 0x4b4d564b || r[2] != 0x564b4d56 || r[3] != 0x4d ||
+	    (r[0] && r[0] < KVM_CPUID_FEATURES))
+		return 0;
+	cpuid(KVM_CPUID_FEATURES, 0, r);
+	if (!(r[0] & KVM_FEATURE_CLOCKSOURCE2))
+		return 0;
+	wrmsr(MSR_KVM_SYSTEM_TIME_NEW, virt_to_phys((const void *)&kvmclock) | 1);
+	for (int i = 0; i < 1000 && !kvmclock.tsc_to_system_mul; i++)
+		__asm__ volatile("pause");
+	if (!kvmclock.tsc_to_system_mul) {
+		wrmsr(MSR_KVM_SYSTEM_TIME_NEW, 0);
+		return 0;
+	}
+	hz = (1000000000ull << 32) / kvmclock.tsc_to_system_mul;
+	hz = kvmclock.tsc_shift < 0 ? hz << -kvmclock.tsc_shift : hz >> kvmclock.tsc_shift;
+	if (hz < 1000000) /* nonsense: keep the PIT */
+		return 0;
+	tsc_hz = hz;
+	ns = kvmclock_read(&tsc);
+	have_kvmclock = 1;
+	kvmclock_boot_ns = ns - time_tsc_to_ns(tsc - proc.tsc_boot);
+	return 1;
+}
+
+/* The TSC frequency from CPUID leaves that state it; 0 when none does. */
+static uint64_t cpuid_tsc_hz(void)
+{
+	uint32_t r[4], max;
+
+	cpuid(0, 0, r);
+	max = r[0];
+	if (max >= 0x15) {
+		cpuid(0x15, 0, r); /* TSC = crystal (ecx) * ebx / eax */
+		if (r[0] && r[1] && r[2])
+			return (uint64_t)r[2] * r[1] / r[0];
+	}
+	cpuid(KVM_CPUID_SIGNATURE, 0, r);
+	if (r[0] >= CPUID_TIMING_INFO && r[0] < 0x40000100) {
+		cpuid(CPUID_TIMING_INFO, 0, r);
+		if (r[0])
+			return (uint64_t)r[0] * 1000;
+	}
+	if (max >= 0x16) {
+		cpuid(0x16, 0, r); /* base frequency in MHz: nominal, close enough */
+		if (r[0] & 0xffff)
+			return (uint64_t)(r[0] & 0xffff) * 1000000;
+	}
+	return 0;
+}
+
+/* PIT channel 2 for a 2 ms window: the TSC (if still unknown) and the APIC timer's rate. */
+static void calibrate_pit(void)
 {
 	uint64_t t0, t1;
 	uint32_t apic_counts;
@@ -66,10 +173,24 @@ static void calibrate(void)
 		;
 	t1 = rdtsc();
 	apic_counts = apic_timer_count_elapsed();
-	tsc_hz = (t1 - t0) * (PIT_HZ / CAL_TICKS);
+	if (!tsc_hz) {
+		tsc_hz = (t1 - t0) * (PIT_HZ / CAL_TICKS);
+		tsc_source = "PIT";
+	}
 	if (!tsc_hz)
 		tsc_hz = 1000000000;
 	apic_set_frequency((uint64_t)apic_counts * (PIT_HZ / CAL_TICKS));
+}
+
+static void calibrate(void)
+{
+	if (kvmclock_init())
+		tsc_source = "kvmclock";
+	else if ((tsc_hz = cpuid_tsc_hz()))
+		tsc_source = "CPUID";
+	/* The APIC timer's rate matters only without TSC-deadline mode. */
+	if (!tsc_hz || !cpu_features.tsc_deadline)
+		calibrate_pit();
 	tsc_at_rtc = rdtsc();
 	rtc_epoch_ns = read_rtc() * 1000000000ll;
 }
@@ -107,7 +228,14 @@ int64_t time_now_ns(int clock)
 	case CLOCK_MONOTONIC:
 	case CLOCK_MONOTONIC_RAW:
 	case CLOCK_MONOTONIC_COARSE:
-	case CLOCK_BOOTTIME: return (int64_t)time_tsc_to_ns(now - proc.tsc_boot);
+	case CLOCK_BOOTTIME:
+		if (have_kvmclock) {
+			uint64_t ns = kvmclock_read(0) - kvmclock_boot_ns;
+
+			/* Never backwards, even if the host corrects its clock. */
+			return (int64_t)(last_mono_ns = ns > last_mono_ns ? ns : last_mono_ns);
+		}
+		return (int64_t)time_tsc_to_ns(now - proc.tsc_boot);
 	case CLOCK_PROCESS_CPUTIME_ID: return (int64_t)time_tsc_to_ns(sched_process_cpu_tsc());
 	case CLOCK_THREAD_CPUTIME_ID: return (int64_t)time_tsc_to_ns(sched_thread_cpu_tsc());
 	default: return -EINVAL;
@@ -120,4 +248,10 @@ int64_t time_tsc_to_realtime_ns(uint64_t tsc)
 	if (tsc < tsc_at_rtc)
 		return rtc_epoch_ns - (int64_t)time_tsc_to_ns(tsc_at_rtc - tsc);
 	return rtc_epoch_ns + (int64_t)time_tsc_to_ns(tsc - tsc_at_rtc);
+}
+
+const char *time_source(void)
+{
+	time_calibrate();
+	return tsc_source;
 }

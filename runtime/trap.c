@@ -41,6 +41,6 @@ void trap_handler(struct trapframe *tf)
 	}
 	irq_dispatch((unsigned)tf->vector);
 	if ((tf->cs & 3) == 3)
-		signal_deliver(tf);
+		signal_deliver(tf, -1);
 	/* Anything else is spurious: no other interrupt source is enabled. */
 }

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Boot benchmark: hello.img against a do-nothing PVH kernel, same VMM, same run.
 
-  python3 tests/bench/boot_bench.py [--build build] [--runs 20]
+  python3 tests/bench/boot_bench.py [--build build] [--runs 20] [--rng]
 
 Prints, for the accelerator in use (UKD_ACCEL, default tcg):
   - whole QEMU process time (start to exit) for each, median and p90, and the
@@ -10,6 +10,7 @@ Prints, for the accelerator in use (UKD_ACCEL, default tcg):
     median (target: well under 1 ms under KVM);
   - image sizes (target: hello.img < 512 KiB).
 Runs alternate between the two kernels so machine noise hits both alike.
+--rng gives both VMs a virtio-rng device, as ukd's libvirt domains have.
 """
 import argparse
 import os
@@ -30,23 +31,26 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--build", default="build")
     ap.add_argument("--runs", type=int, default=20)
+    ap.add_argument("--rng", action="store_true", help="add a virtio-rng device to both VMs")
     a = ap.parse_args()
+    extra = guest.virtio_rng() if a.rng else ()
     hello = os.path.join(a.build, "images", "hello.img")
     floor = os.path.join(a.build, "tests", "bench", "floor.elf")
     times = {"floor": [], "hello": []}
     entry_us = []
-    guest.boot(floor)  # warm the page cache and QEMU's own start-up files
-    guest.boot(hello)
+    guest.boot(floor, extra=extra)  # warm the page cache and QEMU's own start-up files
+    guest.boot(hello, extra=extra)
     for _ in range(a.runs):
-        r = guest.boot(floor)
+        r = guest.boot(floor, extra=extra)
         assert r.status == 0, r
         times["floor"].append(r.seconds)
-        r = guest.boot(hello, "debug=boot")
+        r = guest.boot(hello, "debug=boot", extra=extra)
         assert r.status == 0 and "Hello from ukd" in r.output, r
         times["hello"].append(r.seconds)
         m = re.search(r"application entry: (\d+) us", r.output)
         entry_us.append(int(m.group(1)))
-    print("accelerator: %s, %d runs each" % (guest.accel(), a.runs))
+    print("accelerator: %s, %d runs each%s" %
+          (guest.accel(), a.runs, ", with virtio-rng" if a.rng else ""))
     for k in ("floor", "hello"):
         print("%-6s QEMU process: median %6.1f ms  p90 %6.1f ms" %
               (k, 1000 * statistics.median(times[k]), 1000 * pct(times[k], 90)))

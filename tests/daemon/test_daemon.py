@@ -265,6 +265,7 @@ class DaemonTest(unittest.TestCase):
         self.assertIn("Hello from ukd\n", log)
         self.assertIn("argv[2] = two words\n", log)
         self.assertIn("GREETING = from the test\n", log)
+        self.assertIn("runtime: virtio-rng, ", log)  # ukd's domains have an entropy device
         self.assertEqual(self.api("GET", "/v1/instances/h1/logs?tail=1", expect=200).raw,
                          b"exit status 3\n")
         self.assertNotIn(inst["domain"], running_domains())

@@ -47,13 +47,25 @@ class Result:
         return "status=%r after %.2fs, console:\n%s" % (self.status, self.seconds, self.output)
 
 
-def boot(image, append="", mem=64, timeout=60, debug_exit=True):
+def virtio_rng(rdrand=True):
+    """QEMU arguments for a virtio-rng device fed from the host's /dev/urandom
+    (what ukd's libvirt domains have); rdrand=False also hides RDRAND."""
+    argv = ["-object", "rng-random,id=rng0,filename=/dev/urandom",
+            "-device", "virtio-rng-pci,rng=rng0"]
+    if not rdrand:
+        cpu = "host,-arch-capabilities" if accel() == "kvm" else "max"
+        argv = ["-cpu", cpu + ",-rdrand"] + argv  # QEMU takes the last -cpu
+    return argv
+
+
+def boot(image, append="", mem=64, timeout=60, debug_exit=True, extra=()):
     """Boots image and returns a Result once QEMU has exited.
 
     Without debug_exit the guest must power the VM off by itself (ACPI), as
-    it does under libvirt; Result.qemu_rc is then QEMU's own exit code."""
+    it does under libvirt; Result.qemu_rc is then QEMU's own exit code.
+    extra: more QEMU arguments (e.g. virtio_rng())."""
     t0 = time.monotonic()
-    p = subprocess.run(qemu_argv(image, append, mem, debug_exit), stdin=subprocess.DEVNULL,
+    p = subprocess.run(qemu_argv(image, append, mem, debug_exit, extra), stdin=subprocess.DEVNULL,
                        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=timeout)
     out = p.stdout.decode("utf-8", "replace").replace("\r", "")
     # QEMU itself exits with 1 on errors, which isa-debug-exit would also give

@@ -27,8 +27,8 @@ def probe():
 
 
 class GuestCase(unittest.TestCase):
-    def boot(self, image, append=""):
-        r = guest.boot(image, append)
+    def boot(self, image, append="", extra=()):
+        r = guest.boot(image, append, extra=extra)
         print("accelerator: %s; %s %r -> status %r in %.2fs" %
               (guest.accel(), os.path.basename(image), append, r.status, r.seconds))
         print(r.output)
@@ -151,6 +151,25 @@ class Protection(GuestCase):
             seen.append((base, rnd))
         self.assertNotEqual(seen[0][0], seen[1][0], "PIE base must be random")
         self.assertNotEqual(seen[0][1], seen[1][1], "AT_RANDOM must differ")
+
+    def test_virtio_rng_feeds_getrandom(self):
+        # Without RDRAND, virtio-rng is the guest's only real entropy.
+        seen = []
+        for _ in range(2):
+            r = self.boot(probe(), "-- random", extra=guest.virtio_rng(rdrand=False))
+            self.assertEqual(r.status, 0, r)
+            self.assertIn("runtime: virtio-rng, 64 bytes of entropy at boot\n", r.output)
+            rnd = re.search(r"AT_RANDOM ([0-9a-f]{32})", r.output).group(1)
+            got = re.search(r"getrandom ([0-9a-f]{64})", r.output).group(1)
+            self.assertNotEqual(got, "0" * 64)
+            seen.append((rnd, got))
+        self.assertNotEqual(seen[0][0], seen[1][0], "AT_RANDOM must differ across boots")
+        self.assertNotEqual(seen[0][1], seen[1][1], "getrandom must differ across boots")
+
+    def test_no_virtio_rng_without_the_device(self):
+        r = self.boot(probe(), "-- random")
+        self.assertEqual(r.status, 0, r)
+        self.assertNotIn("virtio-rng", r.output)
 
 
 class Syscalls(GuestCase):

@@ -3,7 +3,7 @@
  * can check that the runtime catches it. Usage: probe COMMAND [ADDR]
  *   null       dereference NULL            codewrite  write into its own code
  *   peek ADDR  read an address             poke ADDR  write an address
- *   smash      overflow a stack buffer     random     print PIE base and AT_RANDOM
+ *   smash      overflow a stack buffer     random     print PIE base, AT_RANDOM, getrandom
  *   enosys     call an unimplemented syscall twice, then exit 0
  *   ud         execute an invalid instruction
  *   memory     exercise malloc/brk/mmap/mprotect, a large stack and SSE math
@@ -15,6 +15,7 @@
 #include <string.h>
 #include <sys/auxv.h>
 #include <sys/mman.h>
+#include <sys/random.h>
 #include <unistd.h>
 
 int main(int argc, char **argv);
@@ -44,11 +45,18 @@ __attribute__((noinline)) static void smash(const char *src, size_t n)
 static void print_random(void)
 {
 	const unsigned char *r = (const unsigned char *)getauxval(AT_RANDOM);
+	unsigned char buf[32];
 
 	printf("main at %p\n", (void *)(uintptr_t)&main);
 	printf("AT_RANDOM ");
 	for (int i = 0; i < 16; i++)
 		printf("%02x", r[i]);
+	printf("\n");
+	if (getrandom(buf, sizeof(buf), 0) != sizeof(buf))
+		printf("getrandom failed: %s\n", strerror(errno));
+	printf("getrandom ");
+	for (size_t i = 0; i < sizeof(buf); i++)
+		printf("%02x", buf[i]);
 	printf("\n");
 }
 
