@@ -41,7 +41,7 @@
 #endif
 
 #define DAEMON_RECONNECT_MIN_MS 1000
-#define DAEMON_RECONNECT_MAX_MS 30000
+#define DAEMON_RECONNECT_MAX_MS 5000
 
 struct daemon_connect_job {
 	uv_work_t work;
