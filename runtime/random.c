@@ -24,6 +24,7 @@ static uint32_t key[8];
 static uint64_t counter;
 static int seeded;
 static void (*source_poll)(void);
+static uint64_t mixed_bytes;
 
 static int rdrand64(uint64_t *v)
 {
@@ -93,6 +94,7 @@ void random_mix(const void *buf, size_t len)
 {
 	const uint8_t *p = buf;
 
+	mixed_bytes += len;
 	for (size_t i = 0; i < len; i++) {
 		key[i / 4 % 8] ^= (uint32_t)p[i] << (i % 4 * 8);
 		if (i % 32 == 31)
@@ -145,4 +147,10 @@ uint64_t random_u64(void)
 
 	random_fill(&v, sizeof(v));
 	return v;
+}
+
+void random_report(void)
+{
+	if (source_poll)
+		kprintf("runtime: virtio-rng: %lu bytes of entropy mixed in\n", mixed_bytes);
 }
