@@ -84,7 +84,7 @@ static void rekey(void)
 	wipe(b, sizeof(b));
 }
 
-static void mix_u64(int at, uint64_t v)
+static void mix_u64(unsigned at, uint64_t v)
 {
 	key[at % 8] ^= (uint32_t)v;
 	key[(at + 1) % 8] ^= (uint32_t)(v >> 32);
@@ -113,7 +113,7 @@ static void seed(void)
 	uint64_t v;
 
 	for (int i = 0; i < 4; i++)
-		mix_u64(2 * i, rdrand64(&v) ? v : rdtsc() * 0x9e3779b97f4a7c15ull);
+		mix_u64(2u * (unsigned)i, rdrand64(&v) ? v : rdtsc() * 0x9e3779b97f4a7c15ull);
 	rekey();
 	seeded = 1;
 }
@@ -128,7 +128,7 @@ void random_fill(void *buf, size_t len)
 		seed();
 	if (source_poll)
 		source_poll(); /* may call random_mix */
-	mix_u64((int)counter, rdrand64(&v) ? v : rdtsc());
+	mix_u64((unsigned)counter, rdrand64(&v) ? v : rdtsc());
 	while (len) {
 		size_t n = MIN(len, sizeof(b));
 
