@@ -1,11 +1,16 @@
 /*
  * virtio_rng.c: virtio-rng as an entropy source for the runtime's pool
- * (runtime/random.c). One 64-byte request is made at probe time and waited
- * for briefly, so the application's AT_RANDOM, stack canaries and PIE base
- * (chosen after the drivers start) already include the host's entropy; then
- * one request stays outstanding and is collected, without waiting, by the
- * next getrandom at least ~2^31 TSC cycles (about a second) after the last.
- * The queue is polled: the device raises no interrupt.
+ * (runtime/random.c). On a CPU without RDRAND the device is the only real
+ * entropy: the probe starts it, asks for 64 bytes and waits for them
+ * (briefly, bounded), so the application's AT_RANDOM, stack canaries and PIE
+ * base (chosen after the drivers start) include them. With RDRAND the pool
+ * is already sound, and the device starts ~0.3 s after boot from a runtime
+ * timer, because enabling a PCI device stalls the vCPU for milliseconds
+ * under TCG; its bytes are mixed in by the first getrandom after they
+ * arrive. Then one request stays outstanding
+ * and is collected, without waiting, by the first getrandom at least ~2^31
+ * TSC cycles (about a second) after the last. The queue is polled: the
+ * device raises no interrupt.
  */
 #include "pci.h"
 #include "virtio.h"
@@ -17,15 +22,19 @@
 #include "../runtime/lib.h"
 #include "../runtime/pmem.h"
 #include "../runtime/random.h"
+#include "../runtime/sched.h"
 
 #define RNG_BYTES 64
 #define RESEED_CYCLES (1ull << 31)
-#define BOOT_WAIT_CYCLES (1ull << 27) /* ~50 ms at 3 GHz: a bound, normally far less */
+#define BOOT_WAIT_CYCLES (1ull << 27)	/* ~50 ms at 3 GHz: a bound, normally far less */
+#define START_DELAY_CYCLES (1ull << 30) /* ~0.3 s: after boot */
 #define AVAIL_F_NO_INTERRUPT 1
 
 struct vrng {
+	struct pci_dev pci;
 	struct virtio_dev v;
 	struct virtq q;
+	struct sched_timer start_timer;
 	uint8_t *buf;
 	uint64_t buf_pa, next_tsc, total;
 	int pending;
@@ -66,42 +75,68 @@ static void vrng_poll(void)
 		request(rng);
 }
 
+/* Resets and starts the device, and asks for the first bytes. 0 or -errno. */
+static int start(struct vrng *r)
+{
+	int err;
+
+	if ((err = virtio_init(&r->v, &r->pci, 0)) ||
+	    (err = virtq_setup(&r->v, &r->q, 0, 4, VIRTIO_NO_VECTOR)))
+		return err;
+	if (!(r->buf_pa = pmem_alloc(1)))
+		return -ENOMEM;
+	r->buf = phys_to_virt(r->buf_pa);
+	r->q.avail->flags = AVAIL_F_NO_INTERRUPT;
+	virtio_ready(&r->v);
+	request(r);
+	rng = r;
+	random_set_source(vrng_poll);
+	return 0;
+}
+
+/* The deferred start (RDRAND present); errors are silent: the pool is sound without it. */
+static void start_later(struct sched_timer *t)
+{
+	struct vrng *r = (struct vrng *)((char *)t - __builtin_offsetof(struct vrng, start_timer));
+
+	start(r);
+}
+
 static int vrng_probe(struct pci_dev *d)
 {
+	static int found;
 	struct vrng *r;
 	uint64_t t0;
 	uint32_t got = 0;
 	int err;
 
-	if (rng)
+	if (found++)
 		return -ENODEV; /* one is plenty */
 	if (!(r = kmalloc(sizeof(*r))))
 		return -ENOMEM;
 	memset(r, 0, sizeof(*r));
-	if ((err = virtio_init(&r->v, d, 0)) ||
-	    (err = virtq_setup(&r->v, &r->q, 0, 4, VIRTIO_NO_VECTOR)))
-		goto err_setup;
-	if (!(r->buf_pa = pmem_alloc(1))) {
-		err = -ENOMEM;
-		goto err_setup;
+	r->pci = *d;
+	if (cpu_features.rdrand) {
+		/*
+		 * Enabling a PCI device costs milliseconds under TCG (QEMU remaps
+		 * guest memory); RDRAND makes the pool sound, so boot does not wait.
+		 */
+		r->start_timer.fn = start_later;
+		sched_timer_set(&r->start_timer, rdtsc() + START_DELAY_CYCLES);
+		kprintf("runtime: virtio-rng, starts after boot (RDRAND seeds the pool)\n");
+		return 0;
 	}
-	r->buf = phys_to_virt(r->buf_pa);
-	r->q.avail->flags = AVAIL_F_NO_INTERRUPT;
-	virtio_ready(&r->v);
-	request(r);
+	if ((err = start(r))) {
+		kprintf("virtio-rng: setup failed (error %d)\n", err);
+		return err;
+	}
 	for (t0 = rdtsc(); !(got = collect(r)) && rdtsc() - t0 < BOOT_WAIT_CYCLES;)
 		__asm__ volatile("pause");
-	rng = r;
-	random_set_source(vrng_poll);
 	if (got)
 		kprintf("runtime: virtio-rng, %u bytes of entropy at boot\n", got);
 	else
 		kprintf("runtime: virtio-rng, no entropy yet at boot (taken later)\n");
 	return 0;
-err_setup:
-	kprintf("virtio-rng: setup failed (error %d)\n", err);
-	kfree(r);
-	return err;
 }
 
 static const struct pci_driver vrng_transitional = {"virtio-rng", 0x1af4, 0x1005, vrng_probe};

@@ -4,6 +4,7 @@
 #include "console.h"
 #include "health.h"
 #include "power.h"
+#include "random.h"
 #include "syscall.h"
 
 struct proc proc;
@@ -24,6 +25,8 @@ const char *proc_signal_name(int sig)
 void proc_exit(int status)
 {
 	syscall_report_unknown();
+	if (proc.debug_boot)
+		random_report();
 	kprintf("exit status %d\n", status & 0xff);
 	health_exit(status & 0xff);
 	power_off(status & 0xff);

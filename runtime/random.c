@@ -24,6 +24,7 @@ static uint32_t key[8];
 static uint64_t counter;
 static int seeded;
 static void (*source_poll)(void);
+static uint64_t mixed_bytes;
 
 static int rdrand64(uint64_t *v)
 {
@@ -83,7 +84,7 @@ static void rekey(void)
 	wipe(b, sizeof(b));
 }
 
-static void mix_u64(int at, uint64_t v)
+static void mix_u64(unsigned at, uint64_t v)
 {
 	key[at % 8] ^= (uint32_t)v;
 	key[(at + 1) % 8] ^= (uint32_t)(v >> 32);
@@ -93,6 +94,7 @@ void random_mix(const void *buf, size_t len)
 {
 	const uint8_t *p = buf;
 
+	mixed_bytes += len;
 	for (size_t i = 0; i < len; i++) {
 		key[i / 4 % 8] ^= (uint32_t)p[i] << (i % 4 * 8);
 		if (i % 32 == 31)
@@ -111,7 +113,7 @@ static void seed(void)
 	uint64_t v;
 
 	for (int i = 0; i < 4; i++)
-		mix_u64(2 * i, rdrand64(&v) ? v : rdtsc() * 0x9e3779b97f4a7c15ull);
+		mix_u64(2u * (unsigned)i, rdrand64(&v) ? v : rdtsc() * 0x9e3779b97f4a7c15ull);
 	rekey();
 	seeded = 1;
 }
@@ -126,7 +128,7 @@ void random_fill(void *buf, size_t len)
 		seed();
 	if (source_poll)
 		source_poll(); /* may call random_mix */
-	mix_u64((int)counter, rdrand64(&v) ? v : rdtsc());
+	mix_u64((unsigned)counter, rdrand64(&v) ? v : rdtsc());
 	while (len) {
 		size_t n = MIN(len, sizeof(b));
 
@@ -145,4 +147,10 @@ uint64_t random_u64(void)
 
 	random_fill(&v, sizeof(v));
 	return v;
+}
+
+void random_report(void)
+{
+	if (source_poll)
+		kprintf("runtime: virtio-rng: %lu bytes of entropy mixed in\n", mixed_bytes);
 }

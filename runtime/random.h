@@ -15,5 +15,7 @@ void random_mix(const void *buf, size_t len);
 /* A device driver's poll: random_fill calls it first (it must not block; it may call random_mix).
  */
 void random_set_source(void (*poll)(void));
+/* With debug=boot, at exit: how many bytes the device gave (nothing without one). */
+void random_report(void);
 
 #endif

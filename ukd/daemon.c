@@ -288,6 +288,25 @@ static int daemon_start(struct daemon *d)
 	return 0;
 }
 
+/* Whether guests get virtio-rng: "auto" means only if they would lack RDRAND. */
+static int daemon_want_rng(const char *opt, int kvm)
+{
+	char line[4096];
+	int rdrand = 0;
+	FILE *f;
+
+	if (opt && strcmp(opt, "auto"))
+		return !strcmp(opt, "on");
+	if (!kvm)
+		return 0; /* TCG's maximum CPU model emulates RDRAND */
+	if (!(f = fopen("/proc/cpuinfo", "r")))
+		return 1;
+	while (!rdrand && fgets(line, sizeof(line), f))
+		rdrand = !strncmp(line, "flags", 5) && strstr(line, " rdrand");
+	fclose(f);
+	return !rdrand;
+}
+
 int daemon_run(const struct daemon_cfg *cfg)
 {
 	struct daemon d = {.cfg = cfg, .lock_fd = -1, .reconnect_ms = DAEMON_RECONNECT_MIN_MS};
@@ -300,6 +319,7 @@ int daemon_run(const struct daemon_cfg *cfg)
 		return 2;
 	}
 	d.kvm = kvm;
+	d.rng = daemon_want_rng(cfg->rng, kvm);
 	if (daemon_dirs(cfg) < 0 || daemon_lock(&d) < 0)
 		return 1;
 	if (!cfg->foreground && (ready_fd = daemon_background(cfg->root)) < 0) {
@@ -313,9 +333,10 @@ int daemon_run(const struct daemon_cfg *cfg)
 		/* The same teardown as for a signal. */
 		daemon_stop(&d.sigterm, 0);
 	} else {
-		log_info("ukd %s serving %s (state %s, libvirt %s, accelerator %s: %s)",
+		log_info("ukd %s serving %s (state %s, libvirt %s, accelerator %s: %s; "
+			 "virtio-rng %s)",
 			 UKD_VERSION, cfg->socket, cfg->root, cfg->libvirt_uri,
-			 d.kvm ? "kvm" : "tcg", d.accel_reason);
+			 d.kvm ? "kvm" : "tcg", d.accel_reason, d.rng ? "on" : "off");
 		if (ready_fd >= 0) {
 			(void)!write(ready_fd, "1", 1);
 			close(ready_fd);

@@ -30,6 +30,7 @@ struct daemon_cfg {
 	const char *netns;     /* ukd's network namespace, "none", or NULL (NETNS_DEFAULT) */
 	const char *default_subnet; /* uk0's subnet, or NULL (NETWORK_DEFAULT_SUBNET) */
 	const char *dns;	    /* dns= for guests, or NULL */
+	const char *rng;	    /* virtio-rng in guests: "on", "off", or NULL/"auto" */
 	const void *runtime;	    /* runtime ELF bytes, embedded in ukd */
 	size_t runtime_size;
 };
@@ -46,6 +47,7 @@ struct daemon {
 	uv_signal_t sigterm, sigint;
 	uv_timer_t reconnect;
 	int kvm;		 /* guests run under KVM (else TCG) */
+	int rng;		 /* guests get a virtio-rng device */
 	char accel_reason[256];	 /* why this accelerator */
 	int connected;		 /* libvirt is connected and reconciled */
 	int connecting;		 /* a connect/reconcile job is in flight */

@@ -644,6 +644,7 @@ static void instance_boot(struct daemon *d, struct instance_op *op, struct store
 	vs.cmdline = cmdline;
 	vs.mem_mib = (unsigned)json_integer_value(json_object_get(spec, "memory_mib"));
 	vs.kvm = d->kvm;
+	vs.rng = d->rng;
 	if (has_tap) {
 		vs.tap = tap.name;
 		vs.mac = tap.mac;

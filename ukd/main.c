@@ -284,6 +284,10 @@ static void main_daemon_usage(FILE *f)
 	      "      --default-subnet CIDR  subnet of the default network uk0\n"
 	      "                         (default 10.87.0.0/16)\n"
 	      "      --dns ADDR         DNS server given to guests (dns= on their command line)\n"
+	      "      --rng auto|on|off  a virtio-rng device in every guest (entropy from the\n"
+	      "                         host's /dev/urandom); auto (default): only when the\n"
+	      "                         guest CPU lacks RDRAND (KVM on such a host), since\n"
+	      "                         the device slows QEMU's start; e.g. ukd --rng on\n"
 	      "      --check            check the host (libvirt, firmware, accelerator) and\n"
 	      "                         exit: 0 if ukd can run guests here\n"
 	      "  -h, --help             show this help\n",
@@ -344,6 +348,11 @@ static int main_daemon_option(struct daemon_cfg *cfg, int argc, char **argv, int
 			return main_daemon_usage_err("--dns: expected an IPv4 address, not \"%s\"",
 						     v);
 		cfg->dns = v;
+	} else if (!m && (m = main_opt(argc, argv, i, "--rng", NULL, &v)) > 0) {
+		if (strcmp(v, "auto") && strcmp(v, "on") && strcmp(v, "off"))
+			return main_daemon_usage_err("--rng: expected auto, on or off, not \"%s\"",
+						     v);
+		cfg->rng = v;
 	} else if (!m && (m = main_opt(argc, argv, i, "--health-violations", NULL, &v)) > 0) {
 		unsigned long n = strtoul(v, &end, 10);
 

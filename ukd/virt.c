@@ -534,9 +534,10 @@ char *virt_domain_xml(const struct virt_spec *s)
 		util_buf_puts(&b, "'/></interface>\n");
 	}
 	/* Entropy for the guest's getrandom and AT_RANDOM (drivers/virtio_rng.c). */
-	util_buf_puts(&b, "    <rng model='virtio'><backend model='random'>/dev/urandom</backend>"
-			  "</rng>\n"
-			  "  </devices>\n</domain>\n");
+	if (s->rng)
+		util_buf_puts(&b, "    <rng model='virtio'><backend model='random'>/dev/urandom"
+				  "</backend></rng>\n");
+	util_buf_puts(&b, "  </devices>\n</domain>\n");
 	if (b.oom) {
 		util_buf_free(&b);
 		return NULL;

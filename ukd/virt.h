@@ -61,6 +61,7 @@ struct virt_spec {
 	const char *cmdline;
 	unsigned mem_mib;
 	int kvm;	 /* 1: <domain type='kvm'>; 0: TCG */
+	int rng;	 /* a virtio-rng device fed from the host's /dev/urandom */
 	const char *tap; /* a virtio NIC on this existing tap (network.h), or NULL */
 	const char *mac;
 };

@@ -265,7 +265,6 @@ class DaemonTest(unittest.TestCase):
         self.assertIn("Hello from ukd\n", log)
         self.assertIn("argv[2] = two words\n", log)
         self.assertIn("GREETING = from the test\n", log)
-        self.assertIn("runtime: virtio-rng, ", log)  # ukd's domains have an entropy device
         self.assertEqual(self.api("GET", "/v1/instances/h1/logs?tail=1", expect=200).raw,
                          b"exit status 3\n")
         self.assertNotIn(inst["domain"], running_domains())
@@ -505,6 +504,20 @@ class DaemonTest(unittest.TestCase):
         r = self.wait_state("s2", "exited")
         self.assertEqual(r["exit_reason"], "vanished")
         self.api("DELETE", "/v1/instances/s2", expect=204)
+
+    def test_virtio_rng_option(self):
+        """--rng on gives guests a virtio-rng device; auto leaves it out under TCG (RDRAND)."""
+        self.upload_elf(HELLO, "hello:v1")
+        if self.api("GET", "/v1/system/info", expect=200).json["accelerator"] == "tcg":
+            self.run_instance({"image": "hello:v1", "name": "auto"})
+            self.assertEqual(self.wait_state("auto", "exited")["exit_status"], 0)
+            self.assertNotIn("virtio-rng", self.wait_log("auto", "exit status 0"))
+        self.assertEqual(self.ukd.stop(), 0)
+        self.ukd.start("--rng", "on")
+        self.assertIn("virtio-rng on", self.ukd.read_log())
+        self.run_instance({"image": "hello:v1", "name": "on"})
+        self.assertEqual(self.wait_state("on", "exited")["exit_status"], 0)
+        self.assertIn("runtime: virtio-rng, starts after boot", self.wait_log("on", "exit status 0"))
 
     def test_check_and_process(self):
         """ukd --check reports the accelerator; a second ukd on the same root is refused."""

@@ -166,6 +166,17 @@ class Protection(GuestCase):
         self.assertNotEqual(seen[0][0], seen[1][0], "AT_RANDOM must differ across boots")
         self.assertNotEqual(seen[0][1], seen[1][1], "getrandom must differ across boots")
 
+    def test_virtio_rng_starts_after_boot_with_rdrand(self):
+        # With RDRAND the pool is sound at once: the device joins after boot, which
+        # does not wait for it; its bytes reach a later getrandom.
+        r = self.boot(probe(), "debug=boot -- random 1500", extra=guest.virtio_rng())
+        self.assertEqual(r.status, 0, r)
+        self.assertIn("runtime: virtio-rng, starts after boot", r.output)
+        self.assertRegex(r.output, r"getrandom [0-9a-f]{64}\n")
+        n = int(re.search(r"runtime: virtio-rng: (\d+) bytes of entropy mixed in", r.output)
+                .group(1))
+        self.assertGreaterEqual(n, 64, r)
+
     def test_no_virtio_rng_without_the_device(self):
         r = self.boot(probe(), "-- random")
         self.assertEqual(r.status, 0, r)

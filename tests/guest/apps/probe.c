@@ -3,10 +3,9 @@
  * can check that the runtime catches it. Usage: probe COMMAND [ADDR]
  *   null       dereference NULL            codewrite  write into its own code
  *   peek ADDR  read an address             poke ADDR  write an address
- *   smash      overflow a stack buffer     random     print PIE base, AT_RANDOM, getrandom
- *   enosys     call an unimplemented syscall twice, then exit 0
- *   ud         execute an invalid instruction
- *   memory     exercise malloc/brk/mmap/mprotect, a large stack and SSE math
+ *   smash      overflow a stack buffer     random [MS] (sleep, then) print PIE base, AT_RANDOM,
+ * getrandom enosys     call an unimplemented syscall twice, then exit 0 ud         execute an
+ * invalid instruction memory     exercise malloc/brk/mmap/mprotect, a large stack and SSE math
  */
 #include <errno.h>
 #include <stdint.h>
@@ -138,8 +137,11 @@ int main(int argc, char **argv)
 	if (!strcmp(cmd, "smash"))
 		smash(filler,
 		      sizeof(filler) - (size_t)(argc - 2)); /* argc: a length gcc cannot see */
-	if (!strcmp(cmd, "random"))
+	if (!strcmp(cmd, "random")) {
+		if (addr) /* random MS: sleep first */
+			usleep((useconds_t)addr * 1000);
 		print_random();
+	}
 	if (!strcmp(cmd, "enosys"))
 		return enosys();
 	if (!strcmp(cmd, "memory"))
