@@ -5,12 +5,14 @@
 
 void virtio_net_register(void);
 void virtio_blk_register(void);
+void virtio_console_register(void);
 void virtio_blk_publish(void);
 
 void drivers_init(void)
 {
 	virtio_net_register();
 	virtio_blk_register();
+	virtio_console_register();
 	pci_probe();
 	virtio_blk_publish();
 }

@@ -15,7 +15,7 @@
 #include "errno.h"
 #include "fdtable.h"
 #include "fmt.h"
-#include "health_uart.h"
+#include "health_transport.h"
 #include "image.h"
 #include "lib.h"
 #include "pmem.h"
@@ -42,7 +42,7 @@ static uint32_t interval_ms = HEALTH_INTERVAL_DEFAULT_MS;
 static int ready_port = -1; /* -1: any port */
 
 /* State. */
-static int hello_sent, ready, listened, exit_sig, oom, deadline_hit;
+static int hello_sent, hello_lost, ready, listened, exit_sig, oom, deadline_hit;
 static char not_ready_reason[HEALTH_REASON_MAX + 1];
 static uint64_t seq, frames_dropped;
 static struct health_metric metrics[HEALTH_METRICS_MAX];
@@ -54,12 +54,13 @@ static struct health_msg out_msg, in_msg, panic_msg;
 static uint8_t out_buf[HEALTH_FRAME_MAX];
 static struct ukhealth_reader reader;
 
-static void send(struct health_msg *m)
+/* 0, or -1 if the frame did not leave (no channel, encoding error, dropped). */
+static int send(struct health_msg *m)
 {
-	int n;
+	int n, ret = -1;
 
 	if (!enabled || sending)
-		return;
+		return -1;
 	sending = 1;
 	n = ukhealth_encode(m, out_buf, sizeof(out_buf));
 	if (n < 0)
@@ -67,7 +68,10 @@ static void send(struct health_msg *m)
 			ukhealth_type_name(m->type), n);
 	else if (tp->write(out_buf, (size_t)n) < 0)
 		frames_dropped++;
+	else
+		ret = 0;
 	sending = 0;
+	return ret;
 }
 
 static void send_empty(uint16_t type)
@@ -88,7 +92,8 @@ static void send_hello(void)
 	h->wall_ns = (uint64_t)time_now_ns(CLOCK_REALTIME);
 	memcpy(h->digest, digest, sizeof(digest));
 	memcpy(h->instance_id, inst_id, sizeof(inst_id));
-	send(&out_msg);
+	/* A hello the host did not get is sent again when the host connects. */
+	hello_lost = send(&out_msg) < 0;
 	hello_sent = 1;
 }
 
@@ -455,6 +460,17 @@ static void idle(void)
 	poll_host();
 }
 
+/* From an interrupt-driven transport's handler: a busy application does not delay the host. */
+static void transport_event(int event)
+{
+	if (event == HEALTH_TP_DATA)
+		poll_host();
+	else if (event == HEALTH_TP_CONNECTED && hello_lost) {
+		send_hello();
+		send_readiness();
+	}
+}
+
 void health_start(void)
 {
 	const char *port = image_manifest_get("port");
@@ -464,10 +480,15 @@ void health_start(void)
 		kprintf("runtime: cannot create /dev/health\n");
 	if (ready_port < 0 && port && !parse_u32(port, 65535, &v))
 		ready_port = (int)v;
-	tp = &health_uart_com2;
-	if (!tp->probe())
+	if (health_virtio.probe())
+		tp = &health_virtio;
+	else if (health_uart_com2.probe())
+		tp = &health_uart_com2;
+	else
 		return;
 	enabled = 1;
+	if (tp->set_notify)
+		tp->set_notify(transport_event);
 	ukhealth_reader_init(&reader, HEALTH_TO_GUEST);
 	beat.fn = beat_fire;
 	deadline.fn = deadline_fire;

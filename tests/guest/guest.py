@@ -33,8 +33,21 @@ def qemu_argv(image, append="", mem=64, debug_exit=True, extra=()):
 
 
 def health_serial(sock_path):
-    """COM2 (the runtime's health channel) as a client of a unix socket the test listens on."""
+    """COM2 (the runtime's fallback health channel) as a client of a unix socket the test listens on."""
     return ["-chardev", "socket,id=health,path=" + sock_path, "-serial", "chardev:health"]
+
+
+HEALTH_PORT_NAME = "org.ukd.health.0"  # api/ukhealth.h
+
+
+def health_virtio(sock_path=None, max_ports=None):
+    """The health channel: a named virtio-console port on a unix socket (None: on
+    a null chardev, which takes and drops every byte). max_ports=4 is what ukd
+    gives the controller; QEMU's default is 31."""
+    chardev = "socket,id=health,path=" + sock_path if sock_path else "null,id=health"
+    ctl = "virtio-serial-pci" + (",max_ports=%d" % max_ports if max_ports else "")
+    return ["-device", ctl, "-chardev", chardev,
+            "-device", "virtserialport,chardev=health,name=" + HEALTH_PORT_NAME]
 
 
 class Result:
@@ -47,13 +60,13 @@ class Result:
         return "status=%r after %.2fs, console:\n%s" % (self.status, self.seconds, self.output)
 
 
-def boot(image, append="", mem=64, timeout=60, debug_exit=True):
+def boot(image, append="", mem=64, timeout=60, debug_exit=True, extra=()):
     """Boots image and returns a Result once QEMU has exited.
 
     Without debug_exit the guest must power the VM off by itself (ACPI), as
     it does under libvirt; Result.qemu_rc is then QEMU's own exit code."""
     t0 = time.monotonic()
-    p = subprocess.run(qemu_argv(image, append, mem, debug_exit), stdin=subprocess.DEVNULL,
+    p = subprocess.run(qemu_argv(image, append, mem, debug_exit, extra), stdin=subprocess.DEVNULL,
                        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=timeout)
     out = p.stdout.decode("utf-8", "replace").replace("\r", "")
     # QEMU itself exits with 1 on errors, which isa-debug-exit would also give

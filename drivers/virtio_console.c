@@ -1,0 +1,370 @@
+/*
+ * virtio_console.c: see virtio_console.h. One device, multiport required.
+ *
+ * Queues: the control pair (2: receive, 3: transmit) and the data pair of
+ * ports 1..MAX_PORT-1 (port p: 2p+2 and 2p+3). Port 0 is QEMU's reserved
+ * console slot, never a named port; virtio 1.x wants every queue set up
+ * before DRIVER_OK, so the few data pairs are set up at probe time, before
+ * the names are known, and only the named port gets receive buffers. ukd
+ * puts the health port at 1, as does QEMU's numbering when it is alone.
+ *
+ * The host is trusted less than it looks: every length it reports is
+ * clamped to the buffer it filled, every port id is range-checked, a name
+ * is compared only within the bytes received, and control messages for
+ * ports we did not set up are ignored.
+ */
+#include "virtio_console.h"
+
+#include "pci.h"
+#include "virtio.h"
+
+#include "../runtime/console.h"
+#include "../runtime/cpu.h"
+#include "../runtime/errno.h"
+#include "../runtime/heap.h"
+#include "../runtime/irq.h"
+#include "../runtime/lib.h"
+#include "../runtime/pmem.h"
+#include "../runtime/time.h"
+
+#define F_MULTIPORT (1ull << 1)
+
+#define MAX_PORT 4 /* ports 1..3 get queues */
+#define QSIZE 16
+#define CTRL_BUF 128 /* a control message and a port name */
+#define CTRL_NBUF 16 /* QEMU drops control messages when no buffer is posted */
+#define RX_BUF 512
+#define RX_NBUF 8
+#define TX_WAIT_NS 200000000ull	  /* how long a write waits for the device */
+#define PROBE_WAIT_NS 50000000ull /* for the port names, at boot */
+
+/* struct virtio_console_control */
+struct ctrl {
+	uint32_t id;
+	uint16_t event, value;
+};
+
+#define C_DEVICE_READY 0
+#define C_PORT_ADD 1
+#define C_PORT_REMOVE 2
+#define C_PORT_READY 3
+#define C_PORT_OPEN 6
+#define C_PORT_NAME 7
+
+struct vcon {
+	struct virtio_dev v;
+	uint32_t nports; /* ports 0..nports-1 have queues (port 0 excepted) */
+	struct virtq cq_rx, cq_tx, rx[MAX_PORT], tx[MAX_PORT];
+	uint8_t added[MAX_PORT];
+	int port; /* the health port, or -1 */
+	int host_open;
+	/* Pages: control receive buffers then the control message out; data in; data out. */
+	uint8_t *ctrl, *rxb, *txb;
+	uint64_t ctrl_pa, rxb_pa, txb_pa;
+	int ctrl_busy, tx_busy; /* a buffer still owned by the device */
+	uint8_t *cur;		/* receive buffer being read */
+	uint32_t cur_len, cur_off;
+	void (*notify)(int event);
+};
+
+static struct vcon *dev;
+
+/* Reclaims `q`'s one outstanding buffer, waiting up to `ns`. 1 if free. */
+static int tx_reclaim(struct virtq *q, int *busy, uint64_t ns)
+{
+	uint64_t until = 0;
+	uint32_t len;
+
+	while (*busy) {
+		if (virtq_get_used(q, &len)) {
+			*busy = 0;
+			break;
+		}
+		if (!until)
+			until = rdtsc() + time_ns_to_tsc(ns);
+		else if (rdtsc() > until)
+			return 0;
+		__asm__ volatile("pause");
+	}
+	return 1;
+}
+
+/* Sends len bytes at pa on q and waits (bounded) for the device to take them. */
+static int tx_sync(struct virtq *q, int *busy, uint64_t pa, uint32_t len)
+{
+	struct vq_buf b = {pa, len, 0};
+
+	if (!tx_reclaim(q, busy, TX_WAIT_NS) || virtq_add(q, &b, 1, busy))
+		return -1;
+	*busy = 1;
+	virtq_kick(q);
+	return tx_reclaim(q, busy, TX_WAIT_NS) ? 0 : -1;
+}
+
+static void ctrl_send(struct vcon *c, uint32_t id, uint16_t event, uint16_t value)
+{
+	struct ctrl *m = (struct ctrl *)(c->ctrl + CTRL_NBUF * CTRL_BUF);
+
+	if (!tx_reclaim(&c->cq_tx, &c->ctrl_busy, TX_WAIT_NS))
+		return;
+	*m = (struct ctrl){id, event, value};
+	if (tx_sync(&c->cq_tx, &c->ctrl_busy, c->ctrl_pa + CTRL_NBUF * CTRL_BUF, sizeof(*m)))
+		kprintf("virtio-console: the device did not take a control message\n");
+}
+
+static int post(struct virtq *q, uint8_t *base, uint64_t base_pa, uint8_t *buf, uint32_t size)
+{
+	struct vq_buf b = {base_pa + (uint64_t)(buf - base), size, 1};
+
+	return virtq_add(q, &b, 1, buf);
+}
+
+/* A PORT_NAME's name: bytes after the header, up to a NUL (QEMU sends one). */
+static int name_is_health(const uint8_t *p, uint32_t n)
+{
+	size_t want = sizeof(VCON_HEALTH_PORT_NAME) - 1;
+
+	while (n && p[n - 1] == 0)
+		n--;
+	return n == want && !memcmp(p, VCON_HEALTH_PORT_NAME, want);
+}
+
+static void open_health_port(struct vcon *c, uint32_t id)
+{
+	for (int i = 0; i < RX_NBUF; i++)
+		if (post(&c->rx[id], c->rxb, c->rxb_pa, c->rxb + i * RX_BUF, RX_BUF))
+			return;
+	c->port = (int)id;
+	virtq_kick(&c->rx[id]);
+	ctrl_send(c, id, C_PORT_OPEN, 1);
+}
+
+static void ctrl_handle(struct vcon *c, const struct ctrl *m, const uint8_t *extra, uint32_t n)
+{
+	/* Port 0 and ports beyond the queues we set up are not ours to use. */
+	int ours = m->id >= 1 && m->id < c->nports;
+
+	switch (m->event) {
+	case C_PORT_ADD:
+		if (ours && !c->added[m->id]) {
+			c->added[m->id] = 1;
+			ctrl_send(c, m->id, C_PORT_READY, 1);
+		}
+		break;
+	case C_PORT_REMOVE:
+		if (ours)
+			c->added[m->id] = 0;
+		if (ours && (int)m->id == c->port) {
+			c->port = -1;
+			c->host_open = 0;
+			kprintf("virtio-console: the health port was removed\n");
+		}
+		break;
+	case C_PORT_NAME:
+		if (ours && c->added[m->id] && c->port < 0 && name_is_health(extra, n))
+			open_health_port(c, m->id);
+		break;
+	case C_PORT_OPEN:
+		if (ours && (int)m->id == c->port) {
+			int was = c->host_open;
+
+			c->host_open = m->value != 0;
+			if (c->host_open && !was && c->notify)
+				c->notify(VCON_EV_HOST_OPEN);
+		}
+		break;
+	default: /* console port, resize, and anything newer: nothing to do */ break;
+	}
+}
+
+/* Takes every control message the device has delivered. */
+static void ctrl_poll(struct vcon *c)
+{
+	uint8_t *buf, msg[CTRL_BUF];
+	uint32_t len;
+	int got = 0;
+
+	while ((buf = virtq_get_used(&c->cq_rx, &len))) {
+		len = MIN(len, CTRL_BUF); /* QEMU reports a truncated message's full length */
+		memcpy(msg, buf, len);
+		/* Repost first: the reply below may make the device send more at once. */
+		post(&c->cq_rx, c->ctrl, c->ctrl_pa, buf, CTRL_BUF);
+		got = 1;
+		if (len >= sizeof(struct ctrl)) {
+			struct ctrl m;
+
+			memcpy(&m, msg, sizeof(m));
+			ctrl_handle(c, &m, msg + sizeof(m), len - (uint32_t)sizeof(m));
+		}
+	}
+	if (got)
+		virtq_kick(&c->cq_rx);
+}
+
+static int rx_pending(struct vcon *c)
+{
+	return c->port > 0 && (c->cur || c->rx[c->port].last_used != c->rx[c->port].used->idx);
+}
+
+static void vcon_irq(void *arg)
+{
+	struct vcon *c = arg;
+
+	ctrl_poll(c);
+	if (rx_pending(c) && c->notify)
+		c->notify(VCON_EV_DATA);
+}
+
+int vcon_present(void)
+{
+	return dev && dev->port > 0;
+}
+
+int vcon_write(const uint8_t *buf, size_t len)
+{
+	struct vcon *c = dev;
+
+	if (!vcon_present() || !c->host_open)
+		return -1;
+	while (len) {
+		uint32_t n = (uint32_t)MIN(len, PAGE_SIZE);
+
+		if (!tx_reclaim(&c->tx[c->port], &c->tx_busy, TX_WAIT_NS))
+			return -1;
+		memcpy(c->txb, buf, n);
+		if (tx_sync(&c->tx[c->port], &c->tx_busy, c->txb_pa, n))
+			return -1;
+		buf += n;
+		len -= n;
+	}
+	return 0;
+}
+
+size_t vcon_read(uint8_t *buf, size_t len)
+{
+	struct vcon *c = dev;
+	size_t n = 0;
+	int reposted = 0;
+
+	if (!vcon_present())
+		return 0;
+	while (n < len) {
+		uint32_t take;
+
+		if (!c->cur) {
+			if (!(c->cur = virtq_get_used(&c->rx[c->port], &c->cur_len)))
+				break;
+			c->cur_len = MIN(c->cur_len, RX_BUF); /* never past the buffer */
+			c->cur_off = 0;
+		}
+		take = (uint32_t)MIN(len - n, c->cur_len - c->cur_off);
+		memcpy(buf + n, c->cur + c->cur_off, take);
+		n += take;
+		c->cur_off += take;
+		if (c->cur_off == c->cur_len) {
+			post(&c->rx[c->port], c->rxb, c->rxb_pa, c->cur, RX_BUF);
+			c->cur = 0;
+			reposted = 1;
+		}
+	}
+	if (reposted)
+		virtq_kick(&c->rx[c->port]);
+	return n;
+}
+
+void vcon_set_notify(void (*fn)(int event))
+{
+	if (dev)
+		dev->notify = fn;
+}
+
+static int alloc_page(uint8_t **va, uint64_t *pa)
+{
+	*pa = pmem_alloc(1);
+	*va = *pa ? phys_to_virt(*pa) : 0;
+	return *pa ? 0 : -ENOMEM;
+}
+
+static int setup_queues(struct vcon *c)
+{
+	int err;
+
+	if ((err = virtq_setup(&c->v, &c->cq_rx, 2, QSIZE, 0)) ||
+	    (err = virtq_setup(&c->v, &c->cq_tx, 3, QSIZE, VIRTIO_NO_VECTOR)))
+		return err;
+	for (uint32_t p = 1; p < c->nports; p++)
+		if ((err = virtq_setup(&c->v, &c->rx[p], (uint16_t)(2 * p + 2), QSIZE, 0)) ||
+		    (err = virtq_setup(&c->v, &c->tx[p], (uint16_t)(2 * p + 3), QSIZE,
+				       VIRTIO_NO_VECTOR)))
+			return err;
+	if ((err = alloc_page(&c->ctrl, &c->ctrl_pa)) || (err = alloc_page(&c->rxb, &c->rxb_pa)) ||
+	    (err = alloc_page(&c->txb, &c->txb_pa)))
+		return err;
+	for (int i = 0; i < CTRL_NBUF; i++)
+		if ((err = post(&c->cq_rx, c->ctrl, c->ctrl_pa, c->ctrl + i * CTRL_BUF, CTRL_BUF)))
+			return err;
+	return 0;
+}
+
+/*
+ * Interrupts are off at boot, so the handshake is polled: DEVICE_READY makes
+ * the device announce its ports; each answered PORT_READY brings its name
+ * (and PORT_OPEN if the host is connected). Under TCG the device answers
+ * within the notify; under KVM it answers from QEMU's I/O thread, hence the
+ * bounded wait.
+ */
+static void handshake(struct vcon *c)
+{
+	uint64_t until = rdtsc() + time_ns_to_tsc(PROBE_WAIT_NS);
+
+	virtq_kick(&c->cq_rx);
+	ctrl_send(c, 0, C_DEVICE_READY, 1);
+	do {
+		ctrl_poll(c);
+		__asm__ volatile("pause");
+	} while (c->port < 0 && rdtsc() < until);
+}
+
+static int vcon_probe(struct pci_dev *d)
+{
+	struct vcon *c;
+	int vector, err;
+	uint32_t max_ports;
+
+	if (dev || !(c = kmalloc(sizeof(*c)))) /* zeroed */
+		return -ENODEV;
+	c->port = -1;
+	if ((err = virtio_init(&c->v, d, F_MULTIPORT)))
+		goto err_setup;
+	if (!(c->v.features & F_MULTIPORT) || !virtio_config(&c->v)) {
+		err = -ENODEV; /* no names without the control queues */
+		goto err_setup;
+	}
+	max_ports = *(volatile uint32_t *)(virtio_config(&c->v) + 4);
+	c->nports = MIN(max_ports, MAX_PORT);
+	if ((vector = irq_alloc(vcon_irq, c)) < 0) {
+		err = vector;
+		goto err_setup;
+	}
+	if ((err = pci_msix_route(d, 0, (uint8_t)vector)) || (err = setup_queues(c)))
+		goto err_setup;
+	virtio_ready(&c->v);
+	dev = c;
+	handshake(c);
+	if (c->port > 0)
+		kprintf("runtime: virtio-console port %d '%s'%s\n", c->port, VCON_HEALTH_PORT_NAME,
+			c->host_open ? "" : " (host not connected yet)");
+	return 0;
+err_setup:
+	kprintf("virtio-console: setup failed (error %d)\n", err);
+	return err;
+}
+
+static const struct pci_driver vcon_transitional = {"virtio-console", 0x1af4, 0x1003, vcon_probe};
+static const struct pci_driver vcon_modern = {"virtio-console", 0x1af4, 0x1043, vcon_probe};
+
+void virtio_console_register(void)
+{
+	pci_register(&vcon_transitional);
+	pci_register(&vcon_modern);
+}
