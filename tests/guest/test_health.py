@@ -359,6 +359,44 @@ class HealthVirtio(Health):
         self.assertEqual((e["status"], e["reason"]), (0, "normal"))
         self.assertLess(took, 1.0, "handled at once, not at a deadline or a heartbeat")
 
+    def test_hello_resent_when_host_connects_late(self):
+        # As after a ukd restart: QEMU's chardev has nobody to connect to when
+        # the guest says hello (QEMU drops the bytes), and connects later
+        # (reconnect=1). The port's PORT_OPEN makes the guest say hello again,
+        # though heartbeats are off and the app idles.
+        # A short path: this host's QEMU 7.2 hangs its main loop (the guest
+        # never runs, over COM2 as well) when a reconnect=1 socket chardev's
+        # first connect fails on a path of 40-odd characters; 26 work.
+        d = tempfile.TemporaryDirectory(prefix="u", dir="/tmp")
+        self.addCleanup(d.cleanup)
+        path = os.path.join(d.name, "h.sock")
+        argv = guest.qemu_argv(app_img(), "uk.heartbeat=0 uk.id=%s -- idle" % INSTANCE)
+        argv += ["-device", "virtio-serial-pci",
+                 "-chardev", "socket,id=health,path=%s,reconnect=1" % path,
+                 "-device", "virtserialport,chardev=health,name=" + guest.HEALTH_PORT_NAME]
+        proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                stderr=subprocess.STDOUT)
+        self.addCleanup(proc.stdout.close)
+        self.addCleanup(lambda: proc.poll() is None and (proc.kill(), proc.wait()))
+        time.sleep(2)  # the guest has run its hello into the void by now
+        srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.addCleanup(srv.close)
+        srv.bind(path)
+        srv.listen(1)
+        srv.settimeout(10)
+        conn, _ = srv.accept()
+        self.addCleanup(conn.close)
+        g = Guest.__new__(Guest)  # the reader half of Guest on this connection
+        g.conn, g.buf, g.msgs, g.eof, g.t0 = conn, b"", [], False, time.monotonic()
+        h = g.wait_for(HELLO, timeout=10)
+        self.assertEqual(h["instance_id"], INSTANCE)
+        conn.sendall(frame(SHUTDOWN, struct.pack("<I", 10000)))
+        e = g.wait_for(EXIT, timeout=10)
+        self.assertEqual((e["reason"], e["signal"]), ("signal", 15))
+        out = proc.communicate(timeout=30)[0].decode("utf-8", "replace")
+        print(out)
+        self.assertIn("(host not connected yet)", out)
+
     def test_frames_from_host_split_and_batched(self):
         # Host bytes arrive in whatever pieces the socket makes: a ping split
         # in two writes, then set-interval and ping in one, all handled.
