@@ -2,21 +2,23 @@
  * virtio_console.c: see virtio_console.h. One device, multiport required.
  *
  * Queues: the control pair (2: receive, 3: transmit) and the data pair of
- * ports 1..MAX_PORT-1 (port p: 2p+2 and 2p+3). Port 0 is QEMU's reserved
+ * ports 1..VCON_MAX_PORT-1 (port p: 2p+2 and 2p+3). Port 0 is QEMU's reserved
  * console slot, never a named port; virtio 1.x wants every queue set up
  * before DRIVER_OK, so the few data pairs are set up at probe time, before
  * the names are known, and only the named port gets receive buffers. ukd
  * puts the health port at 1, as does QEMU's numbering when it is alone.
  *
  * The host is trusted less than it looks: every length it reports is
- * clamped to the buffer it filled, every port id is range-checked, a name
- * is compared only within the bytes received, and control messages for
- * ports we did not set up are ignored.
+ * clamped to the buffer it filled; control messages go through one checked
+ * state machine (virtio_console_ctrl.c, fuzzed) that range-checks port ids,
+ * compares names only within the bytes received and ignores messages for
+ * ports we did not set up.
  */
 #include "virtio_console.h"
 
 #include "pci.h"
 #include "virtio.h"
+#include "virtio_console_ctrl.h"
 
 #include "../runtime/console.h"
 #include "../runtime/cpu.h"
@@ -29,7 +31,6 @@
 
 #define F_MULTIPORT (1ull << 1)
 
-#define MAX_PORT 4 /* ports 1..3 get queues */
 #define QSIZE 16
 #define CTRL_BUF 128 /* a control message and a port name */
 #define CTRL_NBUF 16 /* QEMU drops control messages when no buffer is posted */
@@ -38,26 +39,10 @@
 #define TX_WAIT_NS 200000000ull	  /* how long a write waits for the device */
 #define PROBE_WAIT_NS 50000000ull /* for the port names, at boot */
 
-/* struct virtio_console_control */
-struct ctrl {
-	uint32_t id;
-	uint16_t event, value;
-};
-
-#define C_DEVICE_READY 0
-#define C_PORT_ADD 1
-#define C_PORT_REMOVE 2
-#define C_PORT_READY 3
-#define C_PORT_OPEN 6
-#define C_PORT_NAME 7
-
 struct vcon {
 	struct virtio_dev v;
-	uint32_t nports; /* ports 0..nports-1 have queues (port 0 excepted) */
-	struct virtq cq_rx, cq_tx, rx[MAX_PORT], tx[MAX_PORT];
-	uint8_t added[MAX_PORT];
-	int port; /* the health port, or -1 */
-	int host_open;
+	struct vcon_ctrl ctl; /* the control protocol's state (virtio_console_ctrl.h) */
+	struct virtq cq_rx, cq_tx, rx[VCON_MAX_PORT], tx[VCON_MAX_PORT];
 	/* Pages: control receive buffers then the control message out; data in; data out. */
 	uint8_t *ctrl, *rxb, *txb;
 	uint64_t ctrl_pa, rxb_pa, txb_pa;
@@ -103,11 +88,11 @@ static int tx_sync(struct virtq *q, int *busy, uint64_t pa, uint32_t len)
 
 static void ctrl_send(struct vcon *c, uint32_t id, uint16_t event, uint16_t value)
 {
-	struct ctrl *m = (struct ctrl *)(c->ctrl + CTRL_NBUF * CTRL_BUF);
+	struct vcon_ctrl_msg *m = (struct vcon_ctrl_msg *)(c->ctrl + CTRL_NBUF * CTRL_BUF);
 
 	if (!tx_reclaim(&c->cq_tx, &c->ctrl_busy, TX_WAIT_NS))
 		return;
-	*m = (struct ctrl){id, event, value};
+	*m = (struct vcon_ctrl_msg){id, event, value};
 	if (tx_sync(&c->cq_tx, &c->ctrl_busy, c->ctrl_pa + CTRL_NBUF * CTRL_BUF, sizeof(*m)))
 		kprintf("virtio-console: the device did not take a control message\n");
 }
@@ -119,65 +104,15 @@ static int post(struct virtq *q, uint8_t *base, uint64_t base_pa, uint8_t *buf, 
 	return virtq_add(q, &b, 1, buf);
 }
 
-/* A PORT_NAME's name: bytes after the header, up to a NUL (QEMU sends one). */
-static int name_is_health(const uint8_t *p, uint32_t n)
-{
-	size_t want = sizeof(VCON_HEALTH_PORT_NAME) - 1;
-
-	while (n && p[n - 1] == 0)
-		n--;
-	return n == want && !memcmp(p, VCON_HEALTH_PORT_NAME, want);
-}
-
-static void open_health_port(struct vcon *c, uint32_t id)
+static void open_port(struct vcon *c, int id)
 {
 	for (int i = 0; i < RX_NBUF; i++)
 		if (post(&c->rx[id], c->rxb, c->rxb_pa, c->rxb + i * RX_BUF, RX_BUF))
 			return;
-	c->port = (int)id;
 	virtq_kick(&c->rx[id]);
-	ctrl_send(c, id, C_PORT_OPEN, 1);
 }
 
-static void ctrl_handle(struct vcon *c, const struct ctrl *m, const uint8_t *extra, uint32_t n)
-{
-	/* Port 0 and ports beyond the queues we set up are not ours to use. */
-	int ours = m->id >= 1 && m->id < c->nports;
-
-	switch (m->event) {
-	case C_PORT_ADD:
-		if (ours && !c->added[m->id]) {
-			c->added[m->id] = 1;
-			ctrl_send(c, m->id, C_PORT_READY, 1);
-		}
-		break;
-	case C_PORT_REMOVE:
-		if (ours)
-			c->added[m->id] = 0;
-		if (ours && (int)m->id == c->port) {
-			c->port = -1;
-			c->host_open = 0;
-			kprintf("virtio-console: the health port was removed\n");
-		}
-		break;
-	case C_PORT_NAME:
-		if (ours && c->added[m->id] && c->port < 0 && name_is_health(extra, n))
-			open_health_port(c, m->id);
-		break;
-	case C_PORT_OPEN:
-		if (ours && (int)m->id == c->port) {
-			int was = c->host_open;
-
-			c->host_open = m->value != 0;
-			if (c->host_open && !was && c->notify)
-				c->notify(VCON_EV_HOST_OPEN);
-		}
-		break;
-	default: /* console port, resize, and anything newer: nothing to do */ break;
-	}
-}
-
-/* Takes every control message the device has delivered. */
+/* Takes every control message the device has delivered, and does what it asks. */
 static void ctrl_poll(struct vcon *c)
 {
 	uint8_t *buf, msg[CTRL_BUF];
@@ -185,17 +120,23 @@ static void ctrl_poll(struct vcon *c)
 	int got = 0;
 
 	while ((buf = virtq_get_used(&c->cq_rx, &len))) {
-		len = MIN(len, CTRL_BUF); /* QEMU reports a truncated message's full length */
+		struct vcon_ctrl_action a;
+
+		len = MIN(len, CTRL_BUF);
 		memcpy(msg, buf, len);
 		/* Repost first: the reply below may make the device send more at once. */
 		post(&c->cq_rx, c->ctrl, c->ctrl_pa, buf, CTRL_BUF);
 		got = 1;
-		if (len >= sizeof(struct ctrl)) {
-			struct ctrl m;
-
-			memcpy(&m, msg, sizeof(m));
-			ctrl_handle(c, &m, msg + sizeof(m), len - (uint32_t)sizeof(m));
-		}
+		if (vcon_ctrl_receive(&c->ctl, msg, len, CTRL_BUF, &a))
+			continue;
+		if (a.open)
+			open_port(c, c->ctl.port); /* receive buffers before PORT_OPEN */
+		if (a.reply)
+			ctrl_send(c, a.reply_msg.id, a.reply_msg.event, a.reply_msg.value);
+		if (a.removed)
+			kprintf("virtio-console: the health port was removed\n");
+		if (a.host_opened && c->notify)
+			c->notify(VCON_EV_HOST_OPEN);
 	}
 	if (got)
 		virtq_kick(&c->cq_rx);
@@ -203,7 +144,9 @@ static void ctrl_poll(struct vcon *c)
 
 static int rx_pending(struct vcon *c)
 {
-	return c->port > 0 && (c->cur || c->rx[c->port].last_used != c->rx[c->port].used->idx);
+	int p = c->ctl.port;
+
+	return p > 0 && (c->cur || c->rx[p].last_used != c->rx[p].used->idx);
 }
 
 static void vcon_irq(void *arg)
@@ -215,24 +158,24 @@ static void vcon_irq(void *arg)
 		c->notify(VCON_EV_DATA);
 }
 
-int vcon_present(void)
+static int port_ready(void)
 {
-	return dev && dev->port > 0;
+	return dev && dev->ctl.port > 0;
 }
 
 int vcon_write(const uint8_t *buf, size_t len)
 {
 	struct vcon *c = dev;
 
-	if (!vcon_present() || !c->host_open)
+	if (!port_ready() || !c->ctl.host_open)
 		return -1;
 	while (len) {
 		uint32_t n = (uint32_t)MIN(len, PAGE_SIZE);
 
-		if (!tx_reclaim(&c->tx[c->port], &c->tx_busy, TX_WAIT_NS))
+		if (!tx_reclaim(&c->tx[c->ctl.port], &c->tx_busy, TX_WAIT_NS))
 			return -1;
 		memcpy(c->txb, buf, n);
-		if (tx_sync(&c->tx[c->port], &c->tx_busy, c->txb_pa, n))
+		if (tx_sync(&c->tx[c->ctl.port], &c->tx_busy, c->txb_pa, n))
 			return -1;
 		buf += n;
 		len -= n;
@@ -246,13 +189,13 @@ size_t vcon_read(uint8_t *buf, size_t len)
 	size_t n = 0;
 	int reposted = 0;
 
-	if (!vcon_present())
+	if (!port_ready())
 		return 0;
 	while (n < len) {
 		uint32_t take;
 
 		if (!c->cur) {
-			if (!(c->cur = virtq_get_used(&c->rx[c->port], &c->cur_len)))
+			if (!(c->cur = virtq_get_used(&c->rx[c->ctl.port], &c->cur_len)))
 				break;
 			c->cur_len = MIN(c->cur_len, RX_BUF); /* never past the buffer */
 			c->cur_off = 0;
@@ -262,13 +205,13 @@ size_t vcon_read(uint8_t *buf, size_t len)
 		n += take;
 		c->cur_off += take;
 		if (c->cur_off == c->cur_len) {
-			post(&c->rx[c->port], c->rxb, c->rxb_pa, c->cur, RX_BUF);
+			post(&c->rx[c->ctl.port], c->rxb, c->rxb_pa, c->cur, RX_BUF);
 			c->cur = 0;
 			reposted = 1;
 		}
 	}
 	if (reposted)
-		virtq_kick(&c->rx[c->port]);
+		virtq_kick(&c->rx[c->ctl.port]);
 	return n;
 }
 
@@ -292,7 +235,7 @@ static int setup_queues(struct vcon *c)
 	if ((err = virtq_setup(&c->v, &c->cq_rx, 2, QSIZE, 0)) ||
 	    (err = virtq_setup(&c->v, &c->cq_tx, 3, QSIZE, VIRTIO_NO_VECTOR)))
 		return err;
-	for (uint32_t p = 1; p < c->nports; p++)
+	for (uint32_t p = 1; p < c->ctl.nports; p++)
 		if ((err = virtq_setup(&c->v, &c->rx[p], (uint16_t)(2 * p + 2), QSIZE, 0)) ||
 		    (err = virtq_setup(&c->v, &c->tx[p], (uint16_t)(2 * p + 3), QSIZE,
 				       VIRTIO_NO_VECTOR)))
@@ -310,30 +253,37 @@ static int setup_queues(struct vcon *c)
  * Interrupts are off at boot, so the handshake is polled: DEVICE_READY makes
  * the device announce its ports; each answered PORT_READY brings its name
  * (and PORT_OPEN if the host is connected). Under TCG the device answers
- * within the notify; under KVM it answers from QEMU's I/O thread, hence the
- * bounded wait.
+ * within the notify, so the first look finds the port (and the boot does
+ * not pay for the TSC calibration a deadline needs); under KVM it answers
+ * from QEMU's I/O thread, hence the bounded wait.
  */
 static void handshake(struct vcon *c)
 {
-	uint64_t until = rdtsc() + time_ns_to_tsc(PROBE_WAIT_NS);
+	uint64_t until;
 
 	virtq_kick(&c->cq_rx);
-	ctrl_send(c, 0, C_DEVICE_READY, 1);
-	do {
-		ctrl_poll(c);
+	ctrl_send(c, 0, VCON_C_DEVICE_READY, 1);
+	ctrl_poll(c);
+	if (c->ctl.port > 0)
+		return;
+	until = rdtsc() + time_ns_to_tsc(PROBE_WAIT_NS);
+	while (c->ctl.port < 0 && rdtsc() < until) {
 		__asm__ volatile("pause");
-	} while (c->port < 0 && rdtsc() < until);
+		ctrl_poll(c);
+	}
 }
 
-static int vcon_probe(struct pci_dev *d)
+/* The device's setup and handshake, at the first vcon_present(). */
+static void vcon_start(struct pci_dev *d)
 {
 	struct vcon *c;
 	int vector, err;
 	uint32_t max_ports;
 
-	if (dev || !(c = kmalloc(sizeof(*c)))) /* zeroed */
-		return -ENODEV;
-	c->port = -1;
+	if (!(c = kmalloc(sizeof(*c)))) { /* zeroed */
+		err = -ENOMEM;
+		goto err_setup;
+	}
 	if ((err = virtio_init(&c->v, d, F_MULTIPORT)))
 		goto err_setup;
 	if (!(c->v.features & F_MULTIPORT) || !virtio_config(&c->v)) {
@@ -341,7 +291,7 @@ static int vcon_probe(struct pci_dev *d)
 		goto err_setup;
 	}
 	max_ports = *(volatile uint32_t *)(virtio_config(&c->v) + 4);
-	c->nports = MIN(max_ports, MAX_PORT);
+	vcon_ctrl_init(&c->ctl, max_ports, VCON_HEALTH_PORT_NAME);
 	if ((vector = irq_alloc(vcon_irq, c)) < 0) {
 		err = vector;
 		goto err_setup;
@@ -351,13 +301,38 @@ static int vcon_probe(struct pci_dev *d)
 	virtio_ready(&c->v);
 	dev = c;
 	handshake(c);
-	if (c->port > 0)
-		kprintf("runtime: virtio-console port %d '%s'%s\n", c->port, VCON_HEALTH_PORT_NAME,
-			c->host_open ? "" : " (host not connected yet)");
-	return 0;
+	if (c->ctl.port > 0)
+		kprintf("runtime: virtio-console port %d '%s'%s\n", c->ctl.port,
+			VCON_HEALTH_PORT_NAME, c->ctl.host_open ? "" : " (host not connected yet)");
+	return;
 err_setup:
 	kprintf("virtio-console: setup failed (error %d)\n", err);
-	return err;
+}
+
+/*
+ * At boot the device is only noted: setting it up costs several ms under
+ * TCG (every register access is a VM exit), so it happens at first use,
+ * after the application has started (the health agent's first frame).
+ */
+static struct pci_dev found;
+static int have_dev, started;
+
+static int vcon_probe(struct pci_dev *d)
+{
+	if (have_dev)
+		return -ENODEV; /* one device */
+	found = *d;
+	have_dev = 1;
+	return 0;
+}
+
+int vcon_present(void)
+{
+	if (have_dev && !started) {
+		started = 1;
+		vcon_start(&found);
+	}
+	return dev && dev->ctl.port > 0;
 }
 
 static const struct pci_driver vcon_transitional = {"virtio-console", 0x1af4, 0x1003, vcon_probe};

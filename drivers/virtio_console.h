@@ -28,7 +28,11 @@ enum vcon_event {
 	VCON_EV_HOST_OPEN = 2, /* the host side (QEMU's chardev) connected */
 };
 
-/* 1 if a port named VCON_HEALTH_PORT_NAME was found and opened at boot, else 0. */
+/*
+ * 1 if a port named VCON_HEALTH_PORT_NAME was found and opened, else 0. The
+ * first call sets the device up (polled handshake, interrupts off), so the
+ * boot does not pay for it; call it after the application has started.
+ */
 int vcon_present(void);
 /*
  * Writes all of buf to the port and waits (bounded) until the device has

@@ -32,7 +32,13 @@
 #define CMD_MAX 256
 #define POLL_MAX 4096 /* host bytes looked at per poll, so a flood cannot hold the guest */
 
+/*
+ * The transport, chosen at first use (choose()): the virtio port's setup
+ * costs several ms under TCG, which the boot (first instruction to main)
+ * should not pay; the first frame goes out after main anyway.
+ */
 static const struct health_transport *tp;
+static const struct health_transport *const transports[] = {&health_virtio, &health_uart_com2};
 static int enabled, sending, exiting, panicking;
 
 /* Configuration (command line). */
@@ -54,12 +60,30 @@ static struct health_msg out_msg, in_msg, panic_msg;
 static uint8_t out_buf[HEALTH_FRAME_MAX];
 static struct ukhealth_reader reader;
 
+static void transport_event(int event);
+
+/* Picks the transport at first use; 0, or -1 (none: the agent turns itself off). */
+static int choose(void)
+{
+	if (tp)
+		return 0;
+	for (size_t i = 0; i < sizeof(transports) / sizeof(transports[0]); i++)
+		if (transports[i]->probe()) {
+			tp = transports[i];
+			if (tp->set_notify)
+				tp->set_notify(transport_event);
+			return 0;
+		}
+	enabled = 0;
+	return -1;
+}
+
 /* 0, or -1 if the frame did not leave (no channel, encoding error, dropped). */
 static int send(struct health_msg *m)
 {
 	int n, ret = -1;
 
-	if (!enabled || sending)
+	if (!enabled || sending || choose())
 		return -1;
 	sending = 1;
 	n = ukhealth_encode(m, out_buf, sizeof(out_buf));
@@ -190,6 +214,8 @@ static void poll_host(void)
 	size_t n, off, used, total = 0;
 	enum health_violation kind;
 
+	if (!enabled || choose())
+		return;
 	while (enabled && total < POLL_MAX && (n = tp->read(buf, sizeof(buf)))) {
 		total += n;
 		for (off = 0; off < n; off += used) {
@@ -480,15 +506,7 @@ void health_start(void)
 		kprintf("runtime: cannot create /dev/health\n");
 	if (ready_port < 0 && port && !parse_u32(port, 65535, &v))
 		ready_port = (int)v;
-	if (health_virtio.probe())
-		tp = &health_virtio;
-	else if (health_uart_com2.probe())
-		tp = &health_uart_com2;
-	else
-		return;
-	enabled = 1;
-	if (tp->set_notify)
-		tp->set_notify(transport_event);
+	enabled = 1; /* until choose() finds no transport */
 	ukhealth_reader_init(&reader, HEALTH_TO_GUEST);
 	beat.fn = beat_fire;
 	deadline.fn = deadline_fire;
@@ -573,5 +591,6 @@ void health_exit(int status)
 	e->reason = reason;
 	e->signal = sig > 64 ? 0 : sig;
 	send(&out_msg);
-	tp->flush();
+	if (tp)
+		tp->flush();
 }
