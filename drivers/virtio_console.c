@@ -47,6 +47,7 @@ struct vcon {
 	uint8_t *ctrl, *rxb, *txb;
 	uint64_t ctrl_pa, rxb_pa, txb_pa;
 	int ctrl_busy, tx_busy; /* a buffer still owned by the device */
+	int rx_posted;		/* the port's receive buffers are with the device */
 	uint8_t *cur;		/* receive buffer being read */
 	uint32_t cur_len, cur_off;
 	void (*notify)(int event);
@@ -106,6 +107,8 @@ static int post(struct virtq *q, uint8_t *base, uint64_t base_pa, uint8_t *buf, 
 
 static void open_port(struct vcon *c, int id)
 {
+	if (c->rx_posted++)
+		return; /* the port came back (removed, added again): its buffers are still there */
 	for (int i = 0; i < RX_NBUF; i++)
 		if (post(&c->rx[id], c->rxb, c->rxb_pa, c->rxb + i * RX_BUF, RX_BUF))
 			return;
@@ -167,6 +170,8 @@ int vcon_write(const uint8_t *buf, size_t len)
 {
 	struct vcon *c = dev;
 
+	if (port_ready() && !c->ctl.host_open)
+		ctrl_poll(c); /* a PORT_OPEN may wait there: interrupts are off in here */
 	if (!port_ready() || !c->ctl.host_open)
 		return -1;
 	while (len) {

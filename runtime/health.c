@@ -237,7 +237,9 @@ static void beat_fire(struct sched_timer *t)
 
 	(void)t;
 	poll_host();
-	if (!hello_sent) {
+	if (!enabled)
+		return; /* no transport after all: no more beats, an idle guest sleeps */
+	if (!hello_sent || hello_lost) { /* lost: the host was not connected */
 		send_hello();
 		send_readiness();
 	} else {
