@@ -4,8 +4,9 @@
  * Self-contained and compiled by both sides, with api/ukhealth.c, the one
  * checked codec that every frame crossing the VM boundary goes through.
  *
- * Transport: a byte stream (today the guest's COM2 16550, a virtio-console
- * port later). The stream is a sequence of frames:
+ * Transport: a byte stream, the virtio-console port named HEALTH_PORT_NAME
+ * (libvirt <channel><target type='virtio' name=.../>), or the guest's COM2
+ * 16550 when there is none. The stream is a sequence of frames:
  *
  *   offset 0  u16 magic   HEALTH_MAGIC (bytes 'U' 'H')
  *   offset 2  u16 type    enum health_type
@@ -37,6 +38,8 @@
 #define HEALTH_HDR_SIZE 8u
 #define HEALTH_FRAME_MAX 4096u
 #define HEALTH_PAYLOAD_MAX (HEALTH_FRAME_MAX - HEALTH_HDR_SIZE)
+/* The virtio-console port's name: the guest looks for it, the host names it so. */
+#define HEALTH_PORT_NAME "org.ukd.health.0"
 
 #define HEALTH_ID_MAX 64      /* instance id */
 #define HEALTH_REASON_MAX 200 /* not-ready and panic reasons */

@@ -149,7 +149,7 @@ static void *alloc_zeroed(size_t bytes, uint64_t *pa)
 int virtq_setup(struct virtio_dev *v, struct virtq *q, uint16_t index, uint16_t max_size,
 		uint16_t msix_entry)
 {
-	uint64_t dpa, apa, upa;
+	uint64_t dpa, apa, upa, aoff, uoff;
 	uint16_t size;
 
 	if (index >= r16(v, C_NUMQ))
@@ -162,9 +162,23 @@ int virtq_setup(struct virtio_dev *v, struct virtq *q, uint16_t index, uint16_t 
 		size = max_size; /* sizes are powers of two; max_size is too */
 	q->size = size;
 	q->index = index;
-	q->desc = alloc_zeroed(16u * size, &dpa);
-	q->avail = alloc_zeroed(6u + 2u * size, &apa);
-	q->used = alloc_zeroed(6u + 8u * size, &upa);
+	/*
+	 * A small queue's three parts share one page (descriptors 16-byte,
+	 * available ring 2-byte, used ring 4-byte aligned), so a device with
+	 * several small queues costs a page per queue, not three.
+	 */
+	aoff = 16u * size;
+	uoff = ALIGN_UP(aoff + 6u + 2u * size, 4);
+	if (uoff + 6u + 8u * size <= PAGE_SIZE && (q->desc = alloc_zeroed(PAGE_SIZE, &dpa))) {
+		apa = dpa + aoff;
+		upa = dpa + uoff;
+		q->avail = (struct vq_avail *)((uint8_t *)q->desc + aoff);
+		q->used = (struct vq_used *)((uint8_t *)q->desc + uoff);
+	} else {
+		q->desc = alloc_zeroed(16u * size, &dpa);
+		q->avail = alloc_zeroed(6u + 2u * size, &apa);
+		q->used = alloc_zeroed(6u + 8u * size, &upa);
+	}
 	q->cookie = kmalloc(sizeof(void *) * size); /* zeroed */
 	if (!q->desc || !q->avail || !q->used || !q->cookie)
 		return -ENOMEM;

@@ -15,7 +15,7 @@
 #include "errno.h"
 #include "fdtable.h"
 #include "fmt.h"
-#include "health_uart.h"
+#include "health_transport.h"
 #include "image.h"
 #include "lib.h"
 #include "pmem.h"
@@ -32,7 +32,13 @@
 #define CMD_MAX 256
 #define POLL_MAX 4096 /* host bytes looked at per poll, so a flood cannot hold the guest */
 
+/*
+ * The transport, chosen at first use (choose()): the virtio port's setup
+ * costs several ms under TCG, which the boot (first instruction to main)
+ * should not pay; the first frame goes out after main anyway.
+ */
 static const struct health_transport *tp;
+static const struct health_transport *const transports[] = {&health_virtio, &health_uart_com2};
 static int enabled, sending, exiting, panicking;
 
 /* Configuration (command line). */
@@ -42,7 +48,7 @@ static uint32_t interval_ms = HEALTH_INTERVAL_DEFAULT_MS;
 static int ready_port = -1; /* -1: any port */
 
 /* State. */
-static int hello_sent, ready, listened, exit_sig, oom, deadline_hit;
+static int hello_sent, hello_lost, ready, listened, exit_sig, oom, deadline_hit;
 static char not_ready_reason[HEALTH_REASON_MAX + 1];
 static uint64_t seq, frames_dropped;
 static struct health_metric metrics[HEALTH_METRICS_MAX];
@@ -54,12 +60,31 @@ static struct health_msg out_msg, in_msg, panic_msg;
 static uint8_t out_buf[HEALTH_FRAME_MAX];
 static struct ukhealth_reader reader;
 
-static void send(struct health_msg *m)
-{
-	int n;
+static void transport_event(int event);
 
-	if (!enabled || sending)
-		return;
+/* Picks the transport at first use; 0, or -1 (none: the agent turns itself off). */
+static int choose(void)
+{
+	if (tp)
+		return 0;
+	for (size_t i = 0; i < sizeof(transports) / sizeof(transports[0]); i++)
+		if (transports[i]->probe()) {
+			tp = transports[i];
+			if (tp->set_notify)
+				tp->set_notify(transport_event);
+			return 0;
+		}
+	enabled = 0;
+	return -1;
+}
+
+/* 0, or -1 if the frame did not leave (no channel, encoding error, dropped). */
+static int send(struct health_msg *m)
+{
+	int n, ret = -1;
+
+	if (!enabled || sending || choose())
+		return -1;
 	sending = 1;
 	n = ukhealth_encode(m, out_buf, sizeof(out_buf));
 	if (n < 0)
@@ -67,7 +92,10 @@ static void send(struct health_msg *m)
 			ukhealth_type_name(m->type), n);
 	else if (tp->write(out_buf, (size_t)n) < 0)
 		frames_dropped++;
+	else
+		ret = 0;
 	sending = 0;
+	return ret;
 }
 
 static void send_empty(uint16_t type)
@@ -88,7 +116,8 @@ static void send_hello(void)
 	h->wall_ns = (uint64_t)time_now_ns(CLOCK_REALTIME);
 	memcpy(h->digest, digest, sizeof(digest));
 	memcpy(h->instance_id, inst_id, sizeof(inst_id));
-	send(&out_msg);
+	/* A hello the host did not get is sent again when the host connects. */
+	hello_lost = send(&out_msg) < 0;
 	hello_sent = 1;
 }
 
@@ -185,6 +214,8 @@ static void poll_host(void)
 	size_t n, off, used, total = 0;
 	enum health_violation kind;
 
+	if (!enabled || choose())
+		return;
 	while (enabled && total < POLL_MAX && (n = tp->read(buf, sizeof(buf)))) {
 		total += n;
 		for (off = 0; off < n; off += used) {
@@ -206,7 +237,9 @@ static void beat_fire(struct sched_timer *t)
 
 	(void)t;
 	poll_host();
-	if (!hello_sent) {
+	if (!enabled)
+		return; /* no transport after all: no more beats, an idle guest sleeps */
+	if (!hello_sent || hello_lost) { /* lost: the host was not connected */
 		send_hello();
 		send_readiness();
 	} else {
@@ -455,6 +488,17 @@ static void idle(void)
 	poll_host();
 }
 
+/* From an interrupt-driven transport's handler: a busy application does not delay the host. */
+static void transport_event(int event)
+{
+	if (event == HEALTH_TP_DATA)
+		poll_host();
+	else if (event == HEALTH_TP_CONNECTED && hello_lost) {
+		send_hello();
+		send_readiness();
+	}
+}
+
 void health_start(void)
 {
 	const char *port = image_manifest_get("port");
@@ -464,10 +508,7 @@ void health_start(void)
 		kprintf("runtime: cannot create /dev/health\n");
 	if (ready_port < 0 && port && !parse_u32(port, 65535, &v))
 		ready_port = (int)v;
-	tp = &health_uart_com2;
-	if (!tp->probe())
-		return;
-	enabled = 1;
+	enabled = 1; /* until choose() finds no transport */
 	ukhealth_reader_init(&reader, HEALTH_TO_GUEST);
 	beat.fn = beat_fire;
 	deadline.fn = deadline_fire;
@@ -552,5 +593,6 @@ void health_exit(int status)
 	e->reason = reason;
 	e->signal = sig > 64 ? 0 : sig;
 	send(&out_msg);
-	tp->flush();
+	if (tp)
+		tp->flush();
 }

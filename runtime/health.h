@@ -1,14 +1,16 @@
 /*
  * health.h: the health agent. Part of the runtime, not of the application:
  * it speaks the health protocol (api/ukhealth.h) to the host over a transport
- * (health_uart.h) and serves /dev/health to the application.
+ * (health_transport.h: a virtio-console port, else COM2) and serves
+ * /dev/health to the application.
  *
  * Guest side of the protocol: a hello once the application runs, then
  * heartbeats every interval (default 1 s; `uk.heartbeat=MS`, 0 disables;
  * the host may change it), ready / not-ready, and at the end panic (crash
  * report) and exit, written synchronously before power-off. Host messages
- * (ping, shutdown, set-heartbeat-interval) are looked for at idle entry and
- * at each heartbeat. Without a transport (no COM2) every call is a no-op.
+ * (ping, shutdown, set-heartbeat-interval) are handled from the transport's
+ * interrupt (virtio-console), and looked for at idle entry and at each
+ * heartbeat (COM2, polled). Without a transport every call is a no-op.
  *
  * Command-line options (all optional): uk.id=ID (instance id, echoed in the
  * hello), uk.image=SHA256HEX (image digest, echoed), uk.heartbeat=MS,

@@ -4,7 +4,7 @@
  * heartbeat), which avoids routing IRQ 3 through an I/O APIC the runtime does
  * not drive yet; the price is that host messages wait for the next look.
  */
-#include "health_uart.h"
+#include "health_transport.h"
 
 #include "cpu.h"
 

@@ -1,8 +1,9 @@
 /*
  * health.h: ukd's health monitor. One channel per running instance: ukd
- * listens on ROOT/instances/ID/health.sock and the guest's COM2 (QEMU's
- * chardev, libvirt <serial type='unix' mode='connect'> with reconnect)
- * connects to it. Bytes go through the checked reader of api/ukhealth.c;
+ * listens on ROOT/instances/ID/health.sock and the guest's virtio-console
+ * port HEALTH_PORT_NAME (QEMU's chardev, libvirt <channel type='unix'
+ * mode='connect'> with reconnect; COM2 in domains of older ukds, on the same
+ * path) connects to it. Bytes go through the checked reader of api/ukhealth.c;
  * what the guest reports (hello, heartbeats, readiness, metrics, panic,
  * exit) is kept in memory, per instance and bounded, and shown by
  * GET /v1/instances/{id}/health. Transitions (ready, unhealthy, panic) are

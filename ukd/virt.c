@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "log.h"
+#include "ukhealth.h"
 #include "util.h"
 
 #define VIRT_QUEUE_MAX 4096
@@ -508,17 +509,24 @@ char *virt_domain_xml(const struct virt_spec *s)
 			  "    <memballoon model='none'/>\n"
 			  "    <serial type='file'><source path='");
 	util_buf_xml(&b, s->console_path);
-	/* Port 0 said outright: libvirt would otherwise number it after the health port. */
+	/* COM1, the console (port 0 said outright; old domains had COM2 too). */
 	util_buf_puts(&b, "'/><target port='0'/></serial>\n");
 	/*
-	 * COM2 is the health channel (ukd/health.h): QEMU connects to ukd's
-	 * socket, and reconnects every second after a ukd restart.
+	 * The health channel (ukd/health.h) is a named virtio-console port:
+	 * QEMU connects to ukd's socket, and reconnects every second after a
+	 * ukd restart. A frame crosses in one virtio notification where COM2
+	 * trapped per byte, and host messages interrupt the guest. Port 1 said
+	 * outright (the runtime sets up ports 1-3 only); ports='4' keeps QEMU's
+	 * controller from creating 31 ports' worth of queues.
 	 */
 	if (s->health_path) {
-		util_buf_puts(&b, "    <serial type='unix'><source mode='connect' path='");
+		util_buf_puts(&b, "    <controller type='virtio-serial' index='0' ports='4'/>\n"
+				  "    <channel type='unix'><source mode='connect' path='");
 		util_buf_xml(&b, s->health_path);
 		util_buf_puts(&b, "'><reconnect enabled='yes' timeout='1'/></source>"
-				  "<target port='1'/></serial>\n");
+				  "<target type='virtio' name='" HEALTH_PORT_NAME "'/>"
+				  "<address type='virtio-serial' controller='0' bus='0' port='1'/>"
+				  "</channel>\n");
 	}
 	/*
 	 * managed='no': ukd made the tap (and moves it into its namespace once

@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """ukd's health monitor against real guests through libvirt: the health
-channel (COM2 -> ROOT/instances/ID/health.sock), GET /v1/instances/{id}/health,
-graceful stop through the channel, missed heartbeats, adoption after a ukd
-restart, and a hostile peer on the channel.
+channel (a virtio-console port named org.ukd.health.0 ->
+ROOT/instances/ID/health.sock), GET /v1/instances/{id}/health, graceful stop
+through the channel (of a busy guest too), missed heartbeats, adoption after
+a ukd restart, and a hostile peer on the channel.
 
 Builds on test_daemon.py's harness (own ukd, own root; destroys only the
 domains it created). Run one case: test_health_daemon.py CASE; --list.
@@ -17,7 +18,8 @@ import unittest
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import test_daemon as td  # noqa: E402
 
-# Modes: "term" handles SIGTERM and exits 0; "ignore" ignores it; "idle" has no handler.
+# Modes: "term" handles SIGTERM and exits 0; "spin" too, but busy in a loop
+# (never idle, no system calls); "ignore" ignores SIGTERM; "idle" has no handler.
 APP_C = b"""#include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -29,14 +31,17 @@ int main(int argc, char **argv)
 	const char *mode = argc > 1 ? argv[1] : "idle";
 	struct timespec ts = {0, 50000000};
 
-	if (!strcmp(mode, "term"))
+	int spin = !strcmp(mode, "spin");
+
+	if (!strcmp(mode, "term") || spin)
 		signal(SIGTERM, on_term);
 	else if (!strcmp(mode, "ignore"))
 		signal(SIGTERM, SIG_IGN);
 	printf("app: %s\\n", mode);
 	fflush(stdout);
 	while (!term)
-		nanosleep(&ts, NULL);
+		if (!spin)
+			nanosleep(&ts, NULL);
 	printf("app: SIGTERM handled\\n");
 	return 0;
 }
@@ -110,6 +115,24 @@ class HealthDaemonTest(td.DaemonTest):
                          ("exited", 137, "shutdown-deadline"), r)
         self.assertTrue(2.5 < took < 8, took)
         self.wait_log("i", "still running at the shutdown deadline")
+
+    def test_stop_busy_app_over_virtio_channel(self):
+        """stop of an app spinning in a loop is graceful and prompt: the port's interrupt brings the shutdown in."""
+        self.app_image()
+        inst = self.run_instance({"image": "happ", "name": "b", "args": ["spin"]}).json
+        self.wait_health("b", lambda h: h["heartbeat"], "heartbeat")
+        xml = td.virsh("dumpxml", inst["domain"]).stdout
+        self.assertIn("<target type='virtio' name='org.ukd.health.0'", xml)
+        self.assertNotIn("<serial type='unix'", xml, "no COM2 health channel any more")
+        self.wait_log("b", "virtio-console port 1 'org.ukd.health.0'")
+        t0 = time.monotonic()
+        r = self.api("POST", "/v1/instances/b/stop?t=20", expect=200).json
+        took = time.monotonic() - t0
+        print("stop of a busy guest: %.0f ms" % (took * 1000))
+        self.assertEqual((r["state"], r["exit_reason"], r["exit_status"]), ("exited", "stopped", 0))
+        self.assertLess(took, 3, "graceful stop within 3 s of a 20 s allowance")
+        self.wait_log("b", "app: SIGTERM handled")
+        self.assertEqual(self.health("b")["exit"]["reason"], "normal")
 
     def test_missed_heartbeats_and_adoption(self):
         """A suspended guest turns unhealthy and back; after a ukd restart the channel comes back."""

@@ -33,8 +33,21 @@ def qemu_argv(image, append="", mem=64, debug_exit=True, extra=()):
 
 
 def health_serial(sock_path):
-    """COM2 (the runtime's health channel) as a client of a unix socket the test listens on."""
+    """COM2 (the runtime's fallback health channel) as a client of a unix socket the test listens on."""
     return ["-chardev", "socket,id=health,path=" + sock_path, "-serial", "chardev:health"]
+
+
+HEALTH_PORT_NAME = "org.ukd.health.0"  # api/ukhealth.h
+
+
+def health_virtio(sock_path=None, max_ports=None):
+    """The health channel: a named virtio-console port on a unix socket (None: on
+    a null chardev, which takes and drops every byte). max_ports=4 is what ukd
+    gives the controller; QEMU's default is 31."""
+    chardev = "socket,id=health,path=" + sock_path if sock_path else "null,id=health"
+    ctl = "virtio-serial-pci" + (",max_ports=%d" % max_ports if max_ports else "")
+    return ["-device", ctl, "-chardev", chardev,
+            "-device", "virtserialport,chardev=health,name=" + HEALTH_PORT_NAME]
 
 
 class Result:

@@ -1,12 +1,16 @@
 #!/usr/bin/env python3
-"""Health agent tests: boot images under raw QEMU with COM2 connected to a unix
-socket this test listens on, and check the health-protocol frames
-(api/ukhealth.h) that arrive, and what the guest does with the host's.
+"""Health agent tests: boot images under raw QEMU with the health channel
+connected to a unix socket this test listens on, and check the
+health-protocol frames (api/ukhealth.h) that arrive, and what the guest does
+with the host's. Every case runs twice: over COM2 (class Health, the
+fallback channel) and over a named virtio-console port (class HealthVirtio,
+what ukd sets up); a busy application reached by a shutdown is virtio only.
 
 The frames are decoded here independently of api/ukhealth.c, from the wire
 layout the header documents, so the two implementations check each other.
 
 Run one case:  test_health.py Health.test_hello_and_exit_status
+               test_health.py HealthVirtio.test_hello_and_exit_status
 List cases:    test_health.py --list
 """
 import os
@@ -88,15 +92,17 @@ def frame(t, payload=b""):
 
 
 class Guest:
-    """A guest booted with its COM2 on a unix socket we listen on."""
+    """A guest booted with its health channel (transport "com2" or "virtio") on a
+    unix socket we listen on."""
 
-    def __init__(self, image, append):
+    def __init__(self, image, append, transport="com2"):
         self.dir = tempfile.TemporaryDirectory(prefix="ukd-health-")
         path = os.path.join(self.dir.name, "health.sock")
         self.srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         self.srv.bind(path)
         self.srv.listen(1)
-        argv = guest.qemu_argv(image, append, extra=guest.health_serial(path))
+        channel = guest.health_virtio if transport == "virtio" else guest.health_serial
+        argv = guest.qemu_argv(image, append, extra=channel(path))
         self.t0 = time.monotonic()
         self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                      stderr=subprocess.STDOUT)
@@ -105,7 +111,8 @@ class Guest:
         self.buf = b""
         self.msgs = []   # (arrival time, message)
         self.eof = False
-        print("accelerator: %s; %s %r" % (guest.accel(), os.path.basename(image), append))
+        print("accelerator: %s; %s %r over %s" % (guest.accel(), os.path.basename(image), append,
+                                                 transport))
 
     def close(self):
         """Cleanup for a test that failed half-way: QEMU ends, files go."""
@@ -178,8 +185,10 @@ def app_img():
 
 
 class Health(unittest.TestCase):
+    TRANSPORT = "com2"
+
     def Guest(self, image, append):
-        g = Guest(image, append)
+        g = Guest(image, append, self.TRANSPORT)
         self.addCleanup(g.close)
         return g
 
@@ -321,9 +330,95 @@ class Health(unittest.TestCase):
         self.assertEqual(e["reason"], "signal")
 
 
+class HealthVirtio(Health):
+    """The same cases over the virtio-console port, and what only it can do."""
+    TRANSPORT = "virtio"
+
+    def test_console_says_virtio_port(self):
+        g = self.Guest(hello_img(), "-- 0")
+        g.wait_for(HELLO)
+        g.wait_for(EXIT)
+        out = g.finish()
+        self.assertIn("virtio-console port 1 '%s'" % guest.HEALTH_PORT_NAME, out)
+
+    def test_shutdown_reaches_busy_app_with_heartbeats_off(self):
+        # The app spins in ring 3 and never idles; no heartbeat timer either.
+        # Only the port's interrupt can bring the shutdown in: over COM2
+        # (polled) it would wait forever.
+        g = self.Guest(app_img(), "uk.heartbeat=0 -- spin")
+        g.wait_for(HELLO)
+        g.pump(0.5)
+        self.assertEqual(g.of_type(EXIT), [], "still spinning")
+        t0 = time.monotonic()
+        g.send(frame(SHUTDOWN, struct.pack("<I", 10000)))
+        e = g.wait_for(EXIT, timeout=10)
+        took = time.monotonic() - t0
+        out = g.finish()
+        print("shutdown to exit frame: %.0f ms" % (took * 1000))
+        self.assertIn("health_app: SIGTERM handled", out)
+        self.assertEqual((e["status"], e["reason"]), (0, "normal"))
+        self.assertLess(took, 1.0, "handled at once, not at a deadline or a heartbeat")
+
+    def test_hello_resent_when_host_connects_late(self):
+        # As after a ukd restart: QEMU's chardev has nobody to connect to when
+        # the guest says hello (QEMU drops the bytes), and connects later
+        # (reconnect=1). The port's PORT_OPEN makes the guest say hello again,
+        # though heartbeats are off and the app idles.
+        # A short path: this host's QEMU 7.2 hangs its main loop (the guest
+        # never runs, over COM2 as well) when a reconnect=1 socket chardev's
+        # first connect fails on a path of 40-odd characters; 26 work.
+        d = tempfile.TemporaryDirectory(prefix="u", dir="/tmp")
+        self.addCleanup(d.cleanup)
+        path = os.path.join(d.name, "h.sock")
+        argv = guest.qemu_argv(app_img(), "uk.heartbeat=0 uk.id=%s -- idle" % INSTANCE)
+        argv += ["-device", "virtio-serial-pci",
+                 "-chardev", "socket,id=health,path=%s,reconnect=1" % path,
+                 "-device", "virtserialport,chardev=health,name=" + guest.HEALTH_PORT_NAME]
+        proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                stderr=subprocess.STDOUT)
+        self.addCleanup(proc.stdout.close)
+        self.addCleanup(lambda: proc.poll() is None and (proc.kill(), proc.wait()))
+        time.sleep(2)  # the guest has run its hello into the void by now
+        srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.addCleanup(srv.close)
+        srv.bind(path)
+        srv.listen(1)
+        srv.settimeout(10)
+        conn, _ = srv.accept()
+        self.addCleanup(conn.close)
+        g = Guest.__new__(Guest)  # the reader half of Guest on this connection
+        g.conn, g.buf, g.msgs, g.eof, g.t0 = conn, b"", [], False, time.monotonic()
+        h = g.wait_for(HELLO, timeout=10)
+        self.assertEqual(h["instance_id"], INSTANCE)
+        conn.sendall(frame(SHUTDOWN, struct.pack("<I", 10000)))
+        e = g.wait_for(EXIT, timeout=10)
+        self.assertEqual((e["reason"], e["signal"]), ("signal", 15))
+        out = proc.communicate(timeout=30)[0].decode("utf-8", "replace")
+        print(out)
+        self.assertIn("(host not connected yet)", out)
+
+    def test_frames_from_host_split_and_batched(self):
+        # Host bytes arrive in whatever pieces the socket makes: a ping split
+        # in two writes, then set-interval and ping in one, all handled.
+        g = self.Guest(app_img(), "uk.heartbeat=0 -- idle")
+        g.wait_for(HELLO)
+        p = frame(PING, struct.pack("<I", 0))
+        g.send(p[:5])
+        time.sleep(0.2)
+        g.send(p[5:])
+        g.wait_for(HEARTBEAT, timeout=5)
+        g.send(frame(SET_INTERVAL, struct.pack("<I", 200)) + frame(PING, struct.pack("<I", 1)))
+        g.pump(1.5)
+        self.assertEqual(len(g.of_type(HELLO)), 2)
+        self.assertGreaterEqual(len(g.of_type(HEARTBEAT)), 5)
+        g.proc.kill()
+        g.finish()
+
+
 if __name__ == "__main__":
     if sys.argv[1:] == ["--list"]:
-        for name in sorted(n for n in dir(Health) if n.startswith("test_")):
-            print("Health." + name)
+        for cls in (Health, HealthVirtio):
+            for name in sorted(n for n in dir(cls) if n.startswith("test_")):
+                print(cls.__name__ + "." + name)
         sys.exit(0)
     unittest.main(verbosity=2)

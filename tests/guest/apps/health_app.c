@@ -4,6 +4,7 @@
  *   health_app null     dereferences NULL in crash_here()
  *   health_app term     runs a SIGTERM handler, then exits 0
  *   health_app ignore   ignores SIGTERM and sleeps
+ *   health_app spin     runs a SIGTERM handler, busy in a loop until it has run, then exits 0
  *   health_app idle     sleeps (heartbeats only)
  * Natively (no /dev/health) the ukapp calls are no-ops: `ready` then still exits 0.
  */
@@ -59,6 +60,15 @@ int main(int argc, char **argv)
 		printf("health_app: waiting for SIGTERM\n");
 		while (!got_term)
 			nap(100000);
+		printf("health_app: SIGTERM handled\n");
+		return 0;
+	}
+	if (!strcmp(mode, "spin")) {
+		/* Never idle, never in a system call: only an interrupt reaches the runtime. */
+		signal(SIGTERM, on_term);
+		printf("health_app: spinning\n");
+		while (!got_term)
+			;
 		printf("health_app: SIGTERM handled\n");
 		return 0;
 	}

@@ -1,0 +1,48 @@
+/*
+ * virtio_console.h: virtio-console (QEMU's virtio-serial-pci), reduced to
+ * what the runtime needs: one port, found by its name, as a byte channel.
+ * libvirt's <channel type='unix'><target type='virtio' name='NAME'/> is
+ * such a named port; names travel in the multiport control protocol, which
+ * the driver therefore speaks (DEVICE_READY, PORT_ADD, PORT_READY,
+ * PORT_NAME, PORT_OPEN). The health agent is the one user
+ * (runtime/health_virtio.c).
+ *
+ * Writes are synchronous and polled (the exit and crash paths must flush
+ * without interrupts); reads take what the device has delivered. Received
+ * bytes and host (re)connections raise an MSI-X interrupt, which calls the
+ * notify function, so the reader wakes even while the application computes.
+ */
+#ifndef VIRTIO_CONSOLE_H
+#define VIRTIO_CONSOLE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ukhealth.h"
+
+/* The port the health agent uses (ukd names it so in the domain XML). */
+#define VCON_HEALTH_PORT_NAME HEALTH_PORT_NAME
+
+enum vcon_event {
+	VCON_EV_DATA = 1,      /* bytes from the host wait to be read */
+	VCON_EV_HOST_OPEN = 2, /* the host side (QEMU's chardev) connected */
+};
+
+/*
+ * 1 if a port named VCON_HEALTH_PORT_NAME was found and opened, else 0. The
+ * first call sets the device up (polled handshake, interrupts off), so the
+ * boot does not pay for it; call it after the application has started.
+ */
+int vcon_present(void);
+/*
+ * Writes all of buf to the port and waits (bounded) until the device has
+ * taken it. 0, or -1 if the bytes were dropped: no host connected (QEMU
+ * would discard them), or the device kept the previous buffer too long.
+ */
+int vcon_write(const uint8_t *buf, size_t len);
+/* Non-blocking: copies up to len received bytes; returns the count. */
+size_t vcon_read(uint8_t *buf, size_t len);
+/* fn(event) from the device interrupt (interrupts off, as for every handler). */
+void vcon_set_notify(void (*fn)(int event));
+
+#endif
