@@ -99,6 +99,12 @@ int cmd_report(struct cmd_ctx *x, int ret, struct client_resp *resp, const char 
 	}
 	if (ret < 0)
 		cmd_fail("talking to ukd at %s: %s", client_host(x->client), resp->err);
+	else if (resp->status == 401)
+		cmd_fail("ukd at %s refused the request: %s\n"
+			 "Give ukctl the daemon's token: UKD_TOKEN=TOKEN or --token-file FILE.",
+			 client_host(x->client),
+			 x->token && x->token[0] ? "the token is wrong"
+						 : "it needs a bearer token");
 	else
 		cmd_fail("%s%s%s", prefix ? prefix : "", prefix ? ": " : "",
 			 client_error_message(resp, buf, sizeof(buf)));

@@ -22,6 +22,7 @@
 #include "instance.h"
 #include "log.h"
 #include "network.h"
+#include "stats.h"
 #include "store.h"
 #include "util.h"
 #include "virt.h"
@@ -630,17 +631,20 @@ static void api_instance_health(struct api_ctx *c)
 	store_instance_clear(&inst);
 }
 
-/* GET /metrics: Prometheus text exposition of the instances' health. */
+/* GET /v1/instances/{id}/stats?sample_ms=N: libvirt's counters, CPU % over the sample. */
+static void api_instance_stats(struct api_ctx *c)
+{
+	long ms;
+
+	if (api_query_int(c->req, "sample_ms", 0, STATS_SAMPLE_MAX_MS, STATS_SAMPLE_DEFAULT_MS,
+			  &ms) == 0)
+		stats_instance(c->d, c->req, c->seg[2], (int)ms);
+}
+
+/* GET /metrics: Prometheus text exposition of the instances' health and resource use. */
 static void api_metrics(struct api_ctx *c)
 {
-	struct util_buf b = {0};
-
-	health_metrics_text(c->d, &b);
-	if (b.oom)
-		http_respond_error(c->req, 500, "internal", "out of memory");
-	else
-		http_respond(c->req, 200, "text/plain; version=0.0.4", b.s ? b.s : "", b.len, NULL);
-	util_buf_free(&b);
+	stats_metrics(c->d, c->req);
 }
 
 /* --- networks (network.c) --- */
@@ -687,6 +691,7 @@ static const struct api_route api_routes[] = {
 	{HTTP_POST, {"v1", "instances", "*", "kill"}, api_instance_kill},
 	{HTTP_GET, {"v1", "instances", "*", "logs"}, api_instance_logs},
 	{HTTP_GET, {"v1", "instances", "*", "health"}, api_instance_health},
+	{HTTP_GET, {"v1", "instances", "*", "stats"}, api_instance_stats},
 	{HTTP_GET, {"metrics"}, api_metrics},
 	{HTTP_GET, {"v1", "networks"}, api_networks_list},
 	{HTTP_POST, {"v1", "networks"}, api_networks_post},
