@@ -721,15 +721,16 @@ static int cmd_logs_run(struct cmd_ctx *x, int argc, char **argv)
 	struct client_req rq = {.method = "GET", .on_data = cmd_logs_on_data};
 	struct client_resp resp;
 	struct util_buf q = {0};
-	const char *tail = NULL;
-	char *path, *full;
+	const char *tail = NULL, *since = NULL;
+	char *path, *full, *e;
 	int c, follow = 0, ret;
 
 	while ((c = cmd_getopt(x, argc, argv, ":fn:h", lo)) != -1) {
 		if (c == 'h' || c == '?')
 			return c == 'h' ? CMD_OK : CMD_USAGE;
+		/* ukd parses it (one parser for every client) and says what it accepts. */
 		if (c == 's')
-			return cmd_unsupported("--since (timestamped logs)");
+			since = optarg;
 		follow |= c == 'f';
 		if (c == 'n') {
 			if (optarg[0] < '0' || optarg[0] > '9' ||
@@ -746,7 +747,15 @@ static int cmd_logs_run(struct cmd_ctx *x, int argc, char **argv)
 	if (tail)
 		util_buf_printf(&q, "?tail=%s", tail);
 	if (follow)
-		util_buf_printf(&q, "%sfollow=1", tail ? "&" : "?");
+		util_buf_printf(&q, "%sfollow=1", q.len ? "&" : "?");
+	if (since) {
+		if (!(e = client_escape(since))) {
+			util_buf_free(&q);
+			return cmd_fail("out of memory");
+		}
+		util_buf_printf(&q, "%ssince=%s", q.len ? "&" : "?", e);
+		free(e);
+	}
 	path = cmd_path("instances", argv[optind], "/logs");
 	if (!path || q.oom) {
 		free(path);
@@ -770,7 +779,7 @@ const struct cmd cmd_logs = {
 	"logs",
 	NULL,
 	"show an instance's console",
-	"Usage: ukctl logs [-f] [--tail N] INSTANCE\n"
+	"Usage: ukctl logs [-f] [--tail N] [--since T] INSTANCE\n"
 	"\n"
 	"Print the console of the instance's current (or last) run: boot messages,\n"
 	"the program's output and how it ended.\n"
@@ -778,11 +787,15 @@ const struct cmd cmd_logs = {
 	"Options:\n"
 	"  -f, --follow    keep printing until the run ends (Ctrl-C to stop watching)\n"
 	"  -n, --tail N    only the last N lines\n"
-	"      --since T   (not supported by ukd yet: its logs carry no timestamps)\n"
+	"      --since T   only what was written from T on: an RFC 3339 time\n"
+	"                  (2024-05-01T10:00:00Z), a duration before now (10m,\n"
+	"                  1h30m, 90s) or unix seconds; with --tail, the last N\n"
+	"                  lines of that\n"
 	"  -h, --help      show this help\n"
 	"\n"
-	"Example:\n"
-	"  ukctl logs -f --tail 20 web\n",
+	"Examples:\n"
+	"  ukctl logs -f --tail 20 web\n"
+	"  ukctl logs --since 10m web\n",
 	cmd_logs_run,
 };
 

@@ -21,7 +21,9 @@
 #include "image.h"
 #include "instance.h"
 #include "log.h"
+#include "logtime.h"
 #include "network.h"
+#include "since.h"
 #include "stats.h"
 #include "store.h"
 #include "util.h"
@@ -576,21 +578,44 @@ static void api_follow_tick(uv_timer_t *t)
 		api_follow_end(f);
 }
 
+/* ?since=T into *ms (0: absent). Returns 0, or -1 (answered 400). */
+static int api_query_since(struct http_req *req, int64_t *ms)
+{
+	char buf[80];
+	int r = http_query(req, "since", 0, buf, sizeof(buf));
+
+	*ms = 0;
+	if (r == 0)
+		return 0;
+	if (r > 0 && since_parse(buf, util_now_ms(), ms) == 0)
+		return 0;
+	http_respond_error(req, 400, "bad_query",
+			   "since must be an RFC 3339 time (2024-05-01T10:00:00Z), a duration "
+			   "before now (10m, 1h30m) or unix seconds");
+	return -1;
+}
+
 static void api_instance_logs(struct api_ctx *c)
 {
 	struct store_instance inst;
 	struct api_follow *f;
-	char path[PATH_MAX], *text;
+	char path[PATH_MAX], dir[PATH_MAX], *text;
 	size_t len;
 	long tail;
 	long long end;
-	int follow = api_query_bool(c->req, "follow");
+	int64_t since;
+	int follow = api_query_bool(c->req, "follow"), ret;
 
 	if (api_query_int(c->req, "tail", 0, 1L << 30, -1, &tail) < 0 ||
-	    api_instance_lookup(c, &inst) < 0)
+	    api_query_since(c->req, &since) < 0 || api_instance_lookup(c, &inst) < 0)
 		return;
+	snprintf(dir, sizeof(dir), "%s/instances/%s", c->d->cfg->root, inst.id);
 	snprintf(path, sizeof(path), "%s/instances/%s/console.log", c->d->cfg->root, inst.id);
-	if (console_tail(path, tail, &text, &len, &end) < 0) {
+	if (since)
+		ret = console_since(path, logtime_offset(dir, since), tail, &text, &len, &end);
+	else
+		ret = console_tail(path, tail, &text, &len, &end);
+	if (ret < 0) {
 		http_respond_error(c->req, 500, "internal", "cannot read the console log");
 		goto clear;
 	}

@@ -31,6 +31,7 @@
 #include "http.h"
 #include "instance.h"
 #include "log.h"
+#include "logtime.h"
 #include "network.h"
 #include "store.h"
 #include "util.h"
@@ -158,6 +159,7 @@ static void daemon_stop(uv_signal_t *s, int signum)
 	d->http_tcp = NULL;
 	instance_shutdown(d);
 	health_close_all(d);
+	logtime_close_all(d);
 	network_stop(d);
 	uv_close((uv_handle_t *)&d->sigterm, NULL);
 	uv_close((uv_handle_t *)&d->sigint, NULL);

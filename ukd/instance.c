@@ -25,6 +25,7 @@
 #include "health.h"
 #include "image.h"
 #include "log.h"
+#include "logtime.h"
 #include "network.h"
 #include "util.h"
 
@@ -332,6 +333,7 @@ static void instance_exited(struct daemon *d, struct store_instance *inst, const
 			message = why;
 	}
 	health_unwatch(d, inst->id);
+	logtime_unwatch(d, inst->id);
 	network_run_ended(d, inst->id, inst->domain_uuid);
 	inst->has_exit_status = ret == 1;
 	inst->exit_status = ret == 1 ? status : 0;
@@ -452,6 +454,7 @@ static void instance_remove(struct instance_op *op, struct store_instance *inst)
 		return;
 	}
 	health_forget(op->d, inst->id);
+	logtime_unwatch(op->d, inst->id);
 	network_instance_removed(op->d, inst->id);
 	instance_dir(op->d, inst->id, dir, sizeof(dir));
 	if ((ret = util_rmtree(dir)) < 0)
@@ -641,6 +644,9 @@ static void instance_boot(struct daemon *d, struct instance_op *op, struct store
 		vs.health_path = health;
 	else
 		log_warn("instance %s: no health channel: %s", inst->id, strerror(-ret));
+	if ((ret = logtime_watch(d, inst->id, 1)) < 0)
+		log_warn("instance %s: console log times not recorded: %s", inst->id,
+			 strerror(-ret));
 	vs.cmdline = cmdline;
 	vs.mem_mib = (unsigned)json_integer_value(json_object_get(spec, "memory_mib"));
 	vs.kvm = d->kvm;
@@ -1039,6 +1045,7 @@ static void instance_reconcile_one(struct daemon *d, const char *id, const struc
 			 doms[i].name);
 		/* Its QEMU reconnects to the new listener within a second. */
 		health_watch(d, inst.id, inst.image_id, 1);
+		logtime_watch(d, inst.id, 0);
 	} else {
 		char console[PATH_MAX];
 		int status;

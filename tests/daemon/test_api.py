@@ -24,6 +24,19 @@ UKCTL = os.environ.get("UKCTL", "build/bin/ukctl")
 KV = os.environ.get("UKD_KV", "build/images-build/kv/kv")
 TOKEN = "t0k-%d-secret" % os.getpid()
 
+LATER_C = b"""#include <stdio.h>
+#include <unistd.h>
+int main(void)
+{
+	printf("early line\\n");
+	fflush(stdout);
+	sleep(4);
+	printf("late line\\n");
+	fflush(stdout);
+	return 0;
+}
+"""
+
 
 def free_port():
     with socket.socket() as s:
@@ -179,6 +192,52 @@ class ApiTest(DaemonTest):
         p = self.ukctl("stats", "--no-stream", "sp1")
         self.assertEqual(p.returncode, 0, p)
         self.assertRegex(p.stdout.splitlines()[1], r" +sp1 +- +- +- +- +- +-$")
+
+    # --- 3. logs since ---
+
+    def test_logs_since(self):
+        """?since= and ukctl logs --since: RFC 3339, durations, unix seconds; bad ones 400."""
+        ctx = tar_of([("uk.json", json.dumps({"name": "later", "sources": ["later.c"],
+                                               "mem": 16}).encode()),
+                      ("later.c", LATER_C)])
+        self.upload_tar(ctx)
+        self.run_instance({"image": "later", "name": "l1"})
+        self.wait_log("l1", "early line")
+        time.sleep(1)
+        mid = time.time()
+        self.wait_log("l1", "late line")
+        self.wait_state("l1", "exited")
+        full = self.api("GET", "/v1/instances/l1/logs", expect=200).raw.decode()
+        self.assertIn("early line\n", full)
+
+        stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(mid)) + \
+            (".%03dZ" % int((mid % 1) * 1000))
+        for since in (stamp, "%.3f" % mid, "%ds" % int(time.time() - mid)):
+            r = self.api("GET", "/v1/instances/l1/logs?since=" + since, expect=200)
+            text = r.raw.decode()
+            self.assertIn("late line\n", text, since)
+            self.assertNotIn("early line", text, since)
+            self.assertTrue(full.endswith(text), (since, text))
+        # Long ago: everything; in the future: nothing; with tail: the last lines of that.
+        self.assertEqual(self.api("GET", "/v1/instances/l1/logs?since=1h", expect=200).raw
+                         .decode(), full)
+        self.assertEqual(self.api("GET", "/v1/instances/l1/logs?since=%d" %
+                                  (time.time() + 3600), expect=200).raw, b"")
+        self.assertEqual(self.api("GET", "/v1/instances/l1/logs?since=1h&tail=1",
+                                  expect=200).raw, full.splitlines(True)[-1].encode())
+        for bad in ("yesterday", "10x", "2024-13-01T00:00:00Z", "-5m", "1h30"):
+            r = self.api("GET", "/v1/instances/l1/logs?since=" + bad, expect=400)
+            self.assertEqual(r.json["error"]["code"], "bad_query")
+
+        p = self.ukctl("logs", "--since", stamp, "l1")
+        self.assertEqual(p.returncode, 0, p)
+        self.assertIn("late line", p.stdout)
+        self.assertNotIn("early line", p.stdout)
+        p = self.ukctl("logs", "--since", "2h", "l1")
+        self.assertEqual((p.returncode, p.stdout), (0, full))
+        p = self.ukctl("logs", "--since", "whenever", "l1")
+        self.assertEqual(p.returncode, 1, p)
+        self.assertIn("RFC 3339", p.stderr)
 
 
 # Only this file's cases: the harness's own tests run from test_daemon.py.
