@@ -177,6 +177,30 @@ int64_t cmd_now_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+int cmd_parse_duration_ms(const char *s, int64_t *ms)
+{
+	unsigned long long v;
+	char *end;
+
+	if (s[0] < '0' || s[0] > '9')
+		return -EINVAL;
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno || v > 86400000ull)
+		return -EINVAL;
+	if (!strcmp(end, "ms"))
+		*ms = (int64_t)v;
+	else if (!*end || !strcmp(end, "s"))
+		*ms = (int64_t)v * 1000;
+	else if (!strcmp(end, "m"))
+		*ms = (int64_t)v * 60000;
+	else if (!strcmp(end, "h"))
+		*ms = (int64_t)v * 3600000;
+	else
+		return -EINVAL;
+	return 0;
+}
+
 int cmd_parse_mib(const char *s, unsigned *mib)
 {
 	unsigned long long v;

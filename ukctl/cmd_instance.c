@@ -41,9 +41,7 @@ static void cmd_run_on_sigint(int sig)
 static int cmd_run_unsupported(int c)
 {
 	switch (c) {
-	case 'v': return cmd_unsupported("--volume (disks)");
 	case 'R': return cmd_unsupported("--restart (restart policies)");
-	case 'H': return cmd_unsupported("--health-interval (health checks)");
 	case 'c': return cmd_unsupported("--cpus (more than one vCPU)");
 	default: return CMD_FAIL;
 	}
@@ -102,6 +100,30 @@ static int cmd_run_opt(struct cmd_ctx *x, struct cmd_run_opts *o, int c)
 		return json_object_set_new(o->spec, "network", json_string(optarg)) < 0
 			       ? cmd_usage_err(x, "--net: not valid UTF-8")
 			       : 0;
+	case 'v': {
+		/* ukd checks the file and the disk name (and answers 422 if bad). */
+		json_t *vols = json_object_get(o->spec, "volumes");
+
+		if (!strchr(optarg, ':'))
+			return cmd_usage_err(x, "-v: expected FILE:/dev/vdX, not \"%s\"", optarg);
+		if (!vols && json_object_set_new(o->spec, "volumes", vols = json_array()) < 0)
+			return cmd_fail("out of memory");
+		return json_array_append_new(vols, json_string(optarg)) < 0
+			       ? cmd_usage_err(x, "-v: not valid UTF-8")
+			       : 0;
+	}
+	case 'H': {
+		int64_t ms;
+
+		if (cmd_parse_duration_ms(optarg, &ms) < 0 || ms < 1)
+			return cmd_usage_err(x,
+					     "--health-interval: expected a duration like 500ms, "
+					     "5s or 1m, not \"%s\"",
+					     optarg);
+		return json_object_set_new(o->spec, "health_interval_ms", json_integer(ms)) < 0
+			       ? cmd_fail("out of memory")
+			       : 0;
+	}
 	case 'c':
 		/* One vCPU is what ukd gives every guest today, so --cpus 1 is honest. */
 		if (!strcmp(optarg, "1"))
@@ -385,9 +407,12 @@ const struct cmd cmd_run = {
 	"                             publish a port on the host (repeatable; IP\n"
 	"                             defaults to 127.0.0.1); implies --net uk0\n"
 	"      --net NET              attach to a network (ukctl network ls)\n"
-	"  -v, --volume DISK:/dev/vdX attach a disk (not supported by ukd yet)\n"
+	"  -v, --volume FILE:/dev/vdX attach a raw disk image (an absolute path on\n"
+	"                             ukd's host) as a virtio disk; the runtime has\n"
+	"                             one, /dev/vda\n"
 	"      --restart POLICY       no, on-failure[:N], always (not supported by ukd yet)\n"
-	"      --health-interval D    health check period (not supported by ukd yet)\n"
+	"      --health-interval D    the guest's heartbeat interval (500ms, 5s, 1m;\n"
+	"                             default 1s): unhealthy after 3 missed ones\n"
 	"      --rm                   delete the instance when it exits (foreground only)\n"
 	"      --json                 with -d: print the instance as JSON\n"
 	"  -h, --help                 show this help\n"
@@ -395,7 +420,9 @@ const struct cmd cmd_run = {
 	"Examples:\n"
 	"  ukctl run hello:v1 3 'two words'\n"
 	"  ukctl run -d --name web -m 32 -e GREETING=hi hello\n"
-	"  ukctl run -d -p 8080:8080 -p 127.0.0.1:5353:53/udp httpd 8080 /www\n",
+	"  ukctl run -d -p 8080:8080 -p 127.0.0.1:5353:53/udp httpd 8080 /www\n"
+	"  ukctl run -d --name db -v /srv/kv.img:/dev/vda --health-interval 5s kv \\\n"
+	"      --port 6379 --aof /dev/vda\n",
 	cmd_run_run,
 };
 

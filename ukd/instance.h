@@ -32,6 +32,10 @@ enum instance_action {
 #define INSTANCE_WORDS_MAX 255
 #define INSTANCE_MEM_MIN 8
 #define INSTANCE_MEM_MAX (1 << 20)
+/* Disks per instance: the runtime drives one virtio-blk disk today (/dev/vda). */
+#define INSTANCE_VOLUMES_MAX 1
+/* Shortest heartbeat interval ukd asks of a guest (the runtime accepts 10 ms). */
+#define INSTANCE_HEARTBEAT_MIN_MS 100
 
 /* POST /v1/instances with a parsed JSON body (borrowed). Answers req. */
 void instance_create(struct daemon *d, struct http_req *req, json_t *body);

@@ -599,6 +599,14 @@ char *virt_domain_xml(const struct virt_spec *s)
 		util_buf_puts(&b, "'><reconnect enabled='yes' timeout='1'/></source>"
 				  "<target port='1'/></serial>\n");
 	}
+	for (size_t i = 0; i < s->ndisks; i++) {
+		util_buf_puts(&b, "    <disk type='file' device='disk'><driver name='qemu' "
+				  "type='raw'/><source file='");
+		util_buf_xml(&b, s->disks[i]);
+		util_buf_puts(&b, "'/><target dev='");
+		util_buf_xml(&b, s->disk_targets[i]);
+		util_buf_puts(&b, "' bus='virtio'/></disk>\n");
+	}
 	/*
 	 * managed='no': ukd made the tap (and moves it into its namespace once
 	 * QEMU holds it); libvirt only opens it. A libvirt-made tap would be

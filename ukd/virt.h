@@ -63,6 +63,10 @@ struct virt_spec {
 	int kvm;	 /* 1: <domain type='kvm'>; 0: TCG */
 	const char *tap; /* a virtio NIC on this existing tap (network.h), or NULL */
 	const char *mac;
+	/* Raw disk images as virtio-blk disks: host files and targets ("vda"), in order. */
+	const char *const *disks;
+	const char *const *disk_targets;
+	size_t ndisks;
 };
 
 /* A running domain that carries ukd's metadata. */

@@ -18,6 +18,7 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import test_daemon  # noqa: E402
 from test_daemon import DaemonTest, Response, UKD, HELLO, tar_of, running_domains  # noqa: E402
 
 UKCTL = os.environ.get("UKCTL", "build/bin/ukctl")
@@ -238,6 +239,174 @@ class ApiTest(DaemonTest):
         p = self.ukctl("logs", "--since", "whenever", "l1")
         self.assertEqual(p.returncode, 1, p)
         self.assertIn("RFC 3339", p.stderr)
+
+    # --- 4. streamed builds ---
+
+    def test_build_stream(self):
+        """?stream=1 streams the compiler's output as NDJSON; ukctl build shows it."""
+        good = tar_of([("uk.json", json.dumps({"name": "later", "sources": ["later.c"]})
+                        .encode()), ("later.c", LATER_C)])
+        r = self.upload_tar(good, "?stream=1", expect=200)
+        self.assertEqual(r.headers.get("Content-Type"), "application/x-ndjson")
+        lines = [json.loads(line) for line in r.raw.decode().splitlines()]
+        text = "".join(m.get("stream", "") for m in lines)
+        self.assertIn("compiling later.c\n", text)
+        self.assertIn("linking\n", text)
+        self.assertEqual(lines[-1]["status"], 201)
+        self.assertEqual(lines[-1]["image"]["name"], "later")
+        self.assertEqual(len(self.stored_files()), 1)
+
+        bad = tar_of([("uk.json", json.dumps({"name": "bad", "sources": ["bad.c"]}).encode()),
+                      ("bad.c", b"int main(void) { return undeclared_thing; }\n")])
+        r = self.upload_tar(bad, "?stream=1", expect=200)
+        lines = [json.loads(line) for line in r.raw.decode().splitlines()]
+        text = "".join(m.get("stream", "") for m in lines)
+        self.assertIn("undeclared_thing", text)
+        self.assertEqual(lines[-1]["status"], 422)
+        self.assertEqual(lines[-1]["error"]["code"], "build_failed")
+        # Nothing stored for the failed build; refusals before the build are plain 4xx.
+        self.assertEqual(len(self.stored_files()), 1)
+        self.assertEqual([i["name"] for i in self.api("GET", "/v1/images", expect=200).json],
+                         ["later"])
+        self.upload_tar(b"not a tar", "?stream=1&name=BAD", expect=422)
+
+        ctx = os.path.join(self.dir, "ctx")
+        os.makedirs(ctx)
+        with open(os.path.join(ctx, "uk.json"), "w") as f:
+            json.dump({"name": "bad", "sources": ["bad.c"]}, f)
+        with open(os.path.join(ctx, "bad.c"), "w") as f:
+            f.write("int main(void) { return undeclared_thing; }\n")
+        p = self.ukctl("build", "-t", "bad2", ctx)
+        self.assertEqual(p.returncode, 1, p)
+        self.assertIn("Uploading", p.stderr)
+        self.assertIn("compiling bad.c\n", p.stderr)
+        self.assertIn("undeclared_thing", p.stderr)
+        self.assertIn("ukctl: build: compiling bad.c failed", p.stderr)
+        self.assertEqual(len(self.stored_files()), 1)
+        with open(os.path.join(ctx, "bad.c"), "w") as f:
+            f.write("int main(void) { return 0; }\n")
+        p = self.ukctl("build", "-t", "good2", ctx)
+        self.assertEqual(p.returncode, 0, p)
+        self.assertIn("compiling bad.c\n", p.stderr)
+        self.assertRegex(p.stdout, r"^Built good2:latest sha256:[0-9a-f]{64} ")
+        p = self.ukctl("build", "-q", "-t", "good3", ctx)
+        self.assertEqual(p.returncode, 0, p)
+        self.assertRegex(p.stdout, r"^sha256:[0-9a-f]{64}\n$")
+        self.assertEqual(p.stderr, "")
+
+    # --- 5. volumes and the heartbeat interval ---
+
+    def test_volume_checks(self):
+        """Bad volumes and heartbeat intervals are refused (422) and create nothing."""
+        self.upload_elf(HELLO, "hello")
+        disk = os.path.join(self.dir, "disk.img")
+        with open(disk, "wb") as f:
+            f.truncate(1 << 20)
+        for vols, why in (([disk], "FILE:/dev/vdX"), (["disk.img:/dev/vda"], "absolute"),
+                          ([self.dir + "/none.img:/dev/vda"], "existing regular file"),
+                          ([self.dir + ":/dev/vda"], "existing regular file"),
+                          ([disk + ":/dev/sda"], "virtio disk"),
+                          ([disk + ":/dev/vdaa"], "virtio disk"),
+                          ([disk + ":/dev/vda", disk + ":/dev/vda"], "given twice"),
+                          ([disk + ":/dev/vda", disk + ":/dev/vdb"], "attached twice"),
+                          ("x", "list"), ([5], "FILE:/dev/vdX")):
+            r = self.api("POST", "/v1/instances", {"image": "hello", "volumes": vols},
+                         expect=422)
+            self.assertIn(why, r.json["error"]["message"], vols)
+        other = os.path.join(self.dir, "other.img")
+        open(other, "wb").close()
+        r = self.api("POST", "/v1/instances",
+                     {"image": "hello", "volumes": [disk + ":/dev/vda", other + ":/dev/vdb"]},
+                     expect=422)
+        self.assertIn("at most 1", r.json["error"]["message"])
+        for ms in (0, 99, 3600001, "1s"):
+            self.api("POST", "/v1/instances", {"image": "hello", "health_interval_ms": ms},
+                     expect=422)
+        self.assertEqual(self.api("GET", "/v1/instances", expect=200).json, [])
+        p = self.ukctl("run", "-d", "-v", "disk.img:/dev/vda", "hello")
+        self.assertEqual(p.returncode, 1, p)
+        self.assertIn("absolute path", p.stderr)
+        p = self.ukctl("run", "-d", "--health-interval", "soon", "hello")
+        self.assertEqual(p.returncode, 2, p)
+
+    def test_health_interval(self):
+        """--health-interval 200ms: the guest beats five times a second; ukd knows it."""
+        self.upload_elf(HELLO, "hello")
+        self.spin_image()
+        p = self.ukctl("run", "-d", "--name", "hb", "--health-interval", "200ms", "spin")
+        self.assertEqual(p.returncode, 0, p)
+        inst = self.api("GET", "/v1/instances/hb", expect=200).json
+        self.domains.add(inst["domain"])
+        self.assertEqual(inst["health_interval_ms"], 200)
+        self.wait_log("hb", "spinning")
+        xml = test_daemon.virsh("dumpxml", inst["domain"]).stdout
+        self.assertIn("uk.heartbeat=200 ", xml)
+
+        def seq():
+            hb = self.api("GET", "/v1/instances/hb/health", expect=200).json["heartbeat"]
+            return hb["seq"] if hb else 0
+
+        deadline = time.monotonic() + 60
+        while seq() == 0 and time.monotonic() < deadline:
+            time.sleep(0.2)
+        s0, t0 = seq(), time.monotonic()
+        time.sleep(3)
+        rate = (seq() - s0) / (time.monotonic() - t0)
+        print("heartbeats per second: %.1f" % rate)
+        self.assertGreater(rate, 2.5)
+        h = self.api("GET", "/v1/instances/hb/health", expect=200).json
+        self.assertNotEqual(h["status"], "unhealthy", h)
+
+    def test_volume_kv(self):
+        """kv keeps its keys on a volume (--aof /dev/vda) across a restart of the instance."""
+        with open(KV, "rb") as f:
+            self.api("POST", "/v1/images?name=kv", f.read(),
+                     {"Content-Type": "application/octet-stream"}, expect=201)
+        disk = os.path.join(self.dir, "kv.img")
+        with open(disk, "wb") as f:
+            f.truncate(8 << 20)
+        os.chmod(disk, 0o666)
+        port = free_port()
+        p = self.ukctl("run", "-d", "--name", "db", "-m", "64", "-v", disk + ":/dev/vda",
+                       "-p", "127.0.0.1:%d:6379" % port, "kv", "--port", "6379", "--aof",
+                       "/dev/vda")
+        self.assertEqual(p.returncode, 0, p)
+        inst = self.api("GET", "/v1/instances/db", expect=200).json
+        self.domains.add(inst["domain"])
+        self.assertEqual(inst["volumes"], [disk + ":/dev/vda"])
+        xml = test_daemon.virsh("dumpxml", inst["domain"]).stdout
+        self.assertRegex(xml, r"<source file='%s'" % re.escape(disk))
+
+        def resp(*cmds, timeout=90):
+            deadline = time.monotonic() + timeout
+            while True:
+                try:
+                    with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
+                        out = b""
+                        for c in cmds:
+                            s.sendall(b"*%d\r\n" % len(c) + b"".join(
+                                b"$%d\r\n%s\r\n" % (len(a), a) for a in c))
+                        s.settimeout(10)
+                        while out.count(b"\r\n") < len(cmds):
+                            chunk = s.recv(4096)
+                            if not chunk:
+                                raise OSError("closed")
+                            out += chunk
+                        return out
+                except OSError:
+                    if time.monotonic() > deadline:
+                        raise
+                    time.sleep(0.3)
+
+        self.assertEqual(resp([b"SET", b"color", b"blue"], [b"SET", b"n", b"42"]),
+                         b"+OK\r\n+OK\r\n")
+        self.assertEqual(resp([b"GET", b"color"]), b"$4\r\nblue\r\n")
+        p = self.ukctl("restart", "-t", "5", "db")
+        self.assertEqual(p.returncode, 0, p)
+        self.assertEqual(resp([b"GET", b"color"], [b"GET", b"n"]),
+                         b"$4\r\nblue\r\n$2\r\n42\r\n")
+        log = self.api("GET", "/v1/instances/db/logs", expect=200).raw.decode()
+        self.assertIn("/dev/vda", log)
 
 
 # Only this file's cases: the harness's own tests run from test_daemon.py.
