@@ -30,6 +30,7 @@
 #include "health.h"
 #include "http.h"
 #include "instance.h"
+#include "listing.h"
 #include "log.h"
 #include "logtime.h"
 #include "network.h"
@@ -160,6 +161,7 @@ static void daemon_stop(uv_signal_t *s, int signum)
 	instance_shutdown(d);
 	health_close_all(d);
 	logtime_close_all(d);
+	listing_clear();
 	network_stop(d);
 	uv_close((uv_handle_t *)&d->sigterm, NULL);
 	uv_close((uv_handle_t *)&d->sigint, NULL);

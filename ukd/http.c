@@ -88,6 +88,9 @@ struct http_write {
 	struct http_conn *conn;
 	char *data;
 	int ends_response; /* the response is complete once this is written */
+	/* A borrowed second buffer (http_respond_borrowed), released once written. */
+	void (*release)(void *);
+	void *opaque;
 };
 
 static void http_conn_close(struct http_conn *c);
@@ -187,6 +190,8 @@ static void http_write_done(uv_write_t *w, int status)
 	struct http_conn *c = hw->conn;
 	int ends = hw->ends_response;
 
+	if (hw->release)
+		hw->release(hw->opaque);
 	free(hw->data);
 	free(hw);
 	if (status < 0) {
@@ -228,25 +233,42 @@ static void http_write_done(uv_write_t *w, int status)
 		uv_read_start((uv_stream_t *)&c->h, http_alloc, http_read);
 }
 
-/* Takes ownership of data (malloc'd). */
-static void http_write(struct http_conn *c, char *data, size_t len, int ends_response)
+/*
+ * Takes ownership of data (malloc'd); extra (may be NULL) is borrowed and
+ * follows it, released with release(opaque) once written or dropped.
+ */
+static void http_write2(struct http_conn *c, char *data, size_t len, const void *extra,
+			size_t extra_len, void (*release)(void *), void *opaque, int ends_response)
 {
 	struct http_write *hw = calloc(1, sizeof(*hw));
-	uv_buf_t buf = uv_buf_init(data, (unsigned)len);
+	uv_buf_t bufs[2] = {uv_buf_init(data, (unsigned)len),
+			    uv_buf_init((char *)extra, (unsigned)extra_len)};
 
 	if (!hw) {
 		free(data);
+		if (release)
+			release(opaque);
 		http_conn_close(c);
 		return;
 	}
 	hw->conn = c;
 	hw->data = data;
 	hw->ends_response = ends_response;
-	if (uv_write(&hw->w, (uv_stream_t *)&c->h, &buf, 1, http_write_done) < 0) {
+	hw->release = release;
+	hw->opaque = opaque;
+	if (uv_write(&hw->w, (uv_stream_t *)&c->h, bufs, extra ? 2 : 1, http_write_done) < 0) {
 		free(data);
 		free(hw);
+		if (release)
+			release(opaque);
 		http_conn_close(c);
 	}
+}
+
+/* Takes ownership of data (malloc'd). */
+static void http_write(struct http_conn *c, char *data, size_t len, int ends_response)
+{
+	http_write2(c, data, len, NULL, 0, NULL, NULL, ends_response);
 }
 
 static const char *http_reason(int status)
@@ -307,6 +329,28 @@ void http_respond(struct http_req *req, int status, const char *content_type, co
 		return;
 	}
 	http_write(c, b.s, b.len, 1);
+}
+
+void http_respond_borrowed(struct http_req *req, int status, const char *content_type,
+			   const void *body, size_t len, void (*release)(void *), void *opaque)
+{
+	struct http_conn *c = req->conn;
+	struct util_buf b = {0};
+
+	if (!c || c->closing) {
+		http_req_finish(req);
+		release(opaque);
+		return;
+	}
+	http_head(&b, c, status, content_type, (long long)len, NULL);
+	c = http_req_finish(req);
+	if (b.oom) {
+		util_buf_free(&b);
+		release(opaque);
+		http_conn_close(c);
+		return;
+	}
+	http_write2(c, b.s, b.len, body, len, release, opaque, 1);
 }
 
 void http_respond_json(struct http_req *req, int status, const char *json)

@@ -91,6 +91,13 @@ int http_query(const struct http_req *req, const char *key, int index, char *buf
 void http_respond(struct http_req *req, int status, const char *content_type, const void *body,
 		  size_t len, const char *extra_headers);
 
+/*
+ * Answers with a body that is not copied: it must stay valid until
+ * release(opaque) is called (once, when the response is written or dropped).
+ */
+void http_respond_borrowed(struct http_req *req, int status, const char *content_type,
+			   const void *body, size_t len, void (*release)(void *), void *opaque);
+
 /* Answers with JSON text (copied). */
 void http_respond_json(struct http_req *req, int status, const char *json);
 

@@ -54,7 +54,11 @@ void instance_on_event(struct daemon *d, const struct virt_event *ev);
  */
 void instance_reconcile(struct daemon *d, const struct virt_domain *doms, size_t n);
 
-/* The API's view of an instance (new reference), or NULL when out of memory. */
+/*
+ * The API's view of an instance (new reference), or NULL when out of memory.
+ * A function of the row alone: GET /v1/instances reuses its text while the
+ * row is unchanged (listing.h).
+ */
 json_t *instance_json(const struct store_instance *inst);
 
 /* 1 if the instance may have a running domain (starting, running, stopping). */

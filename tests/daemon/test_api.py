@@ -408,6 +408,28 @@ class ApiTest(DaemonTest):
         log = self.api("GET", "/v1/instances/db/logs", expect=200).raw.decode()
         self.assertIn("/dev/vda", log)
 
+    # --- 6. the list, reused while nothing changes ---
+
+    def test_list_follows_changes(self):
+        """GET /v1/instances is reused between changes but always shows the latest rows."""
+        self.upload_elf(HELLO, "hello")
+        for n in ("a", "b", "c"):
+            self.run_instance({"image": "hello", "name": n, "start": False, "args": ["0"]})
+        first = self.api("GET", "/v1/instances", expect=200)
+        self.assertEqual(self.api("GET", "/v1/instances", expect=200).raw, first.raw)
+        self.assertEqual([i["name"] for i in first.json], ["a", "b", "c"])
+        self.api("DELETE", "/v1/instances/b", expect=204)
+        self.assertEqual([i["name"] for i in self.api("GET", "/v1/instances").json], ["a", "c"])
+        self.api("POST", "/v1/instances/c/start", expect=200)
+        deadline = time.monotonic() + 90
+        while True:
+            c = [i for i in self.api("GET", "/v1/instances").json if i["name"] == "c"][0]
+            if c["state"] == "exited" or time.monotonic() > deadline:
+                break
+            time.sleep(0.2)
+        self.assertEqual((c["state"], c["exit_status"]), ("exited", 0))
+        self.assertEqual(c, self.api("GET", "/v1/instances/c", expect=200).json)
+
 
 # Only this file's cases: the harness's own tests run from test_daemon.py.
 for _name in dir(DaemonTest):
