@@ -445,6 +445,35 @@ class ApiTest(DaemonTest):
         self.assertEqual((c["state"], c["exit_status"]), ("exited", 0))
         self.assertEqual(c, self.api("GET", "/v1/instances/c", expect=200).json)
 
+    # --- the contract ---
+
+    def test_openapi_covers_routes(self):
+        """Every route ukd serves is in api/openapi.yaml with its method, and no other."""
+        here = os.path.dirname(os.path.abspath(__file__))
+        src = os.path.join(here, "..", "..")
+        with open(os.path.join(src, "ukd", "api.c")) as f:
+            served = {(m.lower(), "/" + "/".join(seg.strip().strip('"') for seg in segs.split(",")))
+                      for m, segs in re.findall(r"\{HTTP_([A-Z]+), \{([^}]*)\}", f.read())}
+        documented = set()
+        path = None
+        with open(os.path.join(src, "api", "openapi.yaml")) as f:
+            for line in f:
+                m = re.match(r"^  (/\S*):\s*$", line)
+                if m:
+                    path = re.sub(r"\{[^}]+\}", "*", m.group(1))
+                    continue
+                m = re.match(r"^    (get|post|put|delete|patch):", line)
+                if m and path:
+                    documented.add((m.group(1), path))
+                if re.match(r"^\S", line):
+                    path = None
+        self.assertTrue(served)
+        self.assertEqual(sorted(served - documented), [], "served but not in openapi.yaml")
+        self.assertEqual(sorted(documented - served), [], "in openapi.yaml but not served")
+        # And each answers as documented for an unknown instance or with bad input.
+        self.api("GET", "/v1/instances/nope/stats", expect=404)
+        self.api("GET", "/v1/instances/nope/logs?since=soon", expect=400)
+
 
 # Only this file's cases: the harness's own tests run from test_daemon.py.
 for _name in dir(DaemonTest):
