@@ -99,6 +99,12 @@ int cmd_report(struct cmd_ctx *x, int ret, struct client_resp *resp, const char 
 	}
 	if (ret < 0)
 		cmd_fail("talking to ukd at %s: %s", client_host(x->client), resp->err);
+	else if (resp->status == 401)
+		cmd_fail("ukd at %s refused the request: %s\n"
+			 "Give ukctl the daemon's token: UKD_TOKEN=TOKEN or --token-file FILE.",
+			 client_host(x->client),
+			 x->token && x->token[0] ? "the token is wrong"
+						 : "it needs a bearer token");
 	else
 		cmd_fail("%s%s%s", prefix ? prefix : "", prefix ? ": " : "",
 			 client_error_message(resp, buf, sizeof(buf)));
@@ -169,6 +175,30 @@ int64_t cmd_now_ms(void)
 
 	clock_gettime(CLOCK_REALTIME, &ts);
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int cmd_parse_duration_ms(const char *s, int64_t *ms)
+{
+	unsigned long long v;
+	char *end;
+
+	if (s[0] < '0' || s[0] > '9')
+		return -EINVAL;
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno || v > 86400000ull)
+		return -EINVAL;
+	if (!strcmp(end, "ms"))
+		*ms = (int64_t)v;
+	else if (!*end || !strcmp(end, "s"))
+		*ms = (int64_t)v * 1000;
+	else if (!strcmp(end, "m"))
+		*ms = (int64_t)v * 60000;
+	else if (!strcmp(end, "h"))
+		*ms = (int64_t)v * 3600000;
+	else
+		return -EINVAL;
+	return 0;
 }
 
 int cmd_parse_mib(const char *s, unsigned *mib)

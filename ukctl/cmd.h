@@ -100,6 +100,9 @@ int cmd_print(char *s);
 /* Milliseconds since the epoch, for relative times. */
 int64_t cmd_now_ms(void);
 
+/* Parses a duration: "500ms", "5s", "2m", "1h", or plain seconds ("5"). -EINVAL if bad. */
+int cmd_parse_duration_ms(const char *s, int64_t *ms);
+
 /* Parses a memory size: "64" (MiB), "64M", "64MiB", "1G", "1GiB". -EINVAL if bad. */
 int cmd_parse_mib(const char *s, unsigned *mib);
 

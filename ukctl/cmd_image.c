@@ -27,11 +27,16 @@ struct cmd_build_opts {
 	int quiet, json;
 };
 
-/* What the upload progress line needs. */
+/* What the upload progress line and the build stream need. */
 struct cmd_build_progress {
 	struct cmd_ctx *x;
 	size_t last_pct;
-	int drawn;
+	int drawn;	      /* the progress line is on the screen, unfinished */
+	int uploaded;	      /* the whole context is sent */
+	int quiet;	      /* -q or --json: no build output shown */
+	int shown;	      /* build output was shown */
+	struct util_buf line; /* an NDJSON line being received */
+	json_t *result;	      /* the stream's last line: {"image": ...} or {"error": ...} */
 };
 
 /* Appends &key=escaped(value) (or ?key=... for the first one). */
@@ -168,35 +173,111 @@ static void cmd_build_on_progress(size_t sent, size_t total, void *opaque)
 	char a[32], b[32];
 	size_t pct = total ? sent * 100 / total : 0;
 
+	if (p->quiet || p->uploaded || (p->drawn && pct == p->last_pct))
+		return;
 	/* Redraw on a terminal; a log gets one line at the end. */
-	if (!p->x->stderr_tty || (p->drawn && pct == p->last_pct))
+	if (!p->x->stderr_tty && sent < total)
 		return;
 	table_size((int64_t)sent, a, sizeof(a));
 	table_size((int64_t)total, b, sizeof(b));
-	fprintf(stderr, "\rUploading %s / %s (%zu%%)", a, b, pct);
-	if (sent == total)
-		fputs(", building...", stderr);
+	fprintf(stderr, "%sUploading %s / %s (%zu%%)", p->x->stderr_tty ? "\r" : "", a, b, pct);
+	if (sent == total) {
+		fputs(", building...\n", stderr);
+		p->uploaded = 1;
+		p->drawn = 0;
+		return;
+	}
 	p->drawn = 1;
 	p->last_pct = pct;
+}
+
+/* One line of ukd's build stream: output to show, or the result. */
+static void cmd_build_line(struct cmd_build_progress *p, const char *line, size_t len)
+{
+	json_t *o = json_loadb(line, len, 0, NULL), *text;
+
+	if (!o)
+		return;
+	text = json_object_get(o, "stream");
+	if (json_is_string(text) && !p->quiet) {
+		if (p->drawn)
+			fputc('\n', stderr);
+		p->drawn = 0;
+		fwrite(json_string_value(text), 1, json_string_length(text), stderr);
+		p->shown = 1;
+	} else if (json_object_get(o, "image") || json_object_get(o, "error")) {
+		json_decref(p->result);
+		p->result = json_incref(o);
+	}
+	json_decref(o);
+}
+
+/* ukd's NDJSON build stream, in whatever pieces it arrives. */
+static int cmd_build_on_data(const char *data, size_t len, void *opaque)
+{
+	struct cmd_build_progress *p = opaque;
+	char *nl;
+
+	util_buf_add(&p->line, data, len);
+	if (p->line.oom)
+		return -1;
+	while (p->line.len && (nl = memchr(p->line.s, '\n', p->line.len))) {
+		size_t n = (size_t)(nl - p->line.s) + 1;
+
+		cmd_build_line(p, p->line.s, n - 1);
+		memmove(p->line.s, p->line.s + n, p->line.len - n);
+		p->line.len -= n;
+	}
+	fflush(stderr);
+	return 0;
+}
+
+/*
+ * The build's outcome from the stream's last line: 0 with *img (a new
+ * reference) and *status, or an exit status after printing ukd's reason.
+ */
+static int cmd_build_result(struct cmd_build_progress *p, json_t **img, long *status)
+{
+	json_t *err = json_object_get(p->result, "error");
+	const char *msg = json_string_value(json_object_get(err, "message")), *nl;
+
+	if (p->line.len) /* a last line without its newline */
+		cmd_build_line(p, p->line.s, p->line.len);
+	if (err) {
+		msg = msg ? msg : "the build failed";
+		/* The compiler's words were shown as they came: the reason's first line suffices.
+		 */
+		nl = p->shown ? strchr(msg, '\n') : NULL;
+		return cmd_fail("build: %.*s", nl ? (int)(nl - msg) : (int)strlen(msg), msg);
+	}
+	if (!json_is_object(json_object_get(p->result, "image")))
+		return cmd_fail("build: ukd's build stream ended without a result");
+	*img = json_incref(json_object_get(p->result, "image"));
+	*status = (long)json_integer_value(json_object_get(p->result, "status"));
+	return CMD_OK;
 }
 
 static int cmd_build_send(struct cmd_ctx *x, struct cmd_build_opts *o, const char *ctype,
 			  struct util_buf *body, size_t files)
 {
-	struct cmd_build_progress prog = {.x = x};
+	struct cmd_build_progress prog = {.x = x, .quiet = o->quiet || o->json};
 	struct client_req rq = {
 		.method = "POST", .ctype = ctype, .body = body->s, .len = body->len};
 	struct client_resp resp;
 	char size[32], path[8192];
 	int64_t t0 = cmd_now_ms();
-	json_t *img;
+	json_t *img = NULL;
+	long status = 0;
 	int ret;
 
 	if (o->query.len >= sizeof(path) - 16)
 		return cmd_fail("build: too many or too long options");
-	snprintf(path, sizeof(path), "/v1/images%s", o->query.s ? o->query.s : "");
+	/* ?stream=1: the compiler's output as it comes, then the result. */
+	snprintf(path, sizeof(path), "/v1/images%s%sstream=1", o->query.s ? o->query.s : "",
+		 o->query.len ? "&" : "?");
 	rq.path = path;
 	rq.on_progress = cmd_build_on_progress;
+	rq.on_data = cmd_build_on_data;
 	rq.opaque = &prog;
 	table_size((int64_t)body->len, size, sizeof(size));
 	if (!o->quiet && !o->json && o->elf)
@@ -207,9 +288,14 @@ static int cmd_build_send(struct cmd_ctx *x, struct cmd_build_opts *o, const cha
 	ret = cmd_call(x, &rq, &resp, "build");
 	if (prog.drawn)
 		fputc('\n', stderr);
+	if (ret == CMD_OK) {
+		client_resp_clear(&resp);
+		ret = cmd_build_result(&prog, &img, &status);
+	}
+	util_buf_free(&prog.line);
+	json_decref(prog.result);
 	if (ret)
 		return ret;
-	img = resp.json;
 	if (o->json) {
 		cmd_print_json(img);
 	} else if (o->quiet) {
@@ -221,9 +307,9 @@ static int cmd_build_send(struct cmd_ctx *x, struct cmd_build_opts *o, const cha
 		       json_string_value(json_object_get(img, "tag")),
 		       json_string_value(json_object_get(img, "id")), size,
 		       (double)(cmd_now_ms() - t0) / 1000.0,
-		       resp.status == 200 ? " (unchanged: ukd had it already)" : "");
+		       status == 200 ? " (unchanged: ukd had it already)" : "");
 	}
-	client_resp_clear(&resp);
+	json_decref(img);
 	return CMD_OK;
 }
 
@@ -331,8 +417,9 @@ const struct cmd cmd_build = {
 	"Build an image and store it in ukd. DIR is a build context: uk.json and the\n"
 	"C sources it names, sent as a tar and compiled by ukd with musl (static PIE).\n"
 	"With --elf, FILE is a prebuilt static x86-64 Linux program. ARGS become the\n"
-	"image's default arguments. Prints a progress line on stderr and the result\n"
-	"(the image id with -q).\n"
+	"image's default arguments. Shows the upload's progress and the compiler's\n"
+	"output as it comes on stderr, then the result (the image id with -q). A\n"
+	"failed build exits 1 with the compiler's message; nothing is stored.\n"
 	"\n"
 	"Options:\n"
 	"  -t, --tag NAME[:TAG]  name the image (tag default latest; overrides uk.json)\n"

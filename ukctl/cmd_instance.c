@@ -41,9 +41,7 @@ static void cmd_run_on_sigint(int sig)
 static int cmd_run_unsupported(int c)
 {
 	switch (c) {
-	case 'v': return cmd_unsupported("--volume (disks)");
 	case 'R': return cmd_unsupported("--restart (restart policies)");
-	case 'H': return cmd_unsupported("--health-interval (health checks)");
 	case 'c': return cmd_unsupported("--cpus (more than one vCPU)");
 	default: return CMD_FAIL;
 	}
@@ -102,6 +100,30 @@ static int cmd_run_opt(struct cmd_ctx *x, struct cmd_run_opts *o, int c)
 		return json_object_set_new(o->spec, "network", json_string(optarg)) < 0
 			       ? cmd_usage_err(x, "--net: not valid UTF-8")
 			       : 0;
+	case 'v': {
+		/* ukd checks the file and the disk name (and answers 422 if bad). */
+		json_t *vols = json_object_get(o->spec, "volumes");
+
+		if (!strchr(optarg, ':'))
+			return cmd_usage_err(x, "-v: expected FILE:/dev/vdX, not \"%s\"", optarg);
+		if (!vols && json_object_set_new(o->spec, "volumes", vols = json_array()) < 0)
+			return cmd_fail("out of memory");
+		return json_array_append_new(vols, json_string(optarg)) < 0
+			       ? cmd_usage_err(x, "-v: not valid UTF-8")
+			       : 0;
+	}
+	case 'H': {
+		int64_t ms;
+
+		if (cmd_parse_duration_ms(optarg, &ms) < 0 || ms < 1)
+			return cmd_usage_err(x,
+					     "--health-interval: expected a duration like 500ms, "
+					     "5s or 1m, not \"%s\"",
+					     optarg);
+		return json_object_set_new(o->spec, "health_interval_ms", json_integer(ms)) < 0
+			       ? cmd_fail("out of memory")
+			       : 0;
+	}
 	case 'c':
 		/* One vCPU is what ukd gives every guest today, so --cpus 1 is honest. */
 		if (!strcmp(optarg, "1"))
@@ -385,9 +407,12 @@ const struct cmd cmd_run = {
 	"                             publish a port on the host (repeatable; IP\n"
 	"                             defaults to 127.0.0.1); implies --net uk0\n"
 	"      --net NET              attach to a network (ukctl network ls)\n"
-	"  -v, --volume DISK:/dev/vdX attach a disk (not supported by ukd yet)\n"
+	"  -v, --volume FILE:/dev/vdX attach a raw disk image (an absolute path on\n"
+	"                             ukd's host) as a virtio disk; the runtime has\n"
+	"                             one, /dev/vda\n"
 	"      --restart POLICY       no, on-failure[:N], always (not supported by ukd yet)\n"
-	"      --health-interval D    health check period (not supported by ukd yet)\n"
+	"      --health-interval D    the guest's heartbeat interval (500ms, 5s, 1m;\n"
+	"                             default 1s): unhealthy after 3 missed ones\n"
 	"      --rm                   delete the instance when it exits (foreground only)\n"
 	"      --json                 with -d: print the instance as JSON\n"
 	"  -h, --help                 show this help\n"
@@ -395,7 +420,9 @@ const struct cmd cmd_run = {
 	"Examples:\n"
 	"  ukctl run hello:v1 3 'two words'\n"
 	"  ukctl run -d --name web -m 32 -e GREETING=hi hello\n"
-	"  ukctl run -d -p 8080:8080 -p 127.0.0.1:5353:53/udp httpd 8080 /www\n",
+	"  ukctl run -d -p 8080:8080 -p 127.0.0.1:5353:53/udp httpd 8080 /www\n"
+	"  ukctl run -d --name db -v /srv/kv.img:/dev/vda --health-interval 5s kv \\\n"
+	"      --port 6379 --aof /dev/vda\n",
 	cmd_run_run,
 };
 
@@ -721,15 +748,16 @@ static int cmd_logs_run(struct cmd_ctx *x, int argc, char **argv)
 	struct client_req rq = {.method = "GET", .on_data = cmd_logs_on_data};
 	struct client_resp resp;
 	struct util_buf q = {0};
-	const char *tail = NULL;
-	char *path, *full;
+	const char *tail = NULL, *since = NULL;
+	char *path, *full, *e;
 	int c, follow = 0, ret;
 
 	while ((c = cmd_getopt(x, argc, argv, ":fn:h", lo)) != -1) {
 		if (c == 'h' || c == '?')
 			return c == 'h' ? CMD_OK : CMD_USAGE;
+		/* ukd parses it (one parser for every client) and says what it accepts. */
 		if (c == 's')
-			return cmd_unsupported("--since (timestamped logs)");
+			since = optarg;
 		follow |= c == 'f';
 		if (c == 'n') {
 			if (optarg[0] < '0' || optarg[0] > '9' ||
@@ -746,7 +774,15 @@ static int cmd_logs_run(struct cmd_ctx *x, int argc, char **argv)
 	if (tail)
 		util_buf_printf(&q, "?tail=%s", tail);
 	if (follow)
-		util_buf_printf(&q, "%sfollow=1", tail ? "&" : "?");
+		util_buf_printf(&q, "%sfollow=1", q.len ? "&" : "?");
+	if (since) {
+		if (!(e = client_escape(since))) {
+			util_buf_free(&q);
+			return cmd_fail("out of memory");
+		}
+		util_buf_printf(&q, "%ssince=%s", q.len ? "&" : "?", e);
+		free(e);
+	}
 	path = cmd_path("instances", argv[optind], "/logs");
 	if (!path || q.oom) {
 		free(path);
@@ -770,7 +806,7 @@ const struct cmd cmd_logs = {
 	"logs",
 	NULL,
 	"show an instance's console",
-	"Usage: ukctl logs [-f] [--tail N] INSTANCE\n"
+	"Usage: ukctl logs [-f] [--tail N] [--since T] INSTANCE\n"
 	"\n"
 	"Print the console of the instance's current (or last) run: boot messages,\n"
 	"the program's output and how it ended.\n"
@@ -778,11 +814,15 @@ const struct cmd cmd_logs = {
 	"Options:\n"
 	"  -f, --follow    keep printing until the run ends (Ctrl-C to stop watching)\n"
 	"  -n, --tail N    only the last N lines\n"
-	"      --since T   (not supported by ukd yet: its logs carry no timestamps)\n"
+	"      --since T   only what was written from T on: an RFC 3339 time\n"
+	"                  (2024-05-01T10:00:00Z), a duration before now (10m,\n"
+	"                  1h30m, 90s) or unix seconds; with --tail, the last N\n"
+	"                  lines of that\n"
 	"  -h, --help      show this help\n"
 	"\n"
-	"Example:\n"
-	"  ukctl logs -f --tail 20 web\n",
+	"Examples:\n"
+	"  ukctl logs -f --tail 20 web\n"
+	"  ukctl logs --since 10m web\n",
 	cmd_logs_run,
 };
 

@@ -1,6 +1,6 @@
 /*
  * cmd_system.c: ukctl version and info, and the commands whose daemon side
- * does not exist yet (health, stats, events), which say so.
+ * does not exist yet (health, events), which say so.
  */
 #define _GNU_SOURCE
 #include "cmd.h"
@@ -229,11 +229,6 @@ static int cmd_health_run(struct cmd_ctx *x, int argc, char **argv)
 	return ret;
 }
 
-static int cmd_stats_run(struct cmd_ctx *x, int argc, char **argv)
-{
-	return cmd_missing(x, argc, argv, "stats (instance resource usage)");
-}
-
 static int cmd_events_run(struct cmd_ctx *x, int argc, char **argv)
 {
 	return cmd_missing(x, argc, argv, "events (the event stream)");
@@ -257,20 +252,6 @@ const struct cmd cmd_health = {
 	"Example:\n"
 	"  ukctl health web\n",
 	cmd_health_run,
-};
-
-const struct cmd cmd_stats = {
-	"stats",
-	NULL,
-	"live resource usage (needs a newer ukd)",
-	"Usage: ukctl stats [--no-stream] [--json] [INSTANCE...]\n"
-	"\n"
-	"A live, refreshing table of instances' CPU and memory use; --no-stream\n"
-	"prints it once. Not supported by this ukd yet: it has no stats endpoint.\n"
-	"\n"
-	"Example:\n"
-	"  ukctl stats --no-stream\n",
-	cmd_stats_run,
 };
 
 const struct cmd cmd_events = {

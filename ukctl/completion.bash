@@ -4,11 +4,12 @@
 # Instance and image names come from the running daemon (ukctl __complete).
 
 _ukctl_words() {
-	# -H/--host given earlier on the line applies to the lookup too.
+	# -H/--host and --token-file given earlier on the line apply to the lookup too.
 	local host=() i
 	for ((i = 1; i < COMP_CWORD; i++)); do
 		case "${COMP_WORDS[i]}" in
-		-H | --host) host=(-H "${COMP_WORDS[i + 1]}") ;;
+		-H | --host) host+=(-H "${COMP_WORDS[i + 1]}") ;;
+		--token-file) host+=(--token-file "${COMP_WORDS[i + 1]}") ;;
 		esac
 	done
 	"${COMP_WORDS[0]}" "${host[@]}" __complete "$1" 2>/dev/null
@@ -22,7 +23,7 @@ _ukctl() {
 	# The command is the first word that is not a global option or its value.
 	for ((i = 1; i < COMP_CWORD; i++)); do
 		case "${COMP_WORDS[i]}" in
-		-H | --host) ((i++)) ;;
+		-H | --host | --token-file) ((i++)) ;;
 		-*) ;;
 		*) cmd="${COMP_WORDS[i]}"; break ;;
 		esac
@@ -31,9 +32,10 @@ _ukctl() {
 	if [[ -z "$cmd" ]]; then
 		case "$prev" in
 		-H | --host) COMPREPLY=($(compgen -W "unix:///run/ukd/ukd.sock tcp://" -- "$cur")); return ;;
+		--token-file) COMPREPLY=($(compgen -f -- "$cur")); return ;;
 		esac
 		if [[ "$cur" == -* ]]; then
-			COMPREPLY=($(compgen -W "-H --host -h --help --version" -- "$cur"))
+			COMPREPLY=($(compgen -W "-H --host --token-file -h --help --version" -- "$cur"))
 		else
 			COMPREPLY=($(compgen -W "$(_ukctl_words commands)" -- "$cur"))
 		fi

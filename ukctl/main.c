@@ -7,6 +7,7 @@
  *   ukctl __complete WHAT      names for completion: commands|instances|images
  */
 #define _GNU_SOURCE
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,6 +34,7 @@ static void main_usage(FILE *f)
 	      "Global options:\n"
 	      "  -H, --host HOST  the daemon: unix:///PATH or tcp://HOST:PORT\n"
 	      "                   (default $UKD_HOST, else " CLIENT_DEFAULT_HOST ")\n"
+	      "      --token-file FILE  bearer token for tcp:// hosts (default $UKD_TOKEN)\n"
 	      "  -h, --help       show this help\n"
 	      "      --version    show ukctl's version\n"
 	      "Environment: UKD_HOST, UKD_TOKEN (bearer token for tcp://), NO_COLOR.\n"
@@ -51,8 +53,9 @@ static void main_usage(FILE *f)
 	      "Exit status: 0 ok, 1 ukd reported an error, 2 usage error, 3 ukd unreachable;\n"
 	      "`ukctl run` in the foreground exits with the program's status.\n"
 	      "\n"
-	      "Example:\n"
-	      "  ukctl build -t hello images/hello && ukctl run hello\n",
+	      "Examples:\n"
+	      "  ukctl build -t hello images/hello && ukctl run hello\n"
+	      "  UKD_TOKEN=$(cat token) ukctl -H tcp://127.0.0.1:7654 ps\n",
 	      f);
 }
 
@@ -79,7 +82,7 @@ static const struct cmd *main_find(const char *name)
 }
 
 /*
- * A golden-test input: {"kind": "images"|"instances"|"kv", "now": TIME,
+ * A golden-test input: {"kind": "images"|"instances"|"kv"|"stats", "now": TIME,
  * "color": bool, "input": ..., "images": [...]}. Prints the rendering.
  */
 static int main_render_test(const char *path)
@@ -105,6 +108,8 @@ static int main_render_test(const char *path)
 		out = table_instances(data, json_object_get(in, "images"), now, flags);
 	else if (kind && !strcmp(kind, "kv"))
 		out = table_kv(data, now, flags);
+	else if (kind && !strcmp(kind, "stats"))
+		out = table_stats(data, flags);
 	json_decref(in);
 	if (!out) {
 		fprintf(stderr, "ukctl: %s: unknown kind or out of memory\n", path);
@@ -149,6 +154,29 @@ static int main_complete(struct cmd_ctx *x, const char *what)
 	return CMD_OK;
 }
 
+/* The token is the file's first line (as ukd reads its --token-file). */
+static int main_token_file(struct cmd_ctx *x, const char *path)
+{
+	static char token[1024];
+	FILE *f = fopen(path, "re");
+	size_t n;
+
+	if (!f) {
+		fprintf(stderr, "ukctl: --token-file %s: %s\n", path, strerror(errno));
+		return -1;
+	}
+	n = fread(token, 1, sizeof(token) - 1, f);
+	fclose(f);
+	token[n] = 0;
+	token[strcspn(token, "\r\n")] = 0;
+	if (!token[0]) {
+		fprintf(stderr, "ukctl: --token-file %s is empty\n", path);
+		return -1;
+	}
+	x->token = token;
+	return 0;
+}
+
 /* Global options before the command; returns the index of the command, or -exit status. */
 static int main_globals(struct cmd_ctx *x, int argc, char **argv)
 {
@@ -171,6 +199,14 @@ static int main_globals(struct cmd_ctx *x, int argc, char **argv)
 			if (++i >= argc)
 				return -main_usage_err("%s needs a value", a);
 			x->host = argv[i];
+		} else if (!strncmp(a, "--token-file=", 13)) {
+			if (main_token_file(x, a + 13) < 0)
+				return -CMD_USAGE;
+		} else if (!strcmp(a, "--token-file")) {
+			if (++i >= argc)
+				return -main_usage_err("%s needs a value", a);
+			if (main_token_file(x, argv[i]) < 0)
+				return -CMD_USAGE;
 		} else {
 			return -main_usage_err("unknown global option %s", a);
 		}

@@ -430,6 +430,93 @@ char *table_instances(json_t *instances, json_t *images, int64_t now_ms, int fla
 	return out;
 }
 
+/* "A / B" of two byte counts, or "-" when a is missing. */
+static void table_pair_size(json_t *a, json_t *b, char *buf, size_t len)
+{
+	char x[32], y[32];
+
+	if (!json_is_integer(a)) {
+		snprintf(buf, len, "-");
+		return;
+	}
+	table_size(json_integer_value(a), x, sizeof(x));
+	if (json_is_integer(b)) {
+		table_size(json_integer_value(b), y, sizeof(y));
+		snprintf(buf, len, "%s / %s", x, y);
+	} else {
+		snprintf(buf, len, "%s", x);
+	}
+}
+
+/* One row of `ukctl stats` from a stats object (or {"id", "name", "error"}). */
+static int table_stats_row(struct table *t, json_t *s)
+{
+	json_t *cpu = json_object_get(s, "cpu"), *mem = json_object_get(s, "memory");
+	json_t *net = json_object_get(s, "network"), *pct = json_object_get(cpu, "percent");
+	json_t *used = json_object_get(mem, "guest_used_bytes");
+	json_t *max = json_object_get(mem, "max_bytes"), *rss = json_object_get(mem, "rss_bytes");
+	char id[16], cpus[32], usage[80], memp[32], netio[80], pkts[64], hrss[32];
+	int ret = 0;
+
+	table_short_id(table_str(s, "id"), id, sizeof(id));
+	snprintf(cpus, sizeof(cpus), json_is_number(pct) ? "%.2f%%" : "-", json_number_value(pct));
+	/* Usage is what the guest's health agent reports; without one it is unknown. */
+	if (!json_is_integer(used) && json_is_integer(max)) {
+		table_size(json_integer_value(max), hrss, sizeof(hrss));
+		snprintf(usage, sizeof(usage), "- / %s", hrss);
+	} else {
+		table_pair_size(used, max, usage, sizeof(usage));
+	}
+	if (json_is_integer(used) && json_integer_value(max) > 0)
+		snprintf(memp, sizeof(memp), "%.2f%%",
+			 (double)json_integer_value(used) * 100.0 /
+				 (double)json_integer_value(max));
+	else
+		snprintf(memp, sizeof(memp), "-");
+	table_pair_size(json_object_get(net, "rx_bytes"), json_object_get(net, "tx_bytes"), netio,
+			sizeof(netio));
+	if (json_is_integer(json_object_get(net, "rx_packets")))
+		snprintf(pkts, sizeof(pkts), "%lld / %lld",
+			 (long long)json_integer_value(json_object_get(net, "rx_packets")),
+			 (long long)json_integer_value(json_object_get(net, "tx_packets")));
+	else
+		snprintf(pkts, sizeof(pkts), "-");
+	if (json_is_integer(rss))
+		table_size(json_integer_value(rss), hrss, sizeof(hrss));
+	else
+		snprintf(hrss, sizeof(hrss), "-");
+	ret |= table_cell(t, id, TABLE_PLAIN);
+	ret |= table_cell(t, table_str(s, "name"), TABLE_PLAIN);
+	ret |= table_cell(t, cpus, TABLE_PLAIN);
+	ret |= table_cell(t, usage, TABLE_PLAIN);
+	ret |= table_cell(t, memp, TABLE_PLAIN);
+	ret |= table_cell(t, netio, TABLE_PLAIN);
+	ret |= table_cell(t, pkts, TABLE_PLAIN);
+	ret |= table_cell(t, hrss, TABLE_PLAIN);
+	return ret;
+}
+
+char *table_stats(json_t *stats, int flags)
+{
+	static const char *const hdr[] = {
+		"ID",	 "NAME",	"CPU %",	"MEM USAGE / LIMIT",
+		"MEM %", "NET RX / TX", "PKTS RX / TX", "HOST RSS"};
+	struct table *t = table_new(8, hdr);
+	char *out = NULL;
+	size_t i;
+	json_t *s;
+	int ret = 0;
+
+	if (!t)
+		return NULL;
+	table_max(t, 1, TABLE_NAME_WIDTH);
+	json_array_foreach(stats, i, s) ret |= table_stats_row(t, s);
+	if (!ret)
+		out = table_render(t, flags);
+	table_free(t);
+	return out;
+}
+
 /* Appends w as a shell word: quoted ('...') unless it is plainly safe. */
 static void table_word(struct util_buf *b, const char *w)
 {

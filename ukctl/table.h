@@ -67,6 +67,13 @@ char *table_images(json_t *images, int64_t now_ms, int flags);
 char *table_instances(json_t *instances, json_t *images, int64_t now_ms, int flags);
 
 /*
+ * `ukctl stats`: ID NAME CPU % MEM USAGE / LIMIT MEM % NET RX / TX
+ * PKTS RX / TX HOST RSS, one row per stats object of the API; a value the
+ * object lacks (an instance that stopped) shows as "-".
+ */
+char *table_stats(json_t *stats, int flags);
+
+/*
  * An object as aligned "key: value" lines (inspect, info): nested objects
  * flattened to "a.b", times with how long ago, sizes in KiB/MiB too.
  */

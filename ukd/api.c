@@ -11,6 +11,7 @@
 #include <http_parser.h>
 #include <jansson.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,8 +21,12 @@
 #include "health.h"
 #include "image.h"
 #include "instance.h"
+#include "listing.h"
 #include "log.h"
+#include "logtime.h"
 #include "network.h"
+#include "since.h"
+#include "stats.h"
 #include "store.h"
 #include "util.h"
 #include "virt.h"
@@ -33,6 +38,8 @@
 #define API_SEGS_MAX 6
 #define API_QUERY_LIST_MAX 256
 #define API_FOLLOW_POLL_MS 200
+/* Build output held for a slow stream reader; more is dropped (the error keeps its end). */
+#define API_STREAM_PENDING_MAX (1u << 20)
 
 struct api_ctx {
 	struct daemon *d;
@@ -268,10 +275,23 @@ struct api_ingest {
 	char name[STORE_NAME_MAX], tag[STORE_NAME_MAX];
 	char **env, **args;
 	size_t nenv, nargs;
+	/*
+	 * ?stream=1: the build's output travels from the worker through
+	 * pending (under lock) and the async handle to the response.
+	 */
+	int stream;
+	uv_async_t async;
+	pthread_mutex_t lock;
+	struct util_buf pending;
+	struct build_output log;
 };
 
 static void api_ingest_free(struct api_ingest *g)
 {
+	if (g->stream) {
+		pthread_mutex_destroy(&g->lock);
+		util_buf_free(&g->pending);
+	}
 	for (size_t i = 0; i < g->nenv; i++)
 		free(g->env[i]);
 	for (size_t i = 0; i < g->nargs; i++)
@@ -288,31 +308,130 @@ static void api_ingest_work(uv_work_t *w)
 	image_ingest(&g->in, &g->out);
 }
 
+/* On the building thread: keeps the output for the loop (bounded) and wakes it. */
+static void api_ingest_output(const char *data, size_t len, void *opaque)
+{
+	struct api_ingest *g = opaque;
+
+	pthread_mutex_lock(&g->lock);
+	if (g->pending.len < API_STREAM_PENDING_MAX)
+		util_buf_add(&g->pending, data, len);
+	pthread_mutex_unlock(&g->lock);
+	uv_async_send(&g->async);
+}
+
+/* One NDJSON line of the build stream. */
+static void api_stream_json(struct http_req *req, json_t *o)
+{
+	char *text = o ? json_dumps(o, JSON_COMPACT) : NULL;
+
+	if (text) {
+		http_stream_write(req, text, strlen(text));
+		http_stream_write(req, "\n", 1);
+	}
+	free(text);
+	json_decref(o);
+}
+
+/* Sends what the build said since the last time as {"stream": TEXT}. */
+static void api_ingest_flush(uv_async_t *a)
+{
+	struct api_ingest *g = a->data;
+	struct util_buf b;
+
+	pthread_mutex_lock(&g->lock);
+	b = g->pending;
+	memset(&g->pending, 0, sizeof(g->pending));
+	pthread_mutex_unlock(&g->lock);
+	if (!b.len) {
+		util_buf_free(&b);
+		return;
+	}
+	/* Compiler output is ASCII under LC_ALL=C; anything else must not break the JSON. */
+	for (size_t i = 0; i < b.len; i++)
+		if ((unsigned char)b.s[i] >= 0x80 || !b.s[i])
+			b.s[i] = '?';
+	api_stream_json(g->req, json_pack("{s:s#}", "stream", b.s, (int)b.len));
+	util_buf_free(&b);
+}
+
+static void api_ingest_closed(uv_handle_t *h)
+{
+	api_ingest_free(h->data);
+}
+
+/* The outcome, as a response or as the stream's last line. */
+static void api_ingest_answer(struct api_ingest *g, int status, json_t *image, const char *code,
+			      const char *msg)
+{
+	if (!g->stream) {
+		if (image)
+			api_send_json(g->req, status, image);
+		else
+			http_respond_error(g->req, status, code, "%s", msg);
+		return;
+	}
+	api_ingest_flush(&g->async);
+	if (image)
+		api_stream_json(g->req, json_pack("{s:o, s:i}", "image", image, "status", status));
+	else
+		api_stream_json(g->req, json_pack("{s:{s:s, s:s}, s:i}", "error", "code", code,
+						  "message", msg, "status", status));
+	http_stream_end(g->req);
+}
+
 static void api_ingest_done(uv_work_t *w, int status)
 {
 	struct api_ingest *g = w->data;
 	struct store_image *img = &g->out.img;
+	char msg[512];
 	int ret;
 
 	(void)status;
 	if (g->out.status) {
 		log_info("image upload refused: %s", g->out.msg);
-		http_respond_error(g->req, g->out.status, g->out.code, "%s", g->out.msg);
+		api_ingest_answer(g, g->out.status, NULL, g->out.code, g->out.msg);
 		goto free_g;
 	}
 	snprintf(img->tag, sizeof(img->tag), "%s", g->tag);
 	if ((ret = store_image_put(g->d->store, img)) < 0) {
-		http_respond_error(g->req, 500, "store_error", "cannot record the image: %s",
-				   strerror(-ret));
+		snprintf(msg, sizeof(msg), "cannot record the image: %s", strerror(-ret));
+		api_ingest_answer(g, 500, NULL, "store_error", msg);
 		goto free_g;
 	}
 	/* The stored row (created time of the first upload if it existed). */
 	store_image_find(g->d->store, img->id, img);
 	log_info("image %s:%s stored as sha256:%s (%lld bytes)", img->name, img->tag, img->id,
 		 (long long)img->size);
-	api_send_json(g->req, g->out.existed ? 200 : 201, api_image_json(img));
+	api_ingest_answer(g, g->out.existed ? 200 : 201, api_image_json(img), NULL, NULL);
 free_g:
-	api_ingest_free(g);
+	if (g->stream)
+		uv_close((uv_handle_t *)&g->async, api_ingest_closed);
+	else
+		api_ingest_free(g);
+}
+
+/*
+ * ?stream=1: answers 200 at once with a chunked NDJSON stream of the build
+ * ({"stream": TEXT}... then {"image": ...} or {"error": ...}, with the
+ * status the plain request would have had). Returns 0 or -1 (answered 500).
+ */
+static int api_ingest_stream(struct api_ctx *c, struct api_ingest *g)
+{
+	int ret;
+
+	if ((ret = uv_async_init(c->d->loop, &g->async, api_ingest_flush)) < 0) {
+		http_respond_error(c->req, 500, "internal", "cannot stream: %s", uv_strerror(ret));
+		return -1;
+	}
+	pthread_mutex_init(&g->lock, NULL);
+	g->async.data = g;
+	g->stream = 1;
+	g->log.fn = api_ingest_output;
+	g->log.opaque = g;
+	g->in.log = &g->log;
+	http_stream_begin(c->req, 200, "application/x-ndjson");
+	return 0;
 }
 
 /* Collects a repeated query parameter (env=K=V or arg=X). Returns 0 or -1 (answered). */
@@ -434,9 +553,17 @@ static void api_images_post(struct api_ctx *c)
 	g->in.args = (const char **)g->args;
 	g->in.nargs = g->nargs;
 	g->in.args_set = g->nargs > 0;
+	if (api_query_bool(req, "stream") && api_ingest_stream(c, g) < 0)
+		goto free_g;
 	if ((ret = uv_queue_work(c->d->loop, &g->work, api_ingest_work, api_ingest_done)) < 0) {
-		http_respond_error(req, 500, "internal", "cannot queue the build: %s",
-				   uv_strerror(ret));
+		char msg[128];
+
+		snprintf(msg, sizeof(msg), "cannot queue the build: %s", uv_strerror(ret));
+		api_ingest_answer(g, 500, NULL, "internal", msg);
+		if (g->stream) {
+			uv_close((uv_handle_t *)&g->async, api_ingest_closed);
+			return;
+		}
 		goto free_g;
 	}
 	return;
@@ -446,21 +573,18 @@ free_g:
 
 /* --- instances --- */
 
-static int api_instance_add(const struct store_instance *inst, void *opaque)
-{
-	return json_array_append_new(opaque, instance_json(inst)) < 0 ? -ENOMEM : 0;
-}
-
+/* The body comes from listing.c, which reuses what has not changed since the last one. */
 static void api_instances_list(struct api_ctx *c)
 {
-	json_t *a = json_array();
+	struct listing_body *b;
+	int err;
 
-	if (!a || store_instance_list(c->d->store, api_instance_add, a) < 0) {
-		json_decref(a);
-		http_respond_error(c->req, 500, "store_error", "cannot list instances");
-		return;
-	}
-	api_send_json(c->req, 200, a);
+	if (!(b = listing_instances(c->d->store, &err)))
+		http_respond_error(c->req, 500, "store_error", "cannot list instances: %s",
+				   strerror(-err));
+	else
+		http_respond_borrowed(c->req, 200, "application/json", b->data, b->len,
+				      listing_release, b);
 }
 
 static void api_instances_post(struct api_ctx *c)
@@ -575,21 +699,44 @@ static void api_follow_tick(uv_timer_t *t)
 		api_follow_end(f);
 }
 
+/* ?since=T into *ms (0: absent). Returns 0, or -1 (answered 400). */
+static int api_query_since(struct http_req *req, int64_t *ms)
+{
+	char buf[80];
+	int r = http_query(req, "since", 0, buf, sizeof(buf));
+
+	*ms = 0;
+	if (r == 0)
+		return 0;
+	if (r > 0 && since_parse(buf, util_now_ms(), ms) == 0)
+		return 0;
+	http_respond_error(req, 400, "bad_query",
+			   "since must be an RFC 3339 time (2024-05-01T10:00:00Z), a duration "
+			   "before now (10m, 1h30m) or unix seconds");
+	return -1;
+}
+
 static void api_instance_logs(struct api_ctx *c)
 {
 	struct store_instance inst;
 	struct api_follow *f;
-	char path[PATH_MAX], *text;
+	char path[PATH_MAX], dir[PATH_MAX], *text;
 	size_t len;
 	long tail;
 	long long end;
-	int follow = api_query_bool(c->req, "follow");
+	int64_t since;
+	int follow = api_query_bool(c->req, "follow"), ret;
 
 	if (api_query_int(c->req, "tail", 0, 1L << 30, -1, &tail) < 0 ||
-	    api_instance_lookup(c, &inst) < 0)
+	    api_query_since(c->req, &since) < 0 || api_instance_lookup(c, &inst) < 0)
 		return;
+	snprintf(dir, sizeof(dir), "%s/instances/%s", c->d->cfg->root, inst.id);
 	snprintf(path, sizeof(path), "%s/instances/%s/console.log", c->d->cfg->root, inst.id);
-	if (console_tail(path, tail, &text, &len, &end) < 0) {
+	if (since)
+		ret = console_since(path, logtime_offset(dir, since), tail, &text, &len, &end);
+	else
+		ret = console_tail(path, tail, &text, &len, &end);
+	if (ret < 0) {
 		http_respond_error(c->req, 500, "internal", "cannot read the console log");
 		goto clear;
 	}
@@ -630,17 +777,20 @@ static void api_instance_health(struct api_ctx *c)
 	store_instance_clear(&inst);
 }
 
-/* GET /metrics: Prometheus text exposition of the instances' health. */
+/* GET /v1/instances/{id}/stats?sample_ms=N: libvirt's counters, CPU % over the sample. */
+static void api_instance_stats(struct api_ctx *c)
+{
+	long ms;
+
+	if (api_query_int(c->req, "sample_ms", 0, STATS_SAMPLE_MAX_MS, STATS_SAMPLE_DEFAULT_MS,
+			  &ms) == 0)
+		stats_instance(c->d, c->req, c->seg[2], (int)ms);
+}
+
+/* GET /metrics: Prometheus text exposition of the instances' health and resource use. */
 static void api_metrics(struct api_ctx *c)
 {
-	struct util_buf b = {0};
-
-	health_metrics_text(c->d, &b);
-	if (b.oom)
-		http_respond_error(c->req, 500, "internal", "out of memory");
-	else
-		http_respond(c->req, 200, "text/plain; version=0.0.4", b.s ? b.s : "", b.len, NULL);
-	util_buf_free(&b);
+	stats_metrics(c->d, c->req);
 }
 
 /* --- networks (network.c) --- */
@@ -687,6 +837,7 @@ static const struct api_route api_routes[] = {
 	{HTTP_POST, {"v1", "instances", "*", "kill"}, api_instance_kill},
 	{HTTP_GET, {"v1", "instances", "*", "logs"}, api_instance_logs},
 	{HTTP_GET, {"v1", "instances", "*", "health"}, api_instance_health},
+	{HTTP_GET, {"v1", "instances", "*", "stats"}, api_instance_stats},
 	{HTTP_GET, {"metrics"}, api_metrics},
 	{HTTP_GET, {"v1", "networks"}, api_networks_list},
 	{HTTP_POST, {"v1", "networks"}, api_networks_post},

@@ -384,8 +384,18 @@ free_root:
 
 /* --- compiling --- */
 
-/* Appends what fd yields to *out (bounded), until EOF or the deadline. Returns 0 or -ETIME. */
-static int build_collect(int fd, time_t deadline, char **out, size_t *len)
+void build_say(const struct build_output *log, const char *data, size_t len)
+{
+	if (log && log->fn && len)
+		log->fn(data, len, log->opaque);
+}
+
+/*
+ * Appends what fd yields to *out (bounded) and to log (as it comes), until
+ * EOF or the deadline. Returns 0 or -ETIME.
+ */
+static int build_collect(int fd, time_t deadline, const struct build_output *log, char **out,
+			 size_t *len)
 {
 	char buf[4096];
 
@@ -403,6 +413,7 @@ static int build_collect(int fd, time_t deadline, char **out, size_t *len)
 			continue;
 		if (n <= 0)
 			return 0;
+		build_say(log, buf, (size_t)n);
 		if (*len + (size_t)n <= BUILD_OUTPUT_MAX) {
 			char *nb = realloc(*out, *len + (size_t)n + 1);
 
@@ -421,7 +432,8 @@ static int build_collect(int fd, time_t deadline, char **out, size_t *len)
  * leads its own process group, so a timeout ends the compiler's children too.
  * Returns the exit status, or -errno.
  */
-static int build_run(char *const argv[], const char *cwd, char **out, size_t *outlen)
+static int build_run(char *const argv[], const char *cwd, const struct build_output *log,
+		     char **out, size_t *outlen)
 {
 	static char *const envp[] = {"PATH=/usr/local/bin:/usr/bin:/bin", "LC_ALL=C", NULL};
 	posix_spawn_file_actions_t fa;
@@ -451,7 +463,7 @@ static int build_run(char *const argv[], const char *cwd, char **out, size_t *ou
 		close(pipefd[0]);
 		return ret;
 	}
-	ret = build_collect(pipefd[0], time(NULL) + BUILD_TIMEOUT_S, out, outlen);
+	ret = build_collect(pipefd[0], time(NULL) + BUILD_TIMEOUT_S, log, out, outlen);
 	close(pipefd[0]);
 	if (ret == -ETIME)
 		kill(-pid, SIGKILL); /* the group this call created */
@@ -463,11 +475,16 @@ static int build_run(char *const argv[], const char *cwd, char **out, size_t *ou
 	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 
-static int build_step(char *const argv[], const char *cwd, char **output, char *err, size_t errlen,
-		      const char *what)
+static int build_step(char *const argv[], const char *cwd, const struct build_output *log,
+		      char **output, char *err, size_t errlen, const char *what)
 {
 	size_t len = 0;
-	int rc = build_run(argv, cwd, output, &len);
+	char line[BUILD_PATH_MAX + 64];
+	int rc;
+
+	snprintf(line, sizeof(line), "%s\n", what);
+	build_say(log, line, strlen(line));
+	rc = build_run(argv, cwd, log, output, &len);
 
 	if (rc == -ETIME)
 		return build_err(err, errlen, "%s: took longer than %d s", what, BUILD_TIMEOUT_S);
@@ -482,7 +499,8 @@ static int build_step(char *const argv[], const char *cwd, char **output, char *
 }
 
 int build_compile(const char *dir, const struct build_manifest *m, const char *objdir,
-		  const char *out_elf, char **output, char *err, size_t errlen)
+		  const char *out_elf, const struct build_output *log, char **output, char *err,
+		  size_t errlen)
 {
 	/* uk_app's flags (CMakeLists.txt) without -Werror: a user's warnings are theirs. */
 	static const char *const cflags[] = {
@@ -520,7 +538,7 @@ int build_compile(const char *dir, const struct build_manifest *m, const char *o
 		argv[k++] = objs[i];
 		argv[k] = NULL;
 		snprintf(what, sizeof(what), "compiling %s", m->sources[i]);
-		if (build_step(argv, dir, output, err, errlen, what) < 0)
+		if (build_step(argv, dir, log, output, err, errlen, what) < 0)
 			goto free_objs;
 	}
 	/* The explicit static-PIE link line of uk_app (HOST-NOTES.md, "musl"). */
@@ -541,7 +559,7 @@ int build_compile(const char *dir, const struct build_manifest *m, const char *o
 	argv[k++] = "-o";
 	argv[k++] = (char *)out_elf;
 	argv[k] = NULL;
-	ret = build_step(argv, dir, output, err, errlen, "linking");
+	ret = build_step(argv, dir, log, output, err, errlen, "linking");
 free_objs:
 	for (i = 0; i < m->nsources; i++)
 		free(objs[i]);

@@ -27,6 +27,18 @@
 #define BUILD_TIMEOUT_S 120
 #define BUILD_OUTPUT_MAX (64u << 10) /* compiler output kept for the error */
 
+/*
+ * Where a build's progress ("compiling x.c") and the compiler's output go
+ * while it runs, chunk by chunk, on the building thread. fn may be NULL.
+ */
+struct build_output {
+	void (*fn)(const char *data, size_t len, void *opaque);
+	void *opaque;
+};
+
+/* Says data (len bytes) to log if there is one. */
+void build_say(const struct build_output *log, const char *data, size_t len);
+
 struct build_manifest {
 	char *name; /* NULL if uk.json has none */
 	char **sources;
@@ -50,10 +62,12 @@ void build_manifest_free(struct build_manifest *m);
 /*
  * Compiles m's sources (relative to dir) into out_elf, with objects in
  * objdir. On a compiler failure *output holds what the compiler said
- * (malloc'd; else NULL).
+ * (malloc'd; else NULL). log (may be NULL) hears each step and the
+ * compiler's output as it comes.
  */
 int build_compile(const char *dir, const struct build_manifest *m, const char *objdir,
-		  const char *out_elf, char **output, char *err, size_t errlen);
+		  const char *out_elf, const struct build_output *log, char **output, char *err,
+		  size_t errlen);
 
 /*
  * 1 if p is a relative, canonical path of at most BUILD_PATH_MAX bytes: no

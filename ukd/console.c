@@ -100,18 +100,11 @@ int console_exit_status(const char *path, int *status)
 	return found;
 }
 
-int console_tail(const char *path, long lines, char **out, size_t *len, long long *end)
+/* Keeps the last lines of buf (all if lines < 0); returns the new length. */
+static size_t console_keep_lines(char *buf, size_t n, long lines)
 {
-	char *buf, *start;
-	size_t n;
-	int ret;
+	char *start = buf;
 
-	if ((ret = console_read_end(path, CONSOLE_TAIL_MAX, &buf, &n, end)) < 0)
-		return ret;
-	if (!buf && !(buf = strdup("")))
-		return -ENOMEM;
-	n = console_clean(buf, n);
-	start = buf;
 	if (lines >= 0) {
 		/* Walk back over lines+1 newlines; a final newline does not start a line. */
 		long seen = 0;
@@ -128,8 +121,52 @@ int console_tail(const char *path, long lines, char **out, size_t *len, long lon
 	}
 	n -= (size_t)(start - buf);
 	memmove(buf, start, n + 1);
+	return n;
+}
+
+int console_tail(const char *path, long lines, char **out, size_t *len, long long *end)
+{
+	char *buf;
+	size_t n;
+	int ret;
+
+	if ((ret = console_read_end(path, CONSOLE_TAIL_MAX, &buf, &n, end)) < 0)
+		return ret;
+	if (!buf && !(buf = strdup("")))
+		return -ENOMEM;
+	n = console_clean(buf, n);
 	*out = buf;
-	*len = n;
+	*len = console_keep_lines(buf, n, lines);
+	return 0;
+}
+
+int console_since(const char *path, long long off, long lines, char **out, size_t *len,
+		  long long *end)
+{
+	long long stop, first;
+	size_t n, skip = 0;
+	char *buf, *nl;
+	int ret;
+
+	if ((ret = console_read_end(path, CONSOLE_TAIL_MAX, &buf, &n, &stop)) < 0)
+		return ret;
+	if (!buf && !(buf = strdup("")))
+		return -ENOMEM;
+	first = stop - (long long)n; /* the file offset of buf[0] */
+	if (off > first) {
+		skip = off - first < (long long)n ? (size_t)(off - first) : n;
+		/* A line that began before off began before the time asked for: left out. */
+		if (skip > 0 && skip < n && buf[skip - 1] != '\n')
+			skip = (nl = memchr(buf + skip, '\n', n - skip)) ? (size_t)(nl - buf) + 1
+									 : n;
+	}
+	n -= skip;
+	memmove(buf, buf + skip, n + 1);
+	n = console_clean(buf, n);
+	*out = buf;
+	*len = console_keep_lines(buf, n, lines);
+	if (end)
+		*end = stop;
 	return 0;
 }
 

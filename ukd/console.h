@@ -27,6 +27,14 @@ int console_exit_status(const char *path, int *status);
 int console_tail(const char *path, long lines, char **out, size_t *len, long long *end);
 
 /*
+ * As console_tail, but only what the log holds from file offset off on
+ * (logtime.h finds it), starting at a line boundary: a line that began
+ * before off is left out.
+ */
+int console_since(const char *path, long long off, long lines, char **out, size_t *len,
+		  long long *end);
+
+/*
  * Reads what the log holds from *off on (at most max bytes), '\r' removed,
  * and advances *off. A log shorter than *off was replaced: reading restarts
  * at 0. A missing log reads as empty. Returns 0 or -errno; *out is malloc'd.

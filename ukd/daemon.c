@@ -30,7 +30,9 @@
 #include "health.h"
 #include "http.h"
 #include "instance.h"
+#include "listing.h"
 #include "log.h"
+#include "logtime.h"
 #include "network.h"
 #include "store.h"
 #include "util.h"
@@ -154,8 +156,12 @@ static void daemon_stop(uv_signal_t *s, int signum)
 	d->stopping = 1;
 	http_server_stop(d->http);
 	d->http = NULL;
+	http_server_stop(d->http_tcp);
+	d->http_tcp = NULL;
 	instance_shutdown(d);
 	health_close_all(d);
+	logtime_close_all(d);
+	listing_clear();
 	network_stop(d);
 	uv_close((uv_handle_t *)&d->sigterm, NULL);
 	uv_close((uv_handle_t *)&d->sigint, NULL);
@@ -285,6 +291,13 @@ static int daemon_start(struct daemon *d)
 					     : strerror(-ret));
 		return ret;
 	}
+	if (d->cfg->listen &&
+	    (ret = http_server_start_tcp(&d->http_tcp, d->loop, d->cfg->listen, d->cfg->token,
+					 api_handle, api_body_limit, d)) < 0) {
+		log_error("cannot listen on %s: %s", d->cfg->listen,
+			  ret == -EINVAL ? "not an address HOST:PORT" : strerror(-ret));
+		return ret;
+	}
 	return 0;
 }
 
@@ -333,9 +346,10 @@ int daemon_run(const struct daemon_cfg *cfg)
 		/* The same teardown as for a signal. */
 		daemon_stop(&d.sigterm, 0);
 	} else {
-		log_info("ukd %s serving %s (state %s, libvirt %s, accelerator %s: %s; "
+		log_info("ukd %s serving %s%s%s (state %s, libvirt %s, accelerator %s: %s; "
 			 "virtio-rng %s)",
-			 UKD_VERSION, cfg->socket, cfg->root, cfg->libvirt_uri,
+			 UKD_VERSION, cfg->socket, cfg->listen ? " and tcp://" : "",
+			 cfg->listen ? cfg->listen : "", cfg->root, cfg->libvirt_uri,
 			 d.kvm ? "kvm" : "tcg", d.accel_reason, d.rng ? "on" : "off");
 		if (ready_fd >= 0) {
 			(void)!write(ready_fd, "1", 1);

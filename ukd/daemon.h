@@ -31,6 +31,8 @@ struct daemon_cfg {
 	const char *default_subnet; /* uk0's subnet, or NULL (NETWORK_DEFAULT_SUBNET) */
 	const char *dns;	    /* dns= for guests, or NULL */
 	const char *rng;	    /* virtio-rng in guests: "on", "off", or NULL/"auto" */
+	const char *listen;	    /* TCP HOST:PORT for the API, or NULL */
+	const char *token;	    /* the bearer token TCP requests must carry (with listen) */
 	const void *runtime;	    /* runtime ELF bytes, embedded in ukd */
 	size_t runtime_size;
 };
@@ -44,6 +46,7 @@ struct daemon {
 	struct store *store;
 	struct virt *virt;
 	struct http_server *http;
+	struct http_server *http_tcp; /* --listen, or NULL */
 	uv_signal_t sigterm, sigint;
 	uv_timer_t reconnect;
 	int kvm;		 /* guests run under KVM (else TCG) */

@@ -44,7 +44,8 @@ struct health_inst {
 	uv_timer_t timer;
 	int handles; /* open uv handles in this struct */
 	int listening, forgotten;
-	int adopted; /* the domain ran before this ukd: its hello went to the last one */
+	int adopted;	      /* the domain ran before this ukd: its hello went to the last one */
+	uint32_t interval_ms; /* the guest's heartbeat interval (uk.heartbeat=), 0: default */
 	struct health_client *client;
 	struct ukhealth_reader reader;
 	uint8_t rbuf[HEALTH_FRAME_MAX];
@@ -401,10 +402,11 @@ static void health_check(uv_timer_t *t)
 	struct health_inst *hi = t->data;
 	int missed = hi->d->cfg->health_missed ? hi->d->cfg->health_missed : HEALTH_MISSED_DEFAULT;
 	int64_t last = hi->hb_ms > hi->hello_ms ? hi->hb_ms : hi->hello_ms;
+	int64_t interval = hi->interval_ms ? hi->interval_ms : HEALTH_INTERVAL_MS;
 
 	if (!hi->has_hello || hi->has_exit || hi->unhealthy)
 		return;
-	if (util_now_ms() - last > (int64_t)missed * HEALTH_INTERVAL_MS + HEALTH_CHECK_MS)
+	if (util_now_ms() - last > (int64_t)missed * interval + HEALTH_CHECK_MS)
 		health_set_unhealthy(hi, "missed heartbeats: none for %lld ms",
 				     (long long)(util_now_ms() - last));
 }
@@ -416,6 +418,14 @@ static void health_reset(struct health_inst *hi)
 
 	memset(&hi->reader, 0, sizeof(*hi) - offsetof(struct health_inst, reader));
 	hi->next = next;
+}
+
+void health_set_interval(struct daemon *d, const char *id, uint32_t interval_ms)
+{
+	struct health_inst *hi = health_find(d, id);
+
+	if (hi)
+		hi->interval_ms = interval_ms;
 }
 
 int health_watch(struct daemon *d, const char *id, const char *image_id, int adopted)

@@ -47,6 +47,13 @@ int health_socket_path(struct daemon *d, const char *id, char *buf, size_t len);
 int health_watch(struct daemon *d, const char *id, const char *image_id, int adopted);
 
 /*
+ * The heartbeat interval the guest was told (uk.heartbeat=) after
+ * health_watch; 0 is the runtime's default. Missed-heartbeat detection
+ * scales with it: unhealthy after --health-missed intervals without one.
+ */
+void health_set_interval(struct daemon *d, const char *id, uint32_t interval_ms);
+
+/*
  * Reads whatever the guest already wrote (synchronously), then closes the
  * channel; what the guest reported stays readable. For a domain that ended.
  */

@@ -12,6 +12,9 @@
 
 #include <errno.h>
 #include <http_parser.h>
+#include <nettle/memops.h>
+#include <nettle/sha2.h>
+#include <netdb.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -28,9 +31,21 @@
 #define HTTP_READ_SIZE (64u << 10)
 #define HTTP_DRAIN_TIMEOUT_MS 5000
 
+/* A unix socket or a TCP connection: both are streams to the rest of this file. */
+union http_handle {
+	uv_pipe_t pipe;
+	uv_tcp_t tcp;
+	uv_stream_t stream;
+	uv_handle_t handle;
+};
+
 struct http_server {
 	uv_loop_t *loop;
-	uv_pipe_t pipe;
+	union http_handle h;
+	int tcp;
+	/* TCP only: the bearer token's SHA-256; requests are compared against it. */
+	uint8_t token_digest[SHA256_DIGEST_SIZE];
+	int has_token;
 	http_handler_fn handler;
 	http_limit_fn limit;
 	void *opaque;
@@ -41,7 +56,7 @@ struct http_server {
 };
 
 struct http_conn {
-	uv_pipe_t pipe;
+	union http_handle h;
 	uv_timer_t timer;
 	struct http_server *srv;
 	http_parser parser;
@@ -57,8 +72,9 @@ struct http_conn {
 	/* error found inside a parser callback, answered after execute returns */
 	int err_status;
 	const char *err_code, *err_msg;
+	int authorized; /* the current request carried the server's bearer token */
 	/* header being read: name and value, bounded; longer ones are not ours */
-	char field[32], value[256];
+	char field[32], value[HTTP_TOKEN_MAX + 16];
 	size_t field_len, value_len;
 	int in_value;
 	struct util_buf url;
@@ -72,6 +88,9 @@ struct http_write {
 	struct http_conn *conn;
 	char *data;
 	int ends_response; /* the response is complete once this is written */
+	/* A borrowed second buffer (http_respond_borrowed), released once written. */
+	void (*release)(void *);
+	void *opaque;
 };
 
 static void http_conn_close(struct http_conn *c);
@@ -171,6 +190,8 @@ static void http_write_done(uv_write_t *w, int status)
 	struct http_conn *c = hw->conn;
 	int ends = hw->ends_response;
 
+	if (hw->release)
+		hw->release(hw->opaque);
 	free(hw->data);
 	free(hw);
 	if (status < 0) {
@@ -188,7 +209,7 @@ static void http_write_done(uv_write_t *w, int status)
 		c->drain = 0;
 		c->draining = 1;
 		uv_timer_start(&c->timer, http_conn_timeout, HTTP_DRAIN_TIMEOUT_MS, 0);
-		uv_read_start((uv_stream_t *)&c->pipe, http_alloc, http_read);
+		uv_read_start((uv_stream_t *)&c->h, http_alloc, http_read);
 		return;
 	}
 	if (c->close_after || !c->keep_alive) {
@@ -209,28 +230,45 @@ static void http_write_done(uv_write_t *w, int status)
 		free(rest);
 	}
 	if (!c->closing && !c->dispatched && !c->complete)
-		uv_read_start((uv_stream_t *)&c->pipe, http_alloc, http_read);
+		uv_read_start((uv_stream_t *)&c->h, http_alloc, http_read);
 }
 
-/* Takes ownership of data (malloc'd). */
-static void http_write(struct http_conn *c, char *data, size_t len, int ends_response)
+/*
+ * Takes ownership of data (malloc'd); extra (may be NULL) is borrowed and
+ * follows it, released with release(opaque) once written or dropped.
+ */
+static void http_write2(struct http_conn *c, char *data, size_t len, const void *extra,
+			size_t extra_len, void (*release)(void *), void *opaque, int ends_response)
 {
 	struct http_write *hw = calloc(1, sizeof(*hw));
-	uv_buf_t buf = uv_buf_init(data, (unsigned)len);
+	uv_buf_t bufs[2] = {uv_buf_init(data, (unsigned)len),
+			    uv_buf_init((char *)extra, (unsigned)extra_len)};
 
 	if (!hw) {
 		free(data);
+		if (release)
+			release(opaque);
 		http_conn_close(c);
 		return;
 	}
 	hw->conn = c;
 	hw->data = data;
 	hw->ends_response = ends_response;
-	if (uv_write(&hw->w, (uv_stream_t *)&c->pipe, &buf, 1, http_write_done) < 0) {
+	hw->release = release;
+	hw->opaque = opaque;
+	if (uv_write(&hw->w, (uv_stream_t *)&c->h, bufs, extra ? 2 : 1, http_write_done) < 0) {
 		free(data);
 		free(hw);
+		if (release)
+			release(opaque);
 		http_conn_close(c);
 	}
+}
+
+/* Takes ownership of data (malloc'd). */
+static void http_write(struct http_conn *c, char *data, size_t len, int ends_response)
+{
+	http_write2(c, data, len, NULL, 0, NULL, NULL, ends_response);
 }
 
 static const char *http_reason(int status)
@@ -293,6 +331,28 @@ void http_respond(struct http_req *req, int status, const char *content_type, co
 	http_write(c, b.s, b.len, 1);
 }
 
+void http_respond_borrowed(struct http_req *req, int status, const char *content_type,
+			   const void *body, size_t len, void (*release)(void *), void *opaque)
+{
+	struct http_conn *c = req->conn;
+	struct util_buf b = {0};
+
+	if (!c || c->closing) {
+		http_req_finish(req);
+		release(opaque);
+		return;
+	}
+	http_head(&b, c, status, content_type, (long long)len, NULL);
+	c = http_req_finish(req);
+	if (b.oom) {
+		util_buf_free(&b);
+		release(opaque);
+		http_conn_close(c);
+		return;
+	}
+	http_write2(c, b.s, b.len, body, len, release, opaque, 1);
+}
+
 void http_respond_json(struct http_req *req, int status, const char *json)
 {
 	http_respond(req, status, "application/json", json, strlen(json), NULL);
@@ -315,15 +375,12 @@ static void http_json_str(struct util_buf *b, const char *s)
 	util_buf_puts(b, "\"");
 }
 
-void http_respond_error(struct http_req *req, int status, const char *code, const char *fmt, ...)
+/* An Error body with msg, and extra headers (may be NULL). */
+static void http_error(struct http_req *req, int status, const char *code, const char *extra,
+		       const char *msg)
 {
 	struct util_buf b = {0};
-	char msg[8192];
-	va_list ap;
 
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
 	util_buf_puts(&b, "{\"error\":{\"code\":");
 	http_json_str(&b, code);
 	util_buf_puts(&b, ",\"message\":");
@@ -332,8 +389,19 @@ void http_respond_error(struct http_req *req, int status, const char *code, cons
 	if (b.oom)
 		http_respond(req, 500, "application/json", "{}", 2, NULL);
 	else
-		http_respond(req, status, "application/json", b.s, b.len, NULL);
+		http_respond(req, status, "application/json", b.s, b.len, extra);
 	util_buf_free(&b);
+}
+
+void http_respond_error(struct http_req *req, int status, const char *code, const char *fmt, ...)
+{
+	char msg[8192];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	http_error(req, status, code, NULL, msg);
 }
 
 void http_stream_begin(struct http_req *req, int status, const char *content_type)
@@ -356,7 +424,7 @@ void http_stream_begin(struct http_req *req, int status, const char *content_typ
 		return;
 	}
 	http_write(c, b.s, b.len, 0);
-	uv_read_start((uv_stream_t *)&c->pipe, http_alloc, http_read);
+	uv_read_start((uv_stream_t *)&c->h, http_alloc, http_read);
 }
 
 void http_stream_write(struct http_req *req, const void *data, size_t len)
@@ -412,6 +480,7 @@ static int http_on_message_begin(http_parser *p)
 
 	c->field_len = c->value_len = 0;
 	c->in_value = 0;
+	c->authorized = 0;
 	c->url.len = 0;
 	if (c->url.s)
 		c->url.s[0] = 0;
@@ -428,6 +497,27 @@ static int http_on_url(http_parser *p, const char *at, size_t len)
 	return c->url.oom ? http_fail(c, 500, "internal", "out of memory") : 0;
 }
 
+/*
+ * "Bearer TOKEN" against the server's token. Both sides are hashed first, so
+ * the comparison is of equal-length digests, in constant time (nettle's
+ * memeql_sec): how long a wrong guess takes says nothing about the token.
+ */
+static int http_token_ok(const struct http_server *srv, const char *value)
+{
+	uint8_t digest[SHA256_DIGEST_SIZE];
+	struct sha256_ctx h;
+
+	if (strncasecmp(value, "Bearer ", 7))
+		return 0;
+	value += 7;
+	while (*value == ' ')
+		value++;
+	sha256_init(&h);
+	sha256_update(&h, strlen(value), (const uint8_t *)value);
+	sha256_digest(&h, sizeof(digest), digest);
+	return memeql_sec(digest, srv->token_digest, sizeof(digest));
+}
+
 /* Keeps the headers ukd reads; a longer name or value than ours just stops matching. */
 static void http_header_done(struct http_conn *c)
 {
@@ -439,6 +529,8 @@ static void http_header_done(struct http_conn *c)
 		snprintf(req->content_type, sizeof(req->content_type), "%.127s", c->value);
 	else if (!strcasecmp(c->field, "Expect") && !strcasecmp(c->value, "100-continue"))
 		req->expect_continue = 1;
+	else if (!strcasecmp(c->field, "Authorization") && c->srv->has_token)
+		c->authorized = http_token_ok(c->srv, c->value);
 	c->field_len = c->value_len = 0;
 	c->in_value = 0;
 }
@@ -504,6 +596,10 @@ static int http_on_headers_complete(http_parser *p)
 		http_header_done(c);
 	if (p->upgrade)
 		return http_fail(c, 400, "bad_request", "protocol upgrades are not supported");
+	/* Refused before the path is looked at or a byte of the body is read. */
+	if (c->srv->has_token && !c->authorized)
+		return http_fail(c, 401, "unauthorized",
+				 "a bearer token is required: Authorization: Bearer TOKEN");
 	if (http_split_url(c) < 0)
 		return -1;
 	req->method = p->method;
@@ -597,7 +693,7 @@ static void http_conn_close(struct http_conn *c)
 		c->next->pprev = c->pprev;
 	*c->pprev = c->next;
 	c->srv->nconns--;
-	uv_close((uv_handle_t *)&c->pipe, http_conn_handle_closed);
+	uv_close((uv_handle_t *)&c->h, http_conn_handle_closed);
 	uv_close((uv_handle_t *)&c->timer, http_conn_handle_closed);
 }
 
@@ -620,7 +716,7 @@ static void http_dispatch(struct http_conn *c)
 {
 	struct http_req *req = c->req;
 
-	uv_read_stop((uv_stream_t *)&c->pipe);
+	uv_read_stop((uv_stream_t *)&c->h);
 	uv_timer_stop(&c->timer);
 	c->dispatched = 1;
 	if (!req->body && !(req->body = strdup(""))) {
@@ -635,10 +731,11 @@ static void http_conn_error(struct http_conn *c, int status, const char *code, c
 {
 	c->close_after = 1;
 	c->drain = 1;
-	uv_read_stop((uv_stream_t *)&c->pipe);
+	uv_read_stop((uv_stream_t *)&c->h);
 	uv_timer_stop(&c->timer);
 	c->dispatched = 1;
-	http_respond_error(c->req, status, code, "%s", msg);
+	http_error(c->req, status, code, status == 401 ? "WWW-Authenticate: Bearer\r\n" : NULL,
+		   msg);
 }
 
 static void http_conn_feed(struct http_conn *c, const char *data, size_t len)
@@ -712,9 +809,12 @@ static void http_on_connection(uv_stream_t *server, int status)
 	if (!(c = calloc(1, sizeof(*c))))
 		return;
 	c->srv = srv;
-	uv_pipe_init(srv->loop, &c->pipe, 0);
+	if (srv->tcp)
+		uv_tcp_init(srv->loop, &c->h.tcp);
+	else
+		uv_pipe_init(srv->loop, &c->h.pipe, 0);
 	uv_timer_init(srv->loop, &c->timer);
-	c->pipe.data = c->timer.data = c;
+	c->h.handle.data = c->timer.data = c;
 	c->handles = 2;
 	c->next = srv->conns;
 	if (c->next)
@@ -724,14 +824,16 @@ static void http_on_connection(uv_stream_t *server, int status)
 	srv->nconns++;
 	http_parser_init(&c->parser, HTTP_REQUEST);
 	c->parser.data = c;
-	if (uv_accept(server, (uv_stream_t *)&c->pipe) < 0 || srv->nconns > HTTP_CONN_MAX) {
+	if (uv_accept(server, (uv_stream_t *)&c->h) < 0 || srv->nconns > HTTP_CONN_MAX) {
 		if (srv->nconns > HTTP_CONN_MAX)
 			log_warn("http: more than %d connections; refusing one", HTTP_CONN_MAX);
 		http_conn_close(c);
 		return;
 	}
+	if (srv->tcp)
+		uv_tcp_nodelay(&c->h.tcp, 1);
 	uv_timer_start(&c->timer, http_conn_timeout, HTTP_IDLE_TIMEOUT_MS, 0);
-	uv_read_start((uv_stream_t *)&c->pipe, http_alloc, http_read);
+	uv_read_start((uv_stream_t *)&c->h, http_alloc, http_read);
 }
 
 static void http_server_closed(uv_handle_t *h)
@@ -758,23 +860,34 @@ static int http_socket_live(const char *path)
 	return live;
 }
 
-int http_server_start(struct http_server **out, uv_loop_t *loop, const char *path,
-		      http_handler_fn handler, http_limit_fn limit, void *opaque)
+static struct http_server *http_server_new(uv_loop_t *loop, const char *path,
+					   http_handler_fn handler, http_limit_fn limit,
+					   void *opaque)
 {
 	struct http_server *srv = calloc(1, sizeof(*srv));
-	struct stat st;
-	mode_t old;
-	int ret;
 
 	if (!srv || !(srv->path = strdup(path))) {
 		free(srv);
-		return -ENOMEM;
+		return NULL;
 	}
 	srv->loop = loop;
 	srv->handler = handler;
 	srv->limit = limit;
 	srv->opaque = opaque;
 	http_parser_set_max_header_size(HTTP_HEAD_MAX);
+	return srv;
+}
+
+int http_server_start(struct http_server **out, uv_loop_t *loop, const char *path,
+		      http_handler_fn handler, http_limit_fn limit, void *opaque)
+{
+	struct http_server *srv = http_server_new(loop, path, handler, limit, opaque);
+	struct stat st;
+	mode_t old;
+	int ret;
+
+	if (!srv)
+		return -ENOMEM;
 	if ((ret = http_socket_live(path)) != 0) {
 		ret = ret > 0 ? -EADDRINUSE : ret;
 		goto free_srv;
@@ -786,17 +899,17 @@ int http_server_start(struct http_server **out, uv_loop_t *loop, const char *pat
 		}
 		unlink(path);
 	}
-	uv_pipe_init(loop, &srv->pipe, 0);
-	srv->pipe.data = srv;
+	uv_pipe_init(loop, &srv->h.pipe, 0);
+	srv->h.handle.data = srv;
 	/* The umask makes the socket 0660 from the start: no window with a wider mode. */
 	old = umask(0117);
-	ret = uv_pipe_bind(&srv->pipe, path);
+	ret = uv_pipe_bind(&srv->h.pipe, path);
 	umask(old);
 	if (ret == 0)
-		ret = uv_listen((uv_stream_t *)&srv->pipe, 128, http_on_connection);
+		ret = uv_listen(&srv->h.stream, 128, http_on_connection);
 	if (ret < 0) {
 		/* The pipe handle lives in srv: the close callback frees both. */
-		uv_close((uv_handle_t *)&srv->pipe, http_server_closed);
+		uv_close(&srv->h.handle, http_server_closed);
 		return ret;
 	}
 	*out = srv;
@@ -807,6 +920,67 @@ free_srv:
 	return ret;
 }
 
+/* HOST:PORT or [V6]:PORT into an address to bind (getaddrinfo: names work too). */
+static int http_resolve(const char *hostport, struct sockaddr_storage *sa)
+{
+	char host[256];
+	const char *colon = strrchr(hostport, ':'), *h = hostport;
+	struct addrinfo hints = {.ai_flags = AI_PASSIVE | AI_NUMERICSERV,
+				 .ai_socktype = SOCK_STREAM},
+			*res;
+	size_t hlen;
+
+	if (!colon || !colon[1] || strspn(colon + 1, "0123456789") != strlen(colon + 1))
+		return -EINVAL;
+	hlen = (size_t)(colon - hostport);
+	if (hlen >= 2 && h[0] == '[' && h[hlen - 1] == ']') {
+		h++;
+		hlen -= 2;
+	}
+	if (!hlen || hlen >= sizeof(host))
+		return -EINVAL;
+	memcpy(host, h, hlen);
+	host[hlen] = 0;
+	if (getaddrinfo(host, colon + 1, &hints, &res))
+		return -EINVAL;
+	memcpy(sa, res->ai_addr, res->ai_addrlen);
+	freeaddrinfo(res);
+	return 0;
+}
+
+int http_server_start_tcp(struct http_server **out, uv_loop_t *loop, const char *hostport,
+			  const char *token, http_handler_fn handler, http_limit_fn limit,
+			  void *opaque)
+{
+	struct http_server *srv;
+	struct sockaddr_storage sa;
+	struct sha256_ctx h;
+	int ret;
+
+	if (!token || !token[0] || strlen(token) > HTTP_TOKEN_MAX)
+		return -EINVAL;
+	if ((ret = http_resolve(hostport, &sa)) < 0)
+		return ret;
+	if (!(srv = http_server_new(loop, hostport, handler, limit, opaque)))
+		return -ENOMEM;
+	srv->tcp = 1;
+	srv->has_token = 1;
+	sha256_init(&h);
+	sha256_update(&h, strlen(token), (const uint8_t *)token);
+	sha256_digest(&h, sizeof(srv->token_digest), srv->token_digest);
+	uv_tcp_init(loop, &srv->h.tcp);
+	srv->h.handle.data = srv;
+	ret = uv_tcp_bind(&srv->h.tcp, (const struct sockaddr *)&sa, 0);
+	if (ret == 0)
+		ret = uv_listen(&srv->h.stream, 128, http_on_connection);
+	if (ret < 0) {
+		uv_close(&srv->h.handle, http_server_closed);
+		return ret;
+	}
+	*out = srv;
+	return 0;
+}
+
 void http_server_stop(struct http_server *srv)
 {
 	if (!srv || srv->stopping)
@@ -814,6 +988,7 @@ void http_server_stop(struct http_server *srv)
 	srv->stopping = 1;
 	while (srv->conns)
 		http_conn_close(srv->conns);
-	unlink(srv->path);
-	uv_close((uv_handle_t *)&srv->pipe, http_server_closed);
+	if (!srv->tcp)
+		unlink(srv->path);
+	uv_close(&srv->h.handle, http_server_closed);
 }

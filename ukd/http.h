@@ -1,8 +1,8 @@
 /*
- * http.h: the API's HTTP/1.1 server on a unix socket, on the daemon's libuv
- * loop. Requests are parsed by libhttp-parser (never by hand); this module
- * owns connections, limits and timeouts, and hands each complete request to
- * one handler.
+ * http.h: the API's HTTP/1.1 server on a unix socket (and optionally TCP with a
+ * bearer token), on the daemon's libuv loop. Requests are parsed by libhttp-parser (never by hand);
+ * this module owns connections, limits and timeouts, and hands each complete request to one
+ * handler.
  *
  * Limits: a request line + headers of at most HTTP_HEAD_MAX bytes, a body of
  * at most what the limit callback allows for its method and path (413
@@ -27,6 +27,8 @@
 #define HTTP_REQUEST_TIMEOUT_MS 60000
 #define HTTP_IDLE_TIMEOUT_MS 30000
 #define HTTP_CONN_MAX 256
+/* Longest bearer token a TCP listener accepts. */
+#define HTTP_TOKEN_MAX 512
 
 struct http_server;
 struct http_req;
@@ -60,6 +62,16 @@ int http_server_start(struct http_server **out, uv_loop_t *loop, const char *pat
 		      http_handler_fn handler, http_limit_fn limit, void *opaque);
 
 /*
+ * Listens on TCP at HOST:PORT ([V6]:PORT for IPv6). Every request must carry
+ * "Authorization: Bearer TOKEN" (token: 1..HTTP_TOKEN_MAX bytes); others are
+ * answered 401 with "WWW-Authenticate: Bearer" before their path is routed
+ * or their body read. Returns 0 or -errno (-EINVAL: bad address or token).
+ */
+int http_server_start_tcp(struct http_server **out, uv_loop_t *loop, const char *hostport,
+			  const char *token, http_handler_fn handler, http_limit_fn limit,
+			  void *opaque);
+
+/*
  * Stops listening, closes every connection (pending requests become gone)
  * and frees the server once its handles are closed.
  */
@@ -78,6 +90,13 @@ int http_query(const struct http_req *req, const char *key, int index, char *buf
 /* Answers with a body (copied); extra_headers ("Name: value\r\n"...) may be NULL. */
 void http_respond(struct http_req *req, int status, const char *content_type, const void *body,
 		  size_t len, const char *extra_headers);
+
+/*
+ * Answers with a body that is not copied: it must stay valid until
+ * release(opaque) is called (once, when the response is written or dropped).
+ */
+void http_respond_borrowed(struct http_req *req, int status, const char *content_type,
+			   const void *body, size_t len, void (*release)(void *), void *opaque);
 
 /* Answers with JSON text (copied). */
 void http_respond_json(struct http_req *req, int status, const char *json);

@@ -153,7 +153,8 @@ static int image_build(struct image_ctx *c)
 				  "'_' and '-', starting with a letter or digit",
 				  c->name);
 	util_pathf(c->app, sizeof(c->app), "%s/%s", objdir, c->name);
-	if (build_compile(ctxdir, &c->m, objdir, c->app, &output, err, sizeof(err)) < 0) {
+	if (build_compile(ctxdir, &c->m, objdir, c->app, c->in->log, &output, err, sizeof(err)) <
+	    0) {
 		image_fail(out, 422, "build_failed", "%s%s%.3000s", err, output ? ":\n" : "",
 			   output ? output : "");
 		free(output);
@@ -252,6 +253,7 @@ int image_ingest(const struct image_in *in, struct image_out *out)
 			goto remove_dir;
 		}
 	}
+	build_say(in->log, "packing with the runtime\n", 25);
 	if (image_pack(&c) < 0 || image_place(&c) < 0)
 		goto remove_dir;
 	snprintf(out->img.name, sizeof(out->img.name), "%s", c.name);

@@ -16,6 +16,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "build.h"
 #include "store.h"
 
 struct image_in {
@@ -32,6 +33,7 @@ struct image_in {
 	const char **args; /* replace uk.json's if nargs or args_set */
 	size_t nargs;
 	int args_set;
+	const struct build_output *log; /* hears the build as it happens, or NULL */
 };
 
 struct image_out {

@@ -25,11 +25,15 @@
 #include "health.h"
 #include "image.h"
 #include "log.h"
+#include "logtime.h"
 #include "network.h"
 #include "util.h"
 
-/* Bytes of the command line kept for uk.id=, uk.image= and the network's ip=/gw=/dns=. */
-#define INSTANCE_HEALTH_WORDS (128 + NETWORK_CMDLINE_MAX)
+/*
+ * Bytes of the command line kept for uk.id=, uk.image=, uk.heartbeat= and the
+ * network's ip=/gw=/dns=.
+ */
+#define INSTANCE_HEALTH_WORDS (160 + NETWORK_CMDLINE_MAX)
 
 enum instance_job_kind {
 	JOB_CREATE,
@@ -116,6 +120,12 @@ json_t *instance_json(const struct store_instance *inst)
 		instance_time(inst->created), "started", instance_time(inst->started), "finished",
 		instance_time(inst->finished), "domain", domain, "network",
 		json_object_get(spec, "network"), "ports", json_object_get(spec, "ports"));
+	/* Shown when set, like network and ports. */
+	if (o && json_object_get(spec, "volumes"))
+		json_object_set(o, "volumes", json_object_get(spec, "volumes"));
+	if (o && json_object_get(spec, "health_interval_ms"))
+		json_object_set(o, "health_interval_ms",
+				json_object_get(spec, "health_interval_ms"));
 	json_decref(spec);
 	return o;
 }
@@ -332,6 +342,7 @@ static void instance_exited(struct daemon *d, struct store_instance *inst, const
 			message = why;
 	}
 	health_unwatch(d, inst->id);
+	logtime_unwatch(d, inst->id);
 	network_run_ended(d, inst->id, inst->domain_uuid);
 	inst->has_exit_status = ret == 1;
 	inst->exit_status = ret == 1 ? status : 0;
@@ -452,6 +463,7 @@ static void instance_remove(struct instance_op *op, struct store_instance *inst)
 		return;
 	}
 	health_forget(op->d, inst->id);
+	logtime_unwatch(op->d, inst->id);
 	network_instance_removed(op->d, inst->id);
 	instance_dir(op->d, inst->id, dir, sizeof(dir));
 	if ((ret = util_rmtree(dir)) < 0)
@@ -592,15 +604,40 @@ static void instance_job_queue(struct instance_op *op, enum instance_job_kind ki
 
 /* --- starting --- */
 
+/* The spec's volumes ("HOST:/dev/vdX", checked at create) as the domain's disks. */
+static void instance_disks(json_t *volumes, struct virt_spec *vs, const char **disks,
+			   const char **targets)
+{
+	json_t *v;
+	size_t i;
+
+	json_array_foreach(volumes, i, v)
+	{
+		const char *s = json_string_value(v), *colon = s ? strrchr(s, ':') : NULL;
+
+		if (!colon || vs->ndisks == INSTANCE_VOLUMES_MAX)
+			continue;
+		/* The host path is the string up to the last ':', kept NUL-free in the spec. */
+		disks[vs->ndisks] = strndup(s, (size_t)(colon - s));
+		targets[vs->ndisks] = colon + 6; /* past ":/dev/" */
+		if (disks[vs->ndisks])
+			vs->ndisks++;
+	}
+	vs->disks = disks;
+	vs->disk_targets = targets;
+}
+
 /* Records the new run ("starting", a fresh domain UUID) and queues its creation. */
 static void instance_boot(struct daemon *d, struct instance_op *op, struct store_instance *inst)
 {
 	char image[PATH_MAX], console[PATH_MAX], cmdline[INSTANCE_CMDLINE_MAX + 1];
 	char name[64], uuid[37], health[PATH_MAX], words[NETWORK_CMDLINE_MAX + 1];
+	const char *disks[INSTANCE_VOLUMES_MAX], *targets[INSTANCE_VOLUMES_MAX];
 	struct network_tap tap;
 	struct virt_spec vs = {0};
 	json_t *spec = json_loads(inst->spec, 0, NULL);
 	struct stat st;
+	uint32_t hb = 0;
 	char *xml;
 	int ret, plen, has_tap;
 
@@ -619,6 +656,10 @@ static void instance_boot(struct daemon *d, struct instance_op *op, struct store
 	/* The health agent's words first: who the guest is, and which image it should be. */
 	plen = snprintf(cmdline, sizeof(cmdline), "uk.id=%s uk.image=sha256:%s %s", inst->id,
 			inst->image_id, words);
+	if ((hb = (uint32_t)json_integer_value(json_object_get(spec, "health_interval_ms"))))
+		plen += snprintf(cmdline + plen, sizeof(cmdline) - (size_t)plen,
+				 "%suk.heartbeat=%u ", plen && cmdline[plen - 1] != ' ' ? " " : "",
+				 hb);
 	if (!spec || instance_cmdline(json_object_get(spec, "env"), json_object_get(spec, "args"),
 				      cmdline + plen, sizeof(cmdline) - (size_t)plen) < 0) {
 		instance_op_fail(op, 500, "internal", "instance %s has an unusable spec", inst->id);
@@ -637,11 +678,16 @@ static void instance_boot(struct daemon *d, struct instance_op *op, struct store
 	vs.image_path = image;
 	vs.console_path = console;
 	if ((ret = health_socket_path(d, inst->id, health, sizeof(health))) == 0 &&
-	    (ret = health_watch(d, inst->id, inst->image_id, 0)) == 0)
+	    (ret = health_watch(d, inst->id, inst->image_id, 0)) == 0) {
 		vs.health_path = health;
-	else
+		health_set_interval(d, inst->id, hb);
+	} else
 		log_warn("instance %s: no health channel: %s", inst->id, strerror(-ret));
+	if ((ret = logtime_watch(d, inst->id, 1)) < 0)
+		log_warn("instance %s: console log times not recorded: %s", inst->id,
+			 strerror(-ret));
 	vs.cmdline = cmdline;
+	instance_disks(json_object_get(spec, "volumes"), &vs, disks, targets);
 	vs.mem_mib = (unsigned)json_integer_value(json_object_get(spec, "memory_mib"));
 	vs.kvm = d->kvm;
 	vs.rng = d->rng;
@@ -670,6 +716,8 @@ static void instance_boot(struct daemon *d, struct instance_op *op, struct store
 	log_debug("instance %s: domain XML:\n%s", inst->id, xml);
 	instance_job_queue(op, JOB_CREATE, uuid, xml, has_tap ? &tap : NULL);
 free_spec:
+	for (size_t i = 0; i < vs.ndisks; i++)
+		free((char *)disks[i]);
 	json_decref(spec);
 }
 
@@ -704,12 +752,83 @@ static int instance_check_strings(json_t *args, json_t *env, char *err, size_t l
 	return 0;
 }
 
+/*
+ * "volumes": ["HOST_FILE:/dev/vdX", ...]: an absolute path to an existing
+ * regular file (a raw disk image), a virtio disk name, neither used twice.
+ * Returns 0 or -1 with err set.
+ */
+static int instance_check_volumes(json_t *vols, char *err, size_t len)
+{
+	char seen_dev[26] = {0};
+	struct stat st, other;
+	json_t *v, *w;
+	size_t i, k;
+
+	if (!json_is_array(vols))
+		return snprintf(err, len, "\"volumes\" must be a list of \"FILE:/dev/vdX\""), -1;
+	json_array_foreach(vols, i, v)
+	{
+		const char *s = json_string_value(v), *colon = s ? strrchr(s, ':') : NULL;
+		char path[PATH_MAX];
+		size_t plen;
+
+		if (!s || strlen(s) != json_string_length(v) || !colon)
+			return snprintf(err, len, "volumes[%zu]: expected \"FILE:/dev/vdX\"", i),
+			       -1;
+		plen = (size_t)(colon - s);
+		if (strncmp(colon + 1, "/dev/vd", 7) || colon[8] < 'a' || colon[8] > 'z' ||
+		    colon[9])
+			return snprintf(
+				       err, len,
+				       "volumes[%zu]: \"%.100s\" is not a virtio disk (/dev/vda to "
+				       "/dev/vdz)",
+				       i, colon + 1),
+			       -1;
+		if (seen_dev[colon[8] - 'a']++)
+			return snprintf(err, len, "volumes[%zu]: %s is given twice", i, colon + 1),
+			       -1;
+		if (!plen || s[0] != '/' || plen >= sizeof(path))
+			return snprintf(err, len,
+					"volumes[%zu]: the disk file must be an absolute path", i),
+			       -1;
+		memcpy(path, s, plen);
+		path[plen] = 0;
+		if (stat(path, &st) < 0 || !S_ISREG(st.st_mode))
+			return snprintf(err, len,
+					"volumes[%zu]: %.200s is not an existing regular file", i,
+					path),
+			       -1;
+		/* The same file twice would be two writers on one disk. */
+		for (k = 0; k < i; k++) {
+			char p2[PATH_MAX];
+			const char *s2 = json_string_value(w = json_array_get(vols, k));
+			size_t l2 = (size_t)(strrchr(s2, ':') - s2);
+
+			memcpy(p2, s2, l2);
+			p2[l2] = 0;
+			if (stat(p2, &other) == 0 && other.st_dev == st.st_dev &&
+			    other.st_ino == st.st_ino)
+				return snprintf(err, len, "volumes[%zu]: %.200s is attached twice",
+						i, path),
+				       -1;
+		}
+	}
+	if (json_array_size(vols) > INSTANCE_VOLUMES_MAX)
+		return snprintf(err, len,
+				"at most %d volume(s): the runtime drives one virtio disk, "
+				"/dev/vda",
+				INSTANCE_VOLUMES_MAX),
+		       -1;
+	return 0;
+}
+
 /* Checks the request's fields; builds the stored spec. Returns 0 or -1 with err set. */
 static int instance_check_body(json_t *body, json_t **spec, const char **image, const char **name,
 			       int *start, unsigned *mem, char *err, size_t len)
 {
-	static const char *const known[] = {"image", "name",  "memory_mib", "args",
-					    "env",   "start", "network",    "ports"};
+	static const char *const known[] = {
+		"image", "name",    "memory_mib", "args",    "env",
+		"start", "network", "ports",	  "volumes", "health_interval_ms"};
 	json_t *v, *args, *env;
 	const char *k;
 
@@ -766,6 +885,19 @@ static int instance_check_body(json_t *body, json_t **spec, const char **image, 
 	if (!*spec || (args && json_object_set_new(*spec, "args", json_deep_copy(args)) < 0) ||
 	    json_object_set_new(*spec, "env", env ? json_deep_copy(env) : json_object()) < 0)
 		return snprintf(err, len, "out of memory"), -1;
+	if ((v = json_object_get(body, "volumes")) &&
+	    (instance_check_volumes(v, err, len) < 0 ||
+	     json_object_set_new(*spec, "volumes", json_deep_copy(v)) < 0))
+		return -1;
+	if ((v = json_object_get(body, "health_interval_ms"))) {
+		if (!json_is_integer(v) || json_integer_value(v) < INSTANCE_HEARTBEAT_MIN_MS ||
+		    json_integer_value(v) > HEALTH_INTERVAL_MAX_MS)
+			return snprintf(err, len,
+					"\"health_interval_ms\" must be an integer from %d to %u",
+					INSTANCE_HEARTBEAT_MIN_MS, HEALTH_INTERVAL_MAX_MS),
+			       -1;
+		json_object_set(*spec, "health_interval_ms", v);
+	}
 	return 0;
 }
 
@@ -1018,6 +1150,16 @@ static int instance_collect(const struct store_instance *inst, void *opaque)
 	return 0;
 }
 
+/* The heartbeat interval the instance's spec asks for (0: the runtime's default). */
+static uint32_t instance_heartbeat(const struct store_instance *inst)
+{
+	json_t *spec = json_loads(inst->spec, 0, NULL);
+	uint32_t ms = (uint32_t)json_integer_value(json_object_get(spec, "health_interval_ms"));
+
+	json_decref(spec);
+	return ms;
+}
+
 static void instance_reconcile_one(struct daemon *d, const char *id, const struct virt_domain *doms,
 				   size_t n)
 {
@@ -1040,6 +1182,8 @@ static void instance_reconcile_one(struct daemon *d, const char *id, const struc
 			 doms[i].name);
 		/* Its QEMU reconnects to the new listener within a second. */
 		health_watch(d, inst.id, inst.image_id, 1);
+		health_set_interval(d, inst.id, instance_heartbeat(&inst));
+		logtime_watch(d, inst.id, 0);
 	} else {
 		char console[PATH_MAX];
 		int status;

@@ -32,6 +32,10 @@ enum instance_action {
 #define INSTANCE_WORDS_MAX 255
 #define INSTANCE_MEM_MIN 8
 #define INSTANCE_MEM_MAX (1 << 20)
+/* Disks per instance: the runtime drives one virtio-blk disk today (/dev/vda). */
+#define INSTANCE_VOLUMES_MAX 1
+/* Shortest heartbeat interval ukd asks of a guest (the runtime accepts 10 ms). */
+#define INSTANCE_HEARTBEAT_MIN_MS 100
 
 /* POST /v1/instances with a parsed JSON body (borrowed). Answers req. */
 void instance_create(struct daemon *d, struct http_req *req, json_t *body);
@@ -50,7 +54,11 @@ void instance_on_event(struct daemon *d, const struct virt_event *ev);
  */
 void instance_reconcile(struct daemon *d, const struct virt_domain *doms, size_t n);
 
-/* The API's view of an instance (new reference), or NULL when out of memory. */
+/*
+ * The API's view of an instance (new reference), or NULL when out of memory.
+ * A function of the row alone: GET /v1/instances reuses its text while the
+ * row is unchanged (listing.h).
+ */
 json_t *instance_json(const struct store_instance *inst);
 
 /* 1 if the instance may have a running domain (starting, running, stopping). */

@@ -5,6 +5,7 @@
  * Exit status: 0 success, 1 the command failed, 2 usage error.
  */
 #define _GNU_SOURCE
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,6 +13,7 @@
 
 #include "check.h"
 #include "daemon.h"
+#include "http.h"
 #include "log.h"
 #include "pack.h"
 
@@ -267,6 +269,11 @@ static void main_daemon_usage(FILE *f)
 	      "Options:\n"
 	      "      --root DIR         state directory (default " DAEMON_ROOT ")\n"
 	      "      --socket PATH      API socket, mode 0660 (default " DAEMON_SOCKET ")\n"
+	      "      --listen HOST:PORT also serve the API on TCP (e.g. 127.0.0.1:7654); every\n"
+	      "                         request must carry the token of --token-file\n"
+	      "      --token-file FILE  bearer token for --listen (required with it): the\n"
+	      "                         file's first line, printable ASCII, at most 512 bytes;\n"
+	      "                         clients send \"Authorization: Bearer TOKEN\"\n"
 	      "      --libvirt URI      libvirt connection (default " DAEMON_LIBVIRT ")\n"
 	      "      --accel tcg|kvm    accelerator for guests (default: detect)\n"
 	      "      --foreground       stay in the foreground, log to stderr (else the log\n"
@@ -290,7 +297,13 @@ static void main_daemon_usage(FILE *f)
 	      "                         the device slows QEMU's start; e.g. ukd --rng on\n"
 	      "      --check            check the host (libvirt, firmware, accelerator) and\n"
 	      "                         exit: 0 if ukd can run guests here\n"
-	      "  -h, --help             show this help\n",
+	      "  -h, --help             show this help\n"
+	      "\n"
+	      "Examples:\n"
+	      "  ukd --root /var/lib/ukd --socket /run/ukd/ukd.sock\n"
+	      "  head -c 32 /dev/urandom | base64 > /etc/ukd/token && chmod 600 /etc/ukd/token\n"
+	      "  ukd --listen 127.0.0.1:7654 --token-file /etc/ukd/token\n"
+	      "  UKD_TOKEN=$(cat /etc/ukd/token) ukctl -H tcp://127.0.0.1:7654 ps\n",
 	      f);
 }
 
@@ -317,6 +330,10 @@ static int main_daemon_option(struct daemon_cfg *cfg, int argc, char **argv, int
 		cfg->root = v;
 	} else if (!m && (m = main_opt(argc, argv, i, "--socket", NULL, &v)) > 0) {
 		cfg->socket = v;
+	} else if (!m && (m = main_opt(argc, argv, i, "--listen", NULL, &v)) > 0) {
+		cfg->listen = v;
+	} else if (!m && (m = main_opt(argc, argv, i, "--token-file", NULL, &v)) > 0) {
+		cfg->token = v; /* the path until main_daemon reads it */
 	} else if (!m && (m = main_opt(argc, argv, i, "--libvirt", NULL, &v)) > 0) {
 		cfg->libvirt_uri = v;
 	} else if (!m && (m = main_opt(argc, argv, i, "--accel", NULL, &v)) > 0) {
@@ -375,6 +392,45 @@ static int main_daemon_option(struct daemon_cfg *cfg, int argc, char **argv, int
 	return 0;
 }
 
+/*
+ * The bearer token from path into buf: its first line, which must be
+ * non-empty printable ASCII without spaces. Returns 0, or 1 with the reason
+ * printed (ukd then refuses to start).
+ */
+static int main_read_token(const char *path, char *buf, size_t len)
+{
+	FILE *f = fopen(path, "re");
+	size_t n;
+
+	if (!f) {
+		fprintf(stderr, "ukd: --token-file %s: %s\n", path, strerror(errno));
+		return MAIN_EXIT_FAIL;
+	}
+	n = fread(buf, 1, len - 1, f);
+	fclose(f);
+	buf[n] = 0;
+	buf[strcspn(buf, "\r\n")] = 0;
+	n = strlen(buf);
+	if (!n) {
+		fprintf(stderr, "ukd: --token-file %s is empty: put a secret token in it\n", path);
+		return MAIN_EXIT_FAIL;
+	}
+	if (n > HTTP_TOKEN_MAX) {
+		fprintf(stderr, "ukd: --token-file %s: the token is longer than %u bytes\n", path,
+			HTTP_TOKEN_MAX);
+		return MAIN_EXIT_FAIL;
+	}
+	for (size_t i = 0; i < n; i++)
+		if (buf[i] <= ' ' || buf[i] > '~') {
+			fprintf(stderr,
+				"ukd: --token-file %s: the token must be printable ASCII without "
+				"spaces\n",
+				path);
+			return MAIN_EXIT_FAIL;
+		}
+	return 0;
+}
+
 /* argv[0] is "ukd" or "daemon"; options follow. */
 static int main_daemon(int argc, char **argv)
 {
@@ -386,6 +442,7 @@ static int main_daemon(int argc, char **argv)
 		.image_max = (size_t)128 << 20,
 		.runtime = ukd_runtime_elf,
 	};
+	static char token[HTTP_TOKEN_MAX + 2];
 	int check = 0, rc;
 
 	cfg.runtime_size = (size_t)(ukd_runtime_elf_end - ukd_runtime_elf);
@@ -409,6 +466,16 @@ static int main_daemon(int argc, char **argv)
 	}
 	if (cfg.root[0] != '/' || cfg.socket[0] != '/')
 		return main_daemon_usage_err("--root and --socket must be absolute paths");
+	if (cfg.listen && !cfg.token)
+		return main_daemon_usage_err("--listen needs --token-file FILE: TCP clients must "
+					     "present a bearer token");
+	if (cfg.token && !cfg.listen)
+		return main_daemon_usage_err("--token-file is only used with --listen HOST:PORT");
+	if (cfg.token) {
+		if ((rc = main_read_token(cfg.token, token, sizeof(token))))
+			return rc;
+		cfg.token = token;
+	}
 	if (check)
 		return check_run(cfg.root, cfg.libvirt_uri, cfg.accel);
 	return daemon_run(&cfg);

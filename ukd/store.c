@@ -19,6 +19,11 @@ struct store {
 	sqlite3 *db;
 };
 
+int64_t store_changes(struct store *st)
+{
+	return (int64_t)sqlite3_total_changes64(st->db);
+}
+
 /*
  * Migrations, in order: migration i brings the schema from version i to
  * i + 1. Never edit a released migration; append a new one.

@@ -58,6 +58,13 @@ struct store_instance {
 };
 
 int store_open(const char *path, struct store **out);
+
+/*
+ * A number that grows with every row inserted, changed or deleted through
+ * this store (sqlite3_total_changes64): while it stays the same, so do the
+ * tables. ukd is the database's only writer.
+ */
+int64_t store_changes(struct store *st);
 void store_close(struct store *st);
 
 /* Schema version the running binary writes. */

@@ -473,6 +473,85 @@ int virt_host_info(struct virt *v, struct virt_host *out, char *err, size_t errl
 	return 0;
 }
 
+/* One record of virConnectGetAllDomainStats into s; a missing counter stays 0. */
+static void virt_stats_record(virDomainStatsRecordPtr r, struct virt_stats *s)
+{
+	unsigned long long v;
+	unsigned nics = 0;
+	char key[64];
+
+	memset(s, 0, sizeof(*s));
+	virDomainGetUUIDString(r->dom, s->uuid);
+	virTypedParamsGetULLong(r->params, r->nparams, "cpu.time", &s->cpu_ns);
+	virTypedParamsGetULLong(r->params, r->nparams, "balloon.current", &s->mem_kib);
+	virTypedParamsGetULLong(r->params, r->nparams, "balloon.maximum", &s->mem_max_kib);
+	virTypedParamsGetULLong(r->params, r->nparams, "balloon.rss", &s->rss_kib);
+	virTypedParamsGetUInt(r->params, r->nparams, "net.count", &nics);
+	s->nics = nics;
+	for (unsigned i = 0; i < nics && i < 64; i++) {
+		static const char *const names[] = {"rx.bytes", "rx.pkts", "tx.bytes", "tx.pkts"};
+		unsigned long long *dst[] = {&s->rx_bytes, &s->rx_packets, &s->tx_bytes,
+					     &s->tx_packets};
+
+		for (size_t k = 0; k < 4; k++) {
+			snprintf(key, sizeof(key), "net.%u.%s", i, names[k]);
+			if (virTypedParamsGetULLong(r->params, r->nparams, key, &v) == 1)
+				*dst[k] += v;
+		}
+	}
+}
+
+int virt_stats(struct virt *v, const char *uuid, struct virt_stats **out, size_t *n, char *err,
+	       size_t errlen)
+{
+	const unsigned what =
+		VIR_DOMAIN_STATS_CPU_TOTAL | VIR_DOMAIN_STATS_BALLOON | VIR_DOMAIN_STATS_INTERFACE;
+	virConnectPtr c = virt_conn(v, err, errlen);
+	virDomainStatsRecordPtr *recs = NULL;
+	virDomainPtr doms[2] = {NULL, NULL};
+	int count, ret = 0;
+
+	*out = NULL;
+	*n = 0;
+	if (!c)
+		return -ENOTCONN;
+	if (uuid) {
+		if (!(doms[0] = virDomainLookupByUUIDString(c, uuid))) {
+			ret = virt_err(err, errlen, "looking up the domain");
+			goto close;
+		}
+		count = virDomainListGetStats(doms, what, &recs,
+					      VIR_CONNECT_GET_ALL_DOMAINS_STATS_ACTIVE);
+	} else {
+		count = virConnectGetAllDomainStats(c, what, &recs,
+						    VIR_CONNECT_GET_ALL_DOMAINS_STATS_ACTIVE);
+	}
+	if (count < 0) {
+		ret = virt_err(err, errlen, "reading domain statistics");
+		goto free_dom;
+	}
+	if (uuid && count == 0) {
+		snprintf(err, errlen, "the domain is not running");
+		ret = -ENOENT;
+		goto free_recs;
+	}
+	if (!(*out = calloc((size_t)count + 1, sizeof(**out)))) {
+		ret = -ENOMEM;
+		goto free_recs;
+	}
+	for (int i = 0; i < count; i++)
+		virt_stats_record(recs[i], &(*out)[i]);
+	*n = (size_t)count;
+free_recs:
+	virDomainStatsRecordListFree(recs);
+free_dom:
+	if (doms[0])
+		virDomainFree(doms[0]);
+close:
+	virConnectClose(c);
+	return ret;
+}
+
 /* --- domain XML --- */
 
 char *virt_domain_xml(const struct virt_spec *s)
@@ -527,6 +606,14 @@ char *virt_domain_xml(const struct virt_spec *s)
 				  "<target type='virtio' name='" HEALTH_PORT_NAME "'/>"
 				  "<address type='virtio-serial' controller='0' bus='0' port='1'/>"
 				  "</channel>\n");
+	}
+	for (size_t i = 0; i < s->ndisks; i++) {
+		util_buf_puts(&b, "    <disk type='file' device='disk'><driver name='qemu' "
+				  "type='raw'/><source file='");
+		util_buf_xml(&b, s->disks[i]);
+		util_buf_puts(&b, "'/><target dev='");
+		util_buf_xml(&b, s->disk_targets[i]);
+		util_buf_puts(&b, "' bus='virtio'/></disk>\n");
 	}
 	/*
 	 * managed='no': ukd made the tap (and moves it into its namespace once

@@ -64,6 +64,10 @@ struct virt_spec {
 	int rng;	 /* a virtio-rng device fed from the host's /dev/urandom */
 	const char *tap; /* a virtio NIC on this existing tap (network.h), or NULL */
 	const char *mac;
+	/* Raw disk images as virtio-blk disks: host files and targets ("vda"), in order. */
+	const char *const *disks;
+	const char *const *disk_targets;
+	size_t ndisks;
 };
 
 /* A running domain that carries ukd's metadata. */
@@ -105,6 +109,25 @@ int virt_list(struct virt *v, struct virt_domain **out, size_t *n, char *err, si
 
 /* libvirt's version as "major.minor.micro" into buf. */
 int virt_version(struct virt *v, char *buf, size_t len, char *err, size_t errlen);
+
+/* A running domain's resource counters, as libvirt reads them from QEMU and the host. */
+struct virt_stats {
+	char uuid[37];
+	unsigned long long cpu_ns;	/* vCPU + QEMU time, cumulative (cpu.time) */
+	unsigned long long mem_kib;	/* current guest memory (balloon.current) */
+	unsigned long long mem_max_kib; /* its maximum (balloon.maximum) */
+	unsigned long long rss_kib;	/* QEMU's resident set (balloon.rss), 0 if unknown */
+	unsigned long long rx_bytes, rx_packets, tx_bytes, tx_packets; /* all NICs */
+	unsigned nics;
+};
+
+/*
+ * Counters of the running domain uuid (-ENOENT if it does not run), or with
+ * uuid NULL of every running domain (one virConnectGetAllDomainStats call).
+ * *out is malloc'd (*n entries, possibly none).
+ */
+int virt_stats(struct virt *v, const char *uuid, struct virt_stats **out, size_t *n, char *err,
+	       size_t errlen);
 
 /* What libvirt reports about itself and the host (for GET /v1/system/info). */
 struct virt_host {
