@@ -30,6 +30,7 @@
 #include "health.h"
 #include "http.h"
 #include "instance.h"
+#include "restart.h"
 #include "log.h"
 #include "network.h"
 #include "store.h"
@@ -155,6 +156,7 @@ static void daemon_stop(uv_signal_t *s, int signum)
 	http_server_stop(d->http);
 	d->http = NULL;
 	instance_shutdown(d);
+	restart_close_all(d);
 	health_close_all(d);
 	network_stop(d);
 	uv_close((uv_handle_t *)&d->sigterm, NULL);
