@@ -42,7 +42,6 @@ static int cmd_run_unsupported(int c)
 {
 	switch (c) {
 	case 'v': return cmd_unsupported("--volume (disks)");
-	case 'R': return cmd_unsupported("--restart (restart policies)");
 	case 'H': return cmd_unsupported("--health-interval (health checks)");
 	case 'c': return cmd_unsupported("--cpus (more than one vCPU)");
 	default: return CMD_FAIL;
@@ -98,6 +97,11 @@ static int cmd_run_opt(struct cmd_ctx *x, struct cmd_run_opts *o, int c)
 			       ? cmd_usage_err(x, "-p: not valid UTF-8")
 			       : 0;
 	}
+	case 'R':
+		/* ukd checks the policy and answers 422 with the reason if it is bad. */
+		return json_object_set_new(o->spec, "restart", json_string(optarg)) < 0
+			       ? cmd_usage_err(x, "--restart: not valid UTF-8")
+			       : 0;
 	case 'N':
 		return json_object_set_new(o->spec, "network", json_string(optarg)) < 0
 			       ? cmd_usage_err(x, "--net: not valid UTF-8")
@@ -236,7 +240,8 @@ static int cmd_run_status(struct cmd_ctx *x, const char *id)
 		if ((ret = cmd_get_json(x, path, &inst)))
 			return ret;
 		state = json_string_value(json_object_get(inst, "state"));
-		if (state && (!strcmp(state, "exited") || !strcmp(state, "created")))
+		if (state && (!strcmp(state, "exited") || !strcmp(state, "created") ||
+			      !strcmp(state, "crash-loop")))
 			break;
 		usleep(100 * 1000);
 	}
@@ -386,7 +391,10 @@ const struct cmd cmd_run = {
 	"                             defaults to 127.0.0.1); implies --net uk0\n"
 	"      --net NET              attach to a network (ukctl network ls)\n"
 	"  -v, --volume DISK:/dev/vdX attach a disk (not supported by ukd yet)\n"
-	"      --restart POLICY       no, on-failure[:N], always (not supported by ukd yet)\n"
+	"      --restart POLICY       restart the program when it ends: no (default),\n"
+	"                             on-failure[:MAX] (after a failure; crash-loop\n"
+	"                             after MAX restarts in a row), always, or\n"
+	"                             unless-stopped; backoff from 100 ms to 5 min\n"
 	"      --health-interval D    health check period (not supported by ukd yet)\n"
 	"      --rm                   delete the instance when it exits (foreground only)\n"
 	"      --json                 with -d: print the instance as JSON\n"
@@ -395,7 +403,8 @@ const struct cmd cmd_run = {
 	"Examples:\n"
 	"  ukctl run hello:v1 3 'two words'\n"
 	"  ukctl run -d --name web -m 32 -e GREETING=hi hello\n"
-	"  ukctl run -d -p 8080:8080 -p 127.0.0.1:5353:53/udp httpd 8080 /www\n",
+	"  ukctl run -d -p 8080:8080 -p 127.0.0.1:5353:53/udp httpd 8080 /www\n"
+	"  ukctl run -d --name web --restart on-failure:5 httpd 8080 /www\n",
 	cmd_run_run,
 };
 
@@ -416,7 +425,7 @@ static int cmd_list_keep(const struct cmd_list_opts *o, json_t *inst)
 		return !strcmp(state, o->state) && (!o->name || (name && strstr(name, o->name)));
 	if (o->name && !(name && strstr(name, o->name)))
 		return 0;
-	/* Like `ps`: what is alive, unless -a asks for everything. */
+	/* Like `ps`: what is alive (or crash-looping), unless -a asks for everything. */
 	return o->all || (strcmp(state, "exited") && strcmp(state, "created"));
 }
 
@@ -490,12 +499,14 @@ const struct cmd cmd_list = {
 	"list instances",
 	"Usage: ukctl list [-a] [-q] [--json] [--filter state=STATE|name=TEXT]\n"
 	"\n"
-	"List instances, oldest first: by default those that are starting, running\n"
-	"or stopping; -a lists all. `ukctl ps` is the same command.\n"
+	"List instances, oldest first: by default those that are starting, running,\n"
+	"stopping or in a crash loop; -a lists all. `ukctl ps` is the same command.\n"
+	"STATUS counts the restarts by the instance's restart policy.\n"
 	"\n"
 	"Options:\n"
 	"  -a, --all            include created and exited instances\n"
-	"  -f, --filter F       state=created|starting|running|stopping|exited, or\n"
+	"  -f, --filter F       state=created|starting|running|stopping|exited|\n"
+	"                       crash-loop, or\n"
 	"                       name=TEXT (names containing TEXT); repeatable\n"
 	"  -q, --quiet          print only instance ids\n"
 	"      --json           print the API's JSON (filtered the same way)\n"
@@ -519,7 +530,7 @@ enum cmd_act {
 /* One action on one instance through the API. */
 static int cmd_act_one(struct cmd_ctx *x, enum cmd_act act, const char *ref, const char *query)
 {
-	static const char *const suffix[] = {"/start", "/stop", NULL, "/kill", ""};
+	static const char *const suffix[] = {"/start", "/stop", "/restart", "/kill", ""};
 	struct client_resp resp;
 	struct client_req rq = {.method = act == CMD_ACT_RM ? "DELETE" : "POST"};
 	char *s = NULL, *path;
@@ -577,13 +588,7 @@ static int cmd_act_run(struct cmd_ctx *x, int argc, char **argv, enum cmd_act ac
 	for (; optind < argc; optind++) {
 		const char *ref = argv[optind];
 
-		if (act == CMD_ACT_RESTART) {
-			r = cmd_act_one(x, CMD_ACT_STOP, ref, query);
-			if (r == CMD_OK)
-				r = cmd_act_one(x, CMD_ACT_START, ref, "");
-		} else {
-			r = cmd_act_one(x, act, ref, query);
-		}
+		r = cmd_act_one(x, act, ref, query);
 		if (r == CMD_UNREACHABLE)
 			return r;
 		if (r == CMD_OK)
@@ -640,7 +645,8 @@ const struct cmd cmd_stop = {
 	"Usage: ukctl stop [-t SECS] INSTANCE...\n"
 	"\n"
 	"Ask each instance to power off (ACPI) and kill it if it is still running\n"
-	"after SECS seconds (default 10).\n"
+	"after SECS seconds (default 10). A stopped instance stays stopped: its\n"
+	"restart policy does not bring it back (a pending restart is cancelled).\n"
 	"\n"
 	"Options:\n"
 	"  -t, --time SECS  seconds to wait before killing (0-3600)\n"
@@ -657,7 +663,9 @@ const struct cmd cmd_restart = {
 	"stop, then start instances",
 	"Usage: ukctl restart [-t SECS] INSTANCE...\n"
 	"\n"
-	"Stop each instance (as ukctl stop) and start it again.\n"
+	"Stop each instance gracefully (as ukctl stop) and start it again; one\n"
+	"that is not running is just started. Like start, it begins a new series\n"
+	"for the restart policy (restart count and backoff from zero).\n"
 	"\n"
 	"Options:\n"
 	"  -t, --time SECS  seconds to wait before killing (0-3600)\n"
@@ -846,6 +854,7 @@ const struct cmd cmd_inspect = {
 	"Usage: ukctl inspect [--json] INSTANCE...\n"
 	"\n"
 	"Show everything ukd knows about instances: state, exit status and reason,\n"
+	"restart policy and count (restart_at: when a pending restart is due),\n"
 	"image, memory, arguments, environment, times, the libvirt domain.\n"
 	"\n"
 	"Options:\n"

@@ -1,6 +1,6 @@
 /*
- * cmd_system.c: ukctl version and info, and the commands whose daemon side
- * does not exist yet (health, stats, events), which say so.
+ * cmd_system.c: ukctl version, info and health, and stats, whose daemon
+ * side does not exist yet, which says so.
  */
 #define _GNU_SOURCE
 #include "cmd.h"
@@ -234,11 +234,6 @@ static int cmd_stats_run(struct cmd_ctx *x, int argc, char **argv)
 	return cmd_missing(x, argc, argv, "stats (instance resource usage)");
 }
 
-static int cmd_events_run(struct cmd_ctx *x, int argc, char **argv)
-{
-	return cmd_missing(x, argc, argv, "events (the event stream)");
-}
-
 const struct cmd cmd_health = {
 	"health",
 	NULL,
@@ -271,18 +266,4 @@ const struct cmd cmd_stats = {
 	"Example:\n"
 	"  ukctl stats --no-stream\n",
 	cmd_stats_run,
-};
-
-const struct cmd cmd_events = {
-	"events",
-	NULL,
-	"the daemon's events (needs a newer ukd)",
-	"Usage: ukctl events [-f] [--json]\n"
-	"\n"
-	"Show what happened to images and instances; -f keeps watching.\n"
-	"Not supported by this ukd yet: it has no events endpoint.\n"
-	"\n"
-	"Example:\n"
-	"  ukctl events -f\n",
-	cmd_events_run,
 };
