@@ -857,12 +857,16 @@ static void instance_restart_due(struct daemon *d, const char *id)
 
 	if (d->stopping || store_instance_find(d->store, id, &inst) < 0)
 		return;
-	if (!inst.restart_at || strcmp(inst.desired, "running") || instance_active(&inst) ||
-	    instance_op_find(d, id))
+	if (!inst.restart_at || strcmp(inst.desired, "running") || instance_active(&inst))
 		goto clear;
-	/* Without libvirt there is nothing to start: try again in a moment. */
-	if (!d->connected) {
-		restart_schedule(d, id, util_now_ms() + 1000, instance_restart_due);
+	/*
+	 * Without libvirt there is nothing to start, and the start that ended
+	 * this run may still be in flight (a guest can exit before
+	 * virDomainCreateXML returns): try again in a moment.
+	 */
+	if (!d->connected || instance_op_find(d, id)) {
+		restart_schedule(d, id, util_now_ms() + (d->connected ? 100 : 1000),
+				 instance_restart_due);
 		goto clear;
 	}
 	if (!(op = instance_op_new(d, id, INSTANCE_START, NULL))) {

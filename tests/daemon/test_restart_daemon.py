@@ -5,7 +5,7 @@ and --socket) against the real libvirtd, through the REST API.
 The guest is tests/daemon/apps/exit_after.c (`exit_after SECONDS STATUS`), built
 by ukd from a build context; spin (test_daemon.SPIN_C) runs until stopped.
 
-Environment: UKD (the ukd binary). Run one case: test_restart_daemon.py CASE;
+Environment: UKD (the ukd binary), UKD_HELLO (the hello example, a static ELF). Run one case: test_restart_daemon.py CASE;
 list them: test_restart_daemon.py --list.
 """
 import json
@@ -16,7 +16,7 @@ import unittest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-from test_daemon import DaemonTest, UnixHTTPConnection, tar_of  # noqa: E402
+from test_daemon import DaemonTest, UnixHTTPConnection, tar_of, HELLO  # noqa: E402
 
 with open(os.path.join(HERE, "apps", "exit_after.c"), "rb") as f:
     EXIT_AFTER_C = f.read()
@@ -110,6 +110,16 @@ class RestartTest(DaemonTest):
         self.api("POST", "/v1/instances/fl/kill", expect=200)
         st = self.api("GET", "/v1/instances/fl", expect=200).json
         self.assertEqual((st["state"], st["desired_state"]), ("exited", "stopped"))
+
+    def test_fast_exit_on_failure(self):
+        """A guest that exits at once (maybe before libvirt's create returns) is still
+        restarted as the policy says: on-failure:2 with hello exiting 3."""
+        self.upload_elf(HELLO, "hello")
+        self.run_instance({"image": "hello", "name": "fast", "args": ["3"],
+                           "restart": "on-failure:2"})
+        done = self.wait_state("fast", "crash-loop", timeout=90)
+        self.assertEqual((done["restart_count"], done["exit_status"]), (2, 3))
+        self.assertEqual(self.kinds("fast").count("instance.restarted"), 2)
 
     def test_no_policy_stays_exited(self):
         """Without a policy (or with "no") a failed run stays exited with its status."""
