@@ -853,6 +853,7 @@ static void instance_restart_due(struct daemon *d, const char *id)
 	struct store_instance inst;
 	struct instance_op *op;
 	char detail[96];
+	int64_t delay;
 	int ret;
 
 	if (d->stopping || store_instance_find(d->store, id, &inst) < 0)
@@ -873,13 +874,15 @@ static void instance_restart_due(struct daemon *d, const char *id)
 		restart_schedule(d, id, util_now_ms() + 1000, instance_restart_due);
 		goto clear;
 	}
+	/* The backoff it waited, unless ukd's start brought it back (restart-pending). */
+	delay = inst.restart_at - inst.finished;
 	inst.restart_count++;
+	if (inst.finished && delay == restart_delay_ms(inst.restart_streak))
+		snprintf(detail, sizeof(detail), "restart %lld, after %lld ms",
+			 (long long)inst.restart_count, (long long)delay);
+	else
+		snprintf(detail, sizeof(detail), "restart %lld", (long long)inst.restart_count);
 	inst.restart_streak++;
-	snprintf(detail, sizeof(detail), "restart %lld, after %lld ms",
-		 (long long)inst.restart_count,
-		 (long long)(inst.finished && inst.restart_at > inst.finished
-				     ? inst.restart_at - inst.finished
-				     : 0));
 	inst.restart_at = 0;
 	if ((ret = store_instance_update(d->store, &inst, "instance.restarted", detail)) < 0) {
 		instance_op_fail(op, 500, "store_error", "cannot record the restart: %s",

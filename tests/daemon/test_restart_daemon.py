@@ -238,22 +238,30 @@ class RestartTest(DaemonTest):
         brings back a user-stopped instance at ukd start, unless-stopped does not."""
         self.exit_image()
         spin = self.spin_image()
+        for name, policy in (("al", "always"), ("us", "unless-stopped")):
+            self.run_instance({"image": spin["id"], "name": name, "restart": policy,
+                               "start": False})
+            self.api("POST", "/v1/instances/%s/start" % name, expect=200)
+            self.api("POST", "/v1/instances/%s/kill" % name, expect=200)
         self.run_instance({"image": "exit", "name": "of", "args": ["3", "1"],
                            "restart": "on-failure"})
-        for name, policy in (("al", "always"), ("us", "unless-stopped")):
-            self.run_instance({"image": spin["id"], "name": name, "restart": policy})
-            self.wait_state(name, "running")
-            self.api("POST", "/v1/instances/%s/stop?t=1" % name, expect=200)
-        self.wait_state("of", "running")
         self.assertEqual(self.ukd.stop(), 0)
         time.sleep(4)  # of's guest exits 1 while nobody watches
         self.ukd.start()
-        of = self.wait_for("a restart of of", lambda: (lambda j: j["restart_count"] >= 1 and j)(
-            self.api("GET", "/v1/instances/of", expect=200).json))
-        self.assertIn("instance.restarted", self.kinds("of"))
+        self.wait_for("a restart of of", lambda: self.api(
+            "GET", "/v1/instances/of", expect=200).json["restart_count"] == 1)
+        evs = self.events("?instance=of")
+        exited = [e for e in evs if e["type"] == "instance.exited"]
+        self.assertEqual(len(exited), 1, evs)
+        self.assertEqual(exited[0]["detail"], "status 1; restart in 100 ms")
+        self.assertEqual([e["detail"] for e in evs if e["type"] == "instance.restarted"],
+                         ["restart 1, after 100 ms"])
         al = self.wait_state("al", "running")
         self.domains.add(al["domain"])
-        self.assertIn("instance.restart-pending", self.kinds("al"))
+        kinds = self.kinds("al")
+        self.assertEqual(kinds[-5:], ["instance.stopped", "instance.restart-pending",
+                                      "instance.restarted", "instance.starting",
+                                      "instance.started"])
         time.sleep(1)
         us = self.api("GET", "/v1/instances/us", expect=200).json
         self.assertEqual((us["state"], us["desired_state"]), ("exited", "stopped"))
