@@ -352,6 +352,12 @@ static int cmd_run_run(struct cmd_ctx *x, int argc, char **argv)
 		ret = cmd_usage_err(x, "--rm needs the foreground (no -d)");
 		goto put_spec;
 	}
+	/* As in Docker: removing what the policy would bring back makes no sense. */
+	if (o.rm && json_object_get(o.spec, "restart") &&
+	    strcmp(json_string_value(json_object_get(o.spec, "restart")), "no")) {
+		ret = cmd_usage_err(x, "--rm and --restart (other than no) contradict each other");
+		goto put_spec;
+	}
 	json_object_set_new(o.spec, "image", json_string(argv[optind++]));
 	if (optind < argc) {
 		args = json_array();
@@ -394,7 +400,9 @@ const struct cmd cmd_run = {
 	"      --restart POLICY       restart the program when it ends: no (default),\n"
 	"                             on-failure[:MAX] (after a failure; crash-loop\n"
 	"                             after MAX restarts in a row), always, or\n"
-	"                             unless-stopped; backoff from 100 ms to 5 min\n"
+	"                             unless-stopped; backoff from 100 ms to 5 min.\n"
+	"                             In the foreground ukctl returns when the first\n"
+	"                             run ends; the policy restarts it in the background\n"
 	"      --health-interval D    health check period (not supported by ukd yet)\n"
 	"      --rm                   delete the instance when it exits (foreground only)\n"
 	"      --json                 with -d: print the instance as JSON\n"

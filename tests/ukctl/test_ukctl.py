@@ -378,6 +378,8 @@ class UkctlTest(unittest.TestCase):
         r = self.ukctl("run", "-d", "--restart", "sometimes", "--name", "bad", "exit", rc=1)
         self.assertIn("restart policy \"sometimes\" is unknown", r.err)
         self.ukctl("inspect", "bad", rc=1)
+        r = self.ukctl("run", "--rm", "--restart", "always", "exit", rc=2)
+        self.assertIn("--rm and --restart", r.err)
 
         self.ukctl("run", "-d", "--restart", "on-failure:2", "--name", "fl", "exit", "1", "1",
                    rc=0)
