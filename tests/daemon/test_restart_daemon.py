@@ -10,6 +10,7 @@ list them: test_restart_daemon.py --list.
 """
 import json
 import os
+import signal
 import sys
 import time
 import unittest
@@ -120,6 +121,38 @@ class RestartTest(DaemonTest):
         done = self.wait_state("fast", "crash-loop", timeout=90)
         self.assertEqual((done["restart_count"], done["exit_status"]), (2, 3))
         self.assertEqual(self.kinds("fast").count("instance.restarted"), 2)
+
+    def test_pending_restart_survives_kill9(self):
+        """A restart the policy scheduled is in the store: ukd killed -9 while it waits
+        does it when it is back, once, with the same backoff."""
+        self.upload_elf(HELLO, "hello")
+        self.run_instance({"image": "hello", "name": "pend", "args": ["1"],
+                           "restart": "on-failure"})
+
+        def waiting():
+            evs = self.events("?instance=pend")
+            last = evs[-1]
+            if last["type"] == "instance.exited" and last["detail"].endswith(
+                    "restart in 1600 ms"):
+                return evs
+            return None
+        before = self.wait_for("a 1.6 s backoff", waiting, timeout=120)
+        self.ukd.stop(signal.SIGKILL)
+        self.ukd.start()
+        after = self.wait_for("the pending restart", lambda: [
+            e for e in self.events("?instance=pend&since=%d" % before[-1]["id"])
+            if e["type"] == "instance.restarted"], timeout=60)
+        self.assertEqual(after[0]["detail"], "restart 5, after 1600 ms")
+        # Exactly once: the next exit schedules 3200 ms, not a second 1600 ms restart.
+        self.wait_for("the next exit", lambda: [
+            e for e in self.events("?instance=pend&since=%d" % after[0]["id"])
+            if e["type"] == "instance.exited"], timeout=60)
+        evs = self.events("?instance=pend&since=%d" % before[-1]["id"])
+        self.assertEqual([e["detail"] for e in evs if e["type"] == "instance.restarted"],
+                         ["restart 5, after 1600 ms"], evs)
+        self.assertTrue([e for e in evs if e["type"] == "instance.exited"][0]["detail"]
+                        .endswith("restart in 3200 ms"), evs)
+        self.api("POST", "/v1/instances/pend/stop", expect=200)
 
     def test_no_policy_stays_exited(self):
         """Without a policy (or with "no") a failed run stays exited with its status."""
