@@ -46,19 +46,21 @@ struct daemon {
 	struct http_server *http;
 	uv_signal_t sigterm, sigint;
 	uv_timer_t reconnect;
-	int kvm;			/* guests run under KVM (else TCG) */
-	char accel_reason[256];		/* why this accelerator */
-	int connected;			/* libvirt is connected and reconciled */
-	int connecting;			/* a connect/reconcile job is in flight */
-	int reconnect_ms;		/* next reconnect delay (backs off) */
-	char libvirt_error[512];	/* why not connected */
-	struct virt_host host;		/* versions and capacity, as of the last connect */
-	struct instance_op *ops;	/* instance operations in flight */
-	struct network *net;		/* networks, taps, published ports (network.h) */
-	struct restart_timer *restarts; /* restarts the policies decided (restart.h) */
-	int restored;			/* the first reconcile restored restart policies */
+	int kvm;		 /* guests run under KVM (else TCG) */
+	char accel_reason[256];	 /* why this accelerator */
+	int connected;		 /* libvirt is connected and reconciled */
+	int connecting;		 /* a connect/reconcile job is in flight */
+	int reconnect_ms;	 /* next reconnect delay (backs off) */
+	char libvirt_error[512]; /* why not connected */
+	struct virt_host host;	 /* versions and capacity, as of the last connect */
+	struct instance_op *ops; /* instance operations in flight */
+	struct network *net;	 /* networks, taps, published ports (network.h) */
 	int stopping;
 	int lock_fd;
+	/* Restarts the policies decided (restart.h); restored: the first reconcile re-armed them.
+	 */
+	struct restart_timer *restarts;
+	int restored;
 };
 
 /* Runs the daemon until SIGTERM/SIGINT. Returns the process exit status. */
