@@ -45,14 +45,15 @@ struct instance_op {
 	struct http_req *req; /* answered when the operation ends */
 	uv_timer_t timer;     /* stop: the deadline before destroy */
 	int timeout_s;
-	int jobs;    /* libvirt jobs in flight */
-	int done;    /* answered; freed once no job is in flight */
-	int booting; /* restart: stopped, now starting (jobs of the stop are ignored) */
+	int jobs; /* libvirt jobs in flight */
+	int done; /* answered; freed once no job is in flight */
+	int released;
+	/* A restart: stopped, now starting again (what the stop's jobs say is ignored). */
+	int booting;
 	/* A user's stop or kill that waits for this (policy) start to end. */
 	struct http_req *then_req;
 	enum instance_action then_action;
 	int then_timeout_s;
-	int released;
 	struct instance_op *next;
 };
 
