@@ -41,7 +41,6 @@ static void cmd_run_on_sigint(int sig)
 static int cmd_run_unsupported(int c)
 {
 	switch (c) {
-	case 'R': return cmd_unsupported("--restart (restart policies)");
 	case 'c': return cmd_unsupported("--cpus (more than one vCPU)");
 	default: return CMD_FAIL;
 	}
@@ -96,6 +95,11 @@ static int cmd_run_opt(struct cmd_ctx *x, struct cmd_run_opts *o, int c)
 			       ? cmd_usage_err(x, "-p: not valid UTF-8")
 			       : 0;
 	}
+	case 'R':
+		/* ukd checks the policy and answers 422 with the reason if it is bad. */
+		return json_object_set_new(o->spec, "restart", json_string(optarg)) < 0
+			       ? cmd_usage_err(x, "--restart: not valid UTF-8")
+			       : 0;
 	case 'N':
 		return json_object_set_new(o->spec, "network", json_string(optarg)) < 0
 			       ? cmd_usage_err(x, "--net: not valid UTF-8")
@@ -258,7 +262,8 @@ static int cmd_run_status(struct cmd_ctx *x, const char *id)
 		if ((ret = cmd_get_json(x, path, &inst)))
 			return ret;
 		state = json_string_value(json_object_get(inst, "state"));
-		if (state && (!strcmp(state, "exited") || !strcmp(state, "created")))
+		if (state && (!strcmp(state, "exited") || !strcmp(state, "created") ||
+			      !strcmp(state, "crash-loop")))
 			break;
 		usleep(100 * 1000);
 	}
@@ -369,6 +374,12 @@ static int cmd_run_run(struct cmd_ctx *x, int argc, char **argv)
 		ret = cmd_usage_err(x, "--rm needs the foreground (no -d)");
 		goto put_spec;
 	}
+	/* As in Docker: removing what the policy would bring back makes no sense. */
+	if (o.rm && json_object_get(o.spec, "restart") &&
+	    strcmp(json_string_value(json_object_get(o.spec, "restart")), "no")) {
+		ret = cmd_usage_err(x, "--rm and --restart (other than no) contradict each other");
+		goto put_spec;
+	}
 	json_object_set_new(o.spec, "image", json_string(argv[optind++]));
 	if (optind < argc) {
 		args = json_array();
@@ -410,7 +421,12 @@ const struct cmd cmd_run = {
 	"  -v, --volume FILE:/dev/vdX attach a raw disk image (an absolute path on\n"
 	"                             ukd's host) as a virtio disk; the runtime has\n"
 	"                             one, /dev/vda\n"
-	"      --restart POLICY       no, on-failure[:N], always (not supported by ukd yet)\n"
+	"      --restart POLICY       restart the program when it ends: no (default),\n"
+	"                             on-failure[:MAX] (after a failure; crash-loop\n"
+	"                             after MAX restarts in a row), always, or\n"
+	"                             unless-stopped; backoff from 100 ms to 5 min.\n"
+	"                             In the foreground ukctl returns when the first\n"
+	"                             run ends; the policy restarts it in the background\n"
 	"      --health-interval D    the guest's heartbeat interval (500ms, 5s, 1m;\n"
 	"                             default 1s): unhealthy after 3 missed ones\n"
 	"      --rm                   delete the instance when it exits (foreground only)\n"
@@ -422,7 +438,8 @@ const struct cmd cmd_run = {
 	"  ukctl run -d --name web -m 32 -e GREETING=hi hello\n"
 	"  ukctl run -d -p 8080:8080 -p 127.0.0.1:5353:53/udp httpd 8080 /www\n"
 	"  ukctl run -d --name db -v /srv/kv.img:/dev/vda --health-interval 5s kv \\\n"
-	"      --port 6379 --aof /dev/vda\n",
+	"      --port 6379 --aof /dev/vda\n"
+	"  ukctl run -d --name web --restart on-failure:5 httpd 8080 /www\n",
 	cmd_run_run,
 };
 
@@ -443,7 +460,7 @@ static int cmd_list_keep(const struct cmd_list_opts *o, json_t *inst)
 		return !strcmp(state, o->state) && (!o->name || (name && strstr(name, o->name)));
 	if (o->name && !(name && strstr(name, o->name)))
 		return 0;
-	/* Like `ps`: what is alive, unless -a asks for everything. */
+	/* Like `ps`: what is alive (or crash-looping), unless -a asks for everything. */
 	return o->all || (strcmp(state, "exited") && strcmp(state, "created"));
 }
 
@@ -517,12 +534,14 @@ const struct cmd cmd_list = {
 	"list instances",
 	"Usage: ukctl list [-a] [-q] [--json] [--filter state=STATE|name=TEXT]\n"
 	"\n"
-	"List instances, oldest first: by default those that are starting, running\n"
-	"or stopping; -a lists all. `ukctl ps` is the same command.\n"
+	"List instances, oldest first: by default those that are starting, running,\n"
+	"stopping or in a crash loop; -a lists all. `ukctl ps` is the same command.\n"
+	"STATUS counts the restarts by the instance's restart policy.\n"
 	"\n"
 	"Options:\n"
 	"  -a, --all            include created and exited instances\n"
-	"  -f, --filter F       state=created|starting|running|stopping|exited, or\n"
+	"  -f, --filter F       state=created|starting|running|stopping|exited|\n"
+	"                       crash-loop, or\n"
 	"                       name=TEXT (names containing TEXT); repeatable\n"
 	"  -q, --quiet          print only instance ids\n"
 	"      --json           print the API's JSON (filtered the same way)\n"
@@ -546,7 +565,7 @@ enum cmd_act {
 /* One action on one instance through the API. */
 static int cmd_act_one(struct cmd_ctx *x, enum cmd_act act, const char *ref, const char *query)
 {
-	static const char *const suffix[] = {"/start", "/stop", NULL, "/kill", ""};
+	static const char *const suffix[] = {"/start", "/stop", "/restart", "/kill", ""};
 	struct client_resp resp;
 	struct client_req rq = {.method = act == CMD_ACT_RM ? "DELETE" : "POST"};
 	char *s = NULL, *path;
@@ -604,13 +623,7 @@ static int cmd_act_run(struct cmd_ctx *x, int argc, char **argv, enum cmd_act ac
 	for (; optind < argc; optind++) {
 		const char *ref = argv[optind];
 
-		if (act == CMD_ACT_RESTART) {
-			r = cmd_act_one(x, CMD_ACT_STOP, ref, query);
-			if (r == CMD_OK)
-				r = cmd_act_one(x, CMD_ACT_START, ref, "");
-		} else {
-			r = cmd_act_one(x, act, ref, query);
-		}
+		r = cmd_act_one(x, act, ref, query);
 		if (r == CMD_UNREACHABLE)
 			return r;
 		if (r == CMD_OK)
@@ -667,7 +680,8 @@ const struct cmd cmd_stop = {
 	"Usage: ukctl stop [-t SECS] INSTANCE...\n"
 	"\n"
 	"Ask each instance to power off (ACPI) and kill it if it is still running\n"
-	"after SECS seconds (default 10).\n"
+	"after SECS seconds (default 10). A stopped instance stays stopped: its\n"
+	"restart policy does not bring it back (a pending restart is cancelled).\n"
 	"\n"
 	"Options:\n"
 	"  -t, --time SECS  seconds to wait before killing (0-3600)\n"
@@ -684,7 +698,9 @@ const struct cmd cmd_restart = {
 	"stop, then start instances",
 	"Usage: ukctl restart [-t SECS] INSTANCE...\n"
 	"\n"
-	"Stop each instance (as ukctl stop) and start it again.\n"
+	"Stop each instance gracefully (as ukctl stop) and start it again; one\n"
+	"that is not running is just started. Like start, it begins a new series\n"
+	"for the restart policy (restart count and backoff from zero).\n"
 	"\n"
 	"Options:\n"
 	"  -t, --time SECS  seconds to wait before killing (0-3600)\n"
@@ -886,6 +902,7 @@ const struct cmd cmd_inspect = {
 	"Usage: ukctl inspect [--json] INSTANCE...\n"
 	"\n"
 	"Show everything ukd knows about instances: state, exit status and reason,\n"
+	"restart policy and count (restart_at: when a pending restart is due),\n"
 	"image, memory, arguments, environment, times, the libvirt domain.\n"
 	"\n"
 	"Options:\n"

@@ -1,6 +1,5 @@
 /*
- * cmd_system.c: ukctl version and info, and the commands whose daemon side
- * does not exist yet (health, events), which say so.
+ * cmd_system.c: ukctl version, info and health.
  */
 #define _GNU_SOURCE
 #include "cmd.h"
@@ -147,24 +146,6 @@ const struct cmd cmd_info = {
 	cmd_info_run,
 };
 
-/* Parses the options (so --help and usage errors work), then says what is missing. */
-static int cmd_missing(struct cmd_ctx *x, int argc, char **argv, const char *what)
-{
-	static const struct option lo[] = {
-		{"json", no_argument, NULL, 'j'},
-		{"follow", no_argument, NULL, 'f'},
-		{"no-stream", no_argument, NULL, 's'},
-		CMD_HELP_OPT,
-		{0},
-	};
-	int c;
-
-	while ((c = cmd_getopt(x, argc, argv, ":fh", lo)) != -1)
-		if (c == 'h' || c == '?')
-			return c == 'h' ? CMD_OK : CMD_USAGE;
-	return cmd_unsupported(what);
-}
-
 /*
  * GET /v1/instances/REF/health. A ukd without the endpoint answers 404
  * "not_found" (no such path), which is not the same as "instance_not_found".
@@ -229,11 +210,6 @@ static int cmd_health_run(struct cmd_ctx *x, int argc, char **argv)
 	return ret;
 }
 
-static int cmd_events_run(struct cmd_ctx *x, int argc, char **argv)
-{
-	return cmd_missing(x, argc, argv, "events (the event stream)");
-}
-
 const struct cmd cmd_health = {
 	"health",
 	NULL,
@@ -252,18 +228,4 @@ const struct cmd cmd_health = {
 	"Example:\n"
 	"  ukctl health web\n",
 	cmd_health_run,
-};
-
-const struct cmd cmd_events = {
-	"events",
-	NULL,
-	"the daemon's events (needs a newer ukd)",
-	"Usage: ukctl events [-f] [--json]\n"
-	"\n"
-	"Show what happened to images and instances; -f keeps watching.\n"
-	"Not supported by this ukd yet: it has no events endpoint.\n"
-	"\n"
-	"Example:\n"
-	"  ukctl events -f\n",
-	cmd_events_run,
 };

@@ -56,18 +56,19 @@ _ukctl() {
 	inspect) opts="--json -h --help" ;;
 	health | info | version) opts="--json -h --help" ;;
 	stats) opts="--no-stream --json -h --help" ;;
-	events) opts="-f --follow --json -h --help" ;;
+	events) opts="-f --follow --since --json -h --help" ;;
 	network) opts="create ls rm inspect --subnet --gateway --bridge -q --quiet --json -h --help" ;;
 	esac
 
 	case "$prev" in
 	--elf) COMPREPLY=($(compgen -f -- "$cur")); return ;;
+	--restart) COMPREPLY=($(compgen -W "no on-failure on-failure: always unless-stopped" -- "$cur")); return ;;
 	-f | --filter)
 		if [[ "$cmd" == list || "$cmd" == ps ]]; then
-			COMPREPLY=($(compgen -W "state=created state=starting state=running state=stopping state=exited name=" -- "$cur"))
+			COMPREPLY=($(compgen -W "state=created state=starting state=running state=stopping state=exited state=crash-loop name=" -- "$cur"))
 			return
 		fi ;;
-	-t | --tag | --name | -m | --memory | -e | --env | --tail | -n | --time | --cpus | -p | --publish | --net | -v | --volume | --restart | --health-interval | --since)
+	-t | --tag | --name | -m | --memory | -e | --env | --tail | -n | --time | --cpus | -p | --publish | --net | -v | --volume | --health-interval | --since)
 		return ;;
 	esac
 
@@ -87,7 +88,7 @@ _ukctl() {
 	run)
 		# Only the image is ours to complete; what follows belongs to the program.
 		COMPREPLY=($(compgen -W "$(_ukctl_words images)" -- "$cur")) ;;
-	start | stop | restart | kill | rm | logs | inspect | health | stats)
+	start | stop | restart | kill | rm | logs | inspect | health | stats | events)
 		COMPREPLY=($(compgen -W "$(_ukctl_words instances)" -- "$cur")) ;;
 	esac
 }

@@ -110,6 +110,8 @@ static int main_render_test(const char *path)
 		out = table_kv(data, now, flags);
 	else if (kind && !strcmp(kind, "stats"))
 		out = table_stats(data, flags);
+	else if (kind && !strcmp(kind, "events"))
+		out = table_events(data);
 	json_decref(in);
 	if (!out) {
 		fprintf(stderr, "ukctl: %s: unknown kind or out of memory\n", path);

@@ -275,6 +275,8 @@ enum table_color table_state_color(const char *state)
 		return TABLE_YELLOW;
 	if (!strcmp(state, "exited"))
 		return TABLE_GREY;
+	if (!strcmp(state, "crash-loop"))
+		return TABLE_RED;
 	return TABLE_PLAIN;
 }
 
@@ -365,32 +367,52 @@ static void table_image_ref(json_t *images, const char *id, char *buf, size_t le
 	table_short_id(id, buf, len);
 }
 
-/* "Up 5 minutes", "Exited (3) 2 seconds ago", "Stopped 1 hour ago", "Created". */
+/* ", 3 restarts" (restarts by the policy), ", restarting" (one is due), or "". */
+static void table_restarts(json_t *inst, char *buf, size_t len)
+{
+	json_int_t n = json_integer_value(json_object_get(inst, "restart_count"));
+	int due = json_is_string(json_object_get(inst, "restart_at"));
+
+	snprintf(buf, len, "%s%.0lld%s%s", n > 0 ? ", " : "", (long long)n,
+		 n == 1	 ? " restart"
+		 : n > 1 ? " restarts"
+			 : "",
+		 due ? ", restarting" : "");
+}
+
+/*
+ * "Up 5 minutes", "Exited (3) 2 seconds ago", "Stopped 1 hour ago", "Created",
+ * "Crash-loop (1) 5 seconds ago, 3 restarts".
+ */
 static void table_status(json_t *inst, int64_t now, char *buf, size_t len)
 {
 	const char *state = table_str(inst, "state"), *reason = table_str(inst, "exit_reason");
 	json_t *st = json_object_get(inst, "exit_status");
-	char ago[64], code[32] = "", word[32];
+	char ago[64], code[32] = "", word[32], restarts[64];
 	int64_t t;
 
 	state = state ? state : "";
+	table_restarts(inst, restarts, sizeof(restarts));
 	if (!strcmp(state, "running") && table_parse_time(table_str(inst, "started"), &t) == 0) {
 		table_duration(now - t, ago, sizeof(ago));
-		snprintf(buf, len, "Up %s", ago);
+		snprintf(buf, len, "Up %s%s", ago, restarts);
 		return;
 	}
-	if (strcmp(state, "exited")) {
+	if (strcmp(state, "exited") && strcmp(state, "crash-loop")) {
 		snprintf(buf, len, "%c%s", state[0] ? state[0] - 'a' + 'A' : '-',
 			 state[0] ? state + 1 : "");
 		return;
 	}
-	snprintf(word, sizeof(word), "%s", reason ? reason : "exited");
+	snprintf(word, sizeof(word), "%s",
+		 !strcmp(state, "crash-loop") ? state
+		 : reason		      ? reason
+					      : "exited");
 	if (word[0] >= 'a' && word[0] <= 'z')
 		word[0] = (char)(word[0] - 'a' + 'A');
 	if (json_is_integer(st))
 		snprintf(code, sizeof(code), " (%lld)", (long long)json_integer_value(st));
 	table_ago_of(inst, "finished", now, ago, sizeof(ago));
-	snprintf(buf, len, "%s%s %s", word, code, ago);
+	snprintf(buf, len, "%s%s %s%s", word, code, ago, restarts);
 }
 
 char *table_instances(json_t *instances, json_t *images, int64_t now_ms, int flags)
@@ -398,7 +420,7 @@ char *table_instances(json_t *instances, json_t *images, int64_t now_ms, int fla
 	static const char *const hdr[] = {"ID",	    "NAME",   "IMAGE",	"STATE",
 					  "STATUS", "MEMORY", "CREATED"};
 	struct table *t = table_new(7, hdr);
-	char id[16], image[300], status[128], mem[32], created[64], *out = NULL;
+	char id[16], image[300], status[192], mem[32], created[64], *out = NULL;
 	size_t i;
 	json_t *in;
 	int ret = 0;
@@ -635,4 +657,61 @@ char *table_kv(json_t *obj, int64_t now_ms, int flags)
 	}
 	table_free(t);
 	return out;
+}
+
+char *table_event_line(json_t *ev)
+{
+	const char *time = table_str(ev, "time"), *type = table_str(ev, "type");
+	const char *name = table_str(ev, "name"), *subject = table_str(ev, "subject");
+	const char *detail = table_str(ev, "detail");
+	char when[32], who[24];
+	char *out;
+
+	/* "2024-05-01T10:00:00.123Z" -> "2024-05-01 10:00:00.123" (UTC, as ukd recorded it). */
+	snprintf(when, sizeof(when), "%.23s", time ? time : "-");
+	if (strlen(when) > 10 && when[10] == 'T')
+		when[10] = ' ';
+	/* Names are cut to 20 characters, as the tables cut theirs, so the columns stay put. */
+	if (!name)
+		snprintf(who, sizeof(who), "%.12s", subject ? subject : "-");
+	else if (strlen(name) > 20)
+		snprintf(who, sizeof(who), "%.17s...", name);
+	else
+		snprintf(who, sizeof(who), "%s", name);
+	type = type ? type : "?";
+	if (!strncmp(type, "instance.", 9))
+		type += 9;
+	if (asprintf(&out, "%s  %-20s  %-15s%s%s\n", when, who, type, detail ? "  " : "",
+		     detail ? detail : "") < 0)
+		return NULL;
+	/* No trailing blanks when there is no detail. */
+	if (!detail) {
+		size_t n = strlen(out) - 1;
+
+		while (n && out[n - 1] == ' ')
+			n--;
+		out[n] = '\n';
+		out[n + 1] = 0;
+	}
+	return out;
+}
+
+char *table_events(json_t *events)
+{
+	struct util_buf b = {0};
+	json_t *ev;
+	size_t i;
+	char *line;
+
+	util_buf_puts(&b, "");
+	json_array_foreach(events, i, ev)
+	{
+		if (!(line = table_event_line(ev))) {
+			b.oom = 1;
+			break;
+		}
+		util_buf_puts(&b, line);
+		free(line);
+	}
+	return table_buf_take(&b);
 }

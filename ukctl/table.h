@@ -79,4 +79,14 @@ char *table_stats(json_t *stats, int flags);
  */
 char *table_kv(json_t *obj, int64_t now_ms, int flags);
 
+/*
+ * One event of GET /v1/events as a line for people:
+ * "2024-05-01 10:00:00.123  web                   exited           status 1"
+ * (time in UTC, the subject's name, the type without "instance.", the detail).
+ */
+char *table_event_line(json_t *ev);
+
+/* table_event_line for each event of an array. */
+char *table_events(json_t *events);
+
 #endif

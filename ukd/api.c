@@ -18,6 +18,7 @@
 #include <sys/stat.h>
 
 #include "console.h"
+#include "events.h"
 #include "health.h"
 #include "image.h"
 #include "instance.h"
@@ -639,6 +640,19 @@ static void api_instance_stop(struct api_ctx *c)
 		instance_act(c->d, c->req, c->seg[2], INSTANCE_STOP, (int)t, 0);
 }
 
+static void api_instance_restart(struct api_ctx *c)
+{
+	long t;
+
+	if (api_query_int(c->req, "t", 0, 3600, 10, &t) == 0)
+		instance_act(c->d, c->req, c->seg[2], INSTANCE_RESTART, (int)t, 0);
+}
+
+static void api_events(struct api_ctx *c)
+{
+	events_api_get(c->d, c->req);
+}
+
 static void api_instance_kill(struct api_ctx *c)
 {
 	instance_act(c->d, c->req, c->seg[2], INSTANCE_KILL, 0, 0);
@@ -834,10 +848,12 @@ static const struct api_route api_routes[] = {
 	{HTTP_DELETE, {"v1", "instances", "*"}, api_instance_delete},
 	{HTTP_POST, {"v1", "instances", "*", "start"}, api_instance_start},
 	{HTTP_POST, {"v1", "instances", "*", "stop"}, api_instance_stop},
+	{HTTP_POST, {"v1", "instances", "*", "restart"}, api_instance_restart},
 	{HTTP_POST, {"v1", "instances", "*", "kill"}, api_instance_kill},
 	{HTTP_GET, {"v1", "instances", "*", "logs"}, api_instance_logs},
 	{HTTP_GET, {"v1", "instances", "*", "health"}, api_instance_health},
 	{HTTP_GET, {"v1", "instances", "*", "stats"}, api_instance_stats},
+	{HTTP_GET, {"v1", "events"}, api_events},
 	{HTTP_GET, {"metrics"}, api_metrics},
 	{HTTP_GET, {"v1", "networks"}, api_networks_list},
 	{HTTP_POST, {"v1", "networks"}, api_networks_post},

@@ -31,6 +31,7 @@
 #include "http.h"
 #include "instance.h"
 #include "listing.h"
+#include "restart.h"
 #include "log.h"
 #include "logtime.h"
 #include "network.h"
@@ -159,6 +160,7 @@ static void daemon_stop(uv_signal_t *s, int signum)
 	http_server_stop(d->http_tcp);
 	d->http_tcp = NULL;
 	instance_shutdown(d);
+	restart_close_all(d);
 	health_close_all(d);
 	logtime_close_all(d);
 	listing_clear();

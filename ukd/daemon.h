@@ -39,6 +39,7 @@ struct daemon_cfg {
 
 struct instance_op;
 struct network;
+struct restart_timer;
 
 struct daemon {
 	uv_loop_t *loop;
@@ -61,6 +62,10 @@ struct daemon {
 	struct network *net;	 /* networks, taps, published ports (network.h) */
 	int stopping;
 	int lock_fd;
+	/* Restarts the policies decided (restart.h); restored: the first reconcile re-armed them.
+	 */
+	struct restart_timer *restarts;
+	int restored;
 };
 
 /* Runs the daemon until SIGTERM/SIGINT. Returns the process exit status. */

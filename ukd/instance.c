@@ -27,6 +27,7 @@
 #include "log.h"
 #include "logtime.h"
 #include "network.h"
+#include "restart.h"
 #include "util.h"
 
 /*
@@ -51,6 +52,12 @@ struct instance_op {
 	int jobs; /* libvirt jobs in flight */
 	int done; /* answered; freed once no job is in flight */
 	int released;
+	/* A restart: stopped, now starting again (what the stop's jobs say is ignored). */
+	int booting;
+	/* A user's stop or kill that waits for this (policy) start to end. */
+	struct http_req *then_req;
+	enum instance_action then_action;
+	int then_timeout_s;
 	struct instance_op *next;
 };
 
@@ -70,6 +77,8 @@ struct instance_job {
 
 static void instance_job_queue(struct instance_op *op, enum instance_job_kind kind,
 			       const char *uuid, char *xml, const struct network_tap *tap);
+static void instance_boot(struct daemon *d, struct instance_op *op, struct store_instance *inst);
+static void instance_restart_due(struct daemon *d, const char *id);
 
 /* --- helpers --- */
 
@@ -103,13 +112,16 @@ static json_t *instance_time(int64_t ms)
 json_t *instance_json(const struct store_instance *inst)
 {
 	json_t *spec = json_loads(inst->spec, 0, NULL), *o;
-	char image[80], domain[64];
+	char image[80], domain[64], policy[RESTART_POLICY_MAX];
+	struct restart_policy rp;
 
+	restart_of_spec(inst->spec, &rp);
+	restart_format(&rp, policy, sizeof(policy));
 	snprintf(image, sizeof(image), "sha256:%s", inst->image_id);
 	snprintf(domain, sizeof(domain), VIRT_DOMAIN_PREFIX "%.12s", inst->id);
 	o = json_pack(
 		"{s:s, s:s, s:s, s:s, s:s, s:O?, s:O?, s:O?, s:I, s:o, s:o, s:o?, s:o, "
-		"s:o, s:o, s:s, s:O?, s:O?}",
+		"s:o, s:o, s:s, s:O?, s:O?, s:s, s:o}",
 		"id", inst->id, "name", inst->name, "image", image, "state", inst->observed,
 		"desired_state", inst->desired, "memory_mib", json_object_get(spec, "memory_mib"),
 		"args", json_object_get(spec, "args"), "env", json_object_get(spec, "env"),
@@ -119,7 +131,8 @@ json_t *instance_json(const struct store_instance *inst)
 		"message", inst->message ? json_string(inst->message) : NULL, "created",
 		instance_time(inst->created), "started", instance_time(inst->started), "finished",
 		instance_time(inst->finished), "domain", domain, "network",
-		json_object_get(spec, "network"), "ports", json_object_get(spec, "ports"));
+		json_object_get(spec, "network"), "ports", json_object_get(spec, "ports"),
+		"restart", policy, "restart_at", instance_time(inst->restart_at));
 	/* Shown when set, like network and ports. */
 	if (o && json_object_get(spec, "volumes"))
 		json_object_set(o, "volumes", json_object_get(spec, "volumes"));
@@ -261,12 +274,60 @@ static void instance_op_release(struct instance_op *op)
 	uv_close((uv_handle_t *)&op->timer, instance_op_free);
 }
 
+struct instance_then {
+	uv_timer_t timer;
+	struct daemon *d;
+	struct http_req *req;
+	char id[STORE_INSTANCE_ID_LEN + 1];
+	enum instance_action action;
+	int timeout_s;
+};
+
+static void instance_then_free(uv_handle_t *h)
+{
+	free(h->data);
+}
+
+static void instance_then_run(uv_timer_t *t)
+{
+	struct instance_then *th = t->data;
+
+	if (th->d->stopping)
+		http_respond_error(th->req, 503, "shutting_down", "ukd is shutting down");
+	else
+		instance_act(th->d, th->req, th->id, th->action, th->timeout_s, 0);
+	uv_close((uv_handle_t *)&th->timer, instance_then_free);
+}
+
+/* Runs the request that waited for op, on the next turn of the loop. */
+static void instance_op_then(struct instance_op *op)
+{
+	struct instance_then *th;
+	struct http_req *req = op->then_req;
+
+	op->then_req = NULL;
+	if (!(th = calloc(1, sizeof(*th)))) {
+		http_respond_error(req, 500, "internal", "out of memory");
+		return;
+	}
+	th->d = op->d;
+	th->req = req;
+	snprintf(th->id, sizeof(th->id), "%s", op->id);
+	th->action = op->then_action;
+	th->timeout_s = op->then_timeout_s;
+	uv_timer_init(op->d->loop, &th->timer);
+	th->timer.data = th;
+	uv_timer_start(&th->timer, instance_then_run, 0, 0);
+}
+
 /* Ends the operation: the answer (already sent, or none) is the caller's. */
 static void instance_op_end(struct instance_op *op)
 {
 	op->done = 1;
 	op->req = NULL;
 	uv_timer_stop(&op->timer);
+	if (op->then_req)
+		instance_op_then(op);
 	instance_op_release(op);
 }
 
@@ -300,7 +361,7 @@ static const char *instance_stop_reason(struct daemon *d, const char *id, enum v
 {
 	struct instance_op *op = instance_op_find(d, id);
 
-	if (op && op->kind == INSTANCE_STOP)
+	if (op && (op->kind == INSTANCE_STOP || (op->kind == INSTANCE_RESTART && !op->booting)))
 		return "stopped";
 	if (op && (op->kind == INSTANCE_KILL || op->kind == INSTANCE_DELETE))
 		return "killed";
@@ -311,6 +372,100 @@ static const char *instance_stop_reason(struct daemon *d, const char *id, enum v
 	case VIRT_STOP_FAILED: return "failed";
 	default: return "stopped";
 	}
+}
+
+/* "status 1", "status 139 (panic)", "crashed": what the exited/stopped event says. */
+static void instance_exit_detail(const struct store_instance *inst, char *buf, size_t len)
+{
+	int n;
+
+	if (inst->has_exit_status && !strcmp(inst->exit_reason, "exited"))
+		n = snprintf(buf, len, "status %d", inst->exit_status);
+	else if (inst->has_exit_status)
+		n = snprintf(buf, len, "status %d (%s)", inst->exit_status, inst->exit_reason);
+	else
+		n = snprintf(buf, len, "%s", inst->exit_reason);
+	if (inst->restart_at && n >= 0 && (size_t)n < len)
+		snprintf(buf + n, len - (size_t)n, "; restart in %lld ms",
+			 (long long)(inst->restart_at - inst->finished));
+}
+
+/*
+ * Applies the restart policy to a run that just ended by itself (not by a
+ * user's stop): sets inst->restart_at when a restart is due, or returns 1
+ * when on-failure's limit is reached (crash-loop).
+ */
+static int instance_plan_restart(struct store_instance *inst, const char *reason)
+{
+	struct restart_policy p;
+	int failed =
+		!(inst->has_exit_status && inst->exit_status == 0 && !strcmp(reason, "exited"));
+
+	restart_of_spec(inst->spec, &p);
+	if (!restart_wanted(&p, failed))
+		return 0;
+	/* A run that stayed up long enough starts a new series: backoff and limit from zero. */
+	if (inst->started && inst->finished - inst->started >= RESTART_RESET_MS)
+		inst->restart_streak = 0;
+	if (restart_limit_hit(&p, inst->restart_streak))
+		return 1;
+	inst->restart_at = inst->finished + restart_delay_ms(inst->restart_streak);
+	return 0;
+}
+
+static void instance_crash_loop(struct daemon *d, struct store_instance *inst)
+{
+	char detail[96];
+	int ret;
+
+	snprintf(detail, sizeof(detail), "%lld restarts in a row, the policy's limit",
+		 (long long)inst->restart_streak);
+	snprintf(inst->observed, sizeof(inst->observed), STORE_STATE_CRASH_LOOP);
+	free(inst->message);
+	inst->message = strdup(detail);
+	if ((ret = store_instance_update(d->store, inst, "instance.crash-loop", detail)) < 0)
+		log_error("instance %s: cannot record the crash loop: %s", inst->id,
+			  strerror(-ret));
+	log_warn("instance %s (%s): crash loop: %s; not restarting it", inst->name, inst->id,
+		 detail);
+}
+
+/* A user's start: a new series for the restart policy, no restart pending any more. */
+static void instance_user_start(struct daemon *d, struct store_instance *inst)
+{
+	restart_cancel(d, inst->id);
+	inst->restart_at = 0;
+	inst->restart_streak = 0;
+	inst->restart_count = 0;
+}
+
+static void instance_restart_boot_cb(uv_timer_t *t)
+{
+	struct instance_op *op = t->data;
+	struct store_instance inst;
+	int ret;
+
+	if (op->done)
+		return;
+	if ((ret = store_instance_find(op->d->store, op->id, &inst)) < 0) {
+		instance_op_fail(op, 500, "store_error", "instance %s: %s", op->id, strerror(-ret));
+		return;
+	}
+	instance_user_start(op->d, &inst);
+	instance_boot(op->d, op, &inst);
+	store_instance_clear(&inst);
+}
+
+/*
+ * A restart's stop is over: the same operation starts the instance again,
+ * on the next turn of the loop, once the old run's handles (health channel)
+ * are closed.
+ */
+static void instance_restart_boot(struct instance_op *op, struct store_instance *inst)
+{
+	(void)inst;
+	op->booting = 1;
+	uv_timer_start(&op->timer, instance_restart_boot_cb, 0, 0);
 }
 
 /*
@@ -324,7 +479,8 @@ static void instance_exited(struct daemon *d, struct store_instance *inst, const
 	struct instance_op *op = instance_op_find(d, inst->id);
 	char console[PATH_MAX], why[64] = "";
 	struct health_exit hx;
-	int status, ret, hret;
+	char detail[128];
+	int status, ret, hret, user, crash_loop;
 
 	instance_console(d, inst->id, console, sizeof(console));
 	ret = console_exit_status(console, &status);
@@ -351,15 +507,26 @@ static void instance_exited(struct daemon *d, struct store_instance *inst, const
 	free(inst->message);
 	inst->message = message ? strdup(message) : NULL;
 	inst->finished = util_now_ms();
-	if ((ret = store_instance_update(d->store, inst, "instance.exited", reason)) < 0)
+	/* The policy decides in the same transaction that records the exit. */
+	user = !strcmp(inst->desired, "stopped");
+	crash_loop = 0;
+	inst->restart_at = 0;
+	if (!user && !(op && op->req && !strcmp(reason, "start-failed")))
+		crash_loop = instance_plan_restart(inst, reason);
+	instance_exit_detail(inst, detail, sizeof(detail));
+	if ((ret = store_instance_update(
+		     d->store, inst, user ? "instance.stopped" : "instance.exited", detail)) < 0)
 		log_error("instance %s: cannot record its exit: %s", inst->id, strerror(-ret));
-	if (inst->has_exit_status)
-		log_info("instance %s (%s): %s, exit status %d", inst->name, inst->id, reason,
-			 inst->exit_status);
-	else
-		log_info("instance %s (%s): %s", inst->name, inst->id, reason);
+	log_info("instance %s (%s): %s", inst->name, inst->id, detail);
+	if (ret == 0 && crash_loop)
+		instance_crash_loop(d, inst);
+	else if (ret == 0 && inst->restart_at &&
+		 restart_schedule(d, inst->id, inst->restart_at, instance_restart_due) < 0)
+		log_error("instance %s: no memory for its restart timer", inst->id);
 	if (op && (op->kind == INSTANCE_STOP || op->kind == INSTANCE_KILL))
 		instance_op_answer(op, 200, inst);
+	else if (op && op->kind == INSTANCE_RESTART && !op->booting)
+		instance_restart_boot(op, inst);
 }
 
 static void instance_running(struct daemon *d, struct store_instance *inst, const char *kind)
@@ -382,7 +549,7 @@ void instance_on_event(struct daemon *d, const struct virt_event *ev)
 		return;
 	}
 	if (ev->kind == VIRT_EV_STARTED && !strcmp(inst.observed, STORE_STATE_STARTING))
-		instance_running(d, &inst, "instance.running");
+		instance_running(d, &inst, "instance.started");
 	else if (ev->kind == VIRT_EV_STOPPED && instance_active(&inst))
 		instance_exited(d, &inst, instance_stop_reason(d, inst.id, ev->reason), NULL);
 	store_instance_clear(&inst);
@@ -447,7 +614,7 @@ static void instance_created(struct instance_op *op, struct instance_job *j,
 		return;
 	}
 	if (!strcmp(inst->observed, STORE_STATE_STARTING))
-		instance_running(op->d, inst, "instance.running");
+		instance_running(op->d, inst, "instance.started");
 	log_info("instance %s (%s) started", inst->name, inst->id);
 	instance_op_answer(op, status, inst);
 }
@@ -462,6 +629,7 @@ static void instance_remove(struct instance_op *op, struct store_instance *inst)
 				 strerror(-ret));
 		return;
 	}
+	restart_cancel(op->d, inst->id);
 	health_forget(op->d, inst->id);
 	logtime_unwatch(op->d, inst->id);
 	network_instance_removed(op->d, inst->id);
@@ -495,9 +663,12 @@ static void instance_destroyed(struct instance_op *op, struct instance_job *j,
 		return;
 	}
 	if (instance_active(inst))
-		instance_exited(op->d, inst, op->kind == INSTANCE_STOP ? "stopped" : "killed",
+		instance_exited(op->d, inst,
+				op->kind == INSTANCE_STOP || op->kind == INSTANCE_RESTART
+					? "stopped"
+					: "killed",
 				NULL);
-	if (op->done)
+	if (op->done || op->booting)
 		return;
 	if (op->kind == INSTANCE_DELETE)
 		instance_remove(op, inst);
@@ -551,6 +722,9 @@ static void instance_job_done(uv_work_t *w, int status)
 		op->done = 1;
 		goto free_job;
 	}
+	/* A restart that is starting again: what its stop's jobs say is old news. */
+	if (op->booting && j->kind != JOB_CREATE)
+		goto free_job;
 	if ((ret = store_instance_find(op->d->store, op->id, &inst)) < 0) {
 		instance_op_fail(op, 500, "store_error", "instance %s: %s", op->id, strerror(-ret));
 		goto free_job;
@@ -721,6 +895,56 @@ free_spec:
 	json_decref(spec);
 }
 
+/* --- restarts by the policy --- */
+
+/* A restart the policy scheduled is due: a new run, unless something changed meanwhile. */
+static void instance_restart_due(struct daemon *d, const char *id)
+{
+	struct store_instance inst;
+	struct instance_op *op;
+	char detail[96];
+	int64_t delay;
+	int ret;
+
+	if (d->stopping || store_instance_find(d->store, id, &inst) < 0)
+		return;
+	if (!inst.restart_at || strcmp(inst.desired, "running") || instance_active(&inst))
+		goto clear;
+	/*
+	 * Without libvirt there is nothing to start, and the start that ended
+	 * this run may still be in flight (a guest can exit before
+	 * virDomainCreateXML returns): try again in a moment.
+	 */
+	if (!d->connected || instance_op_find(d, id)) {
+		restart_schedule(d, id, util_now_ms() + (d->connected ? 100 : 1000),
+				 instance_restart_due);
+		goto clear;
+	}
+	if (!(op = instance_op_new(d, id, INSTANCE_START, NULL))) {
+		restart_schedule(d, id, util_now_ms() + 1000, instance_restart_due);
+		goto clear;
+	}
+	/* The backoff it waited, unless ukd's start brought it back (restart-pending). */
+	delay = inst.restart_at - inst.finished;
+	inst.restart_count++;
+	if (inst.finished && delay == restart_delay_ms(inst.restart_streak))
+		snprintf(detail, sizeof(detail), "restart %lld, after %lld ms",
+			 (long long)inst.restart_count, (long long)delay);
+	else
+		snprintf(detail, sizeof(detail), "restart %lld", (long long)inst.restart_count);
+	inst.restart_streak++;
+	inst.restart_at = 0;
+	if ((ret = store_instance_update(d->store, &inst, "instance.restarted", detail)) < 0) {
+		instance_op_fail(op, 500, "store_error", "cannot record the restart: %s",
+				 strerror(-ret));
+		goto clear;
+	}
+	log_info("instance %s (%s): %s (restart policy)", inst.name, inst.id, detail);
+	instance_boot(d, op, &inst);
+clear:
+	store_instance_clear(&inst);
+}
+
 /* --- create --- */
 
 static int instance_name_ok(const char *s)
@@ -827,8 +1051,10 @@ static int instance_check_body(json_t *body, json_t **spec, const char **image, 
 			       int *start, unsigned *mem, char *err, size_t len)
 {
 	static const char *const known[] = {
-		"image", "name",    "memory_mib", "args",    "env",
-		"start", "network", "ports",	  "volumes", "health_interval_ms"};
+		"image", "name",    "memory_mib",	  "args",   "env", "start", "network",
+		"ports", "volumes", "health_interval_ms", "restart"};
+	struct restart_policy rp = {0};
+	char policy[RESTART_POLICY_MAX];
 	json_t *v, *args, *env;
 	const char *k;
 
@@ -880,10 +1106,21 @@ static int instance_check_body(json_t *body, json_t **spec, const char **image, 
 		args = NULL;
 	if (instance_check_strings(args, env, err, len) < 0)
 		return -1;
+	if ((v = json_object_get(body, "restart"))) {
+		if (!json_is_string(v))
+			return snprintf(err, len,
+					"\"restart\" must be a string: no, on-failure[:MAX], "
+					"always or unless-stopped"),
+			       -1;
+		if (restart_parse(json_string_value(v), &rp, err, len) < 0)
+			return -1;
+	}
+	restart_format(&rp, policy, sizeof(policy));
 	/* "args" stays absent when not given: the image's default arguments apply. */
 	*spec = json_object();
 	if (!*spec || (args && json_object_set_new(*spec, "args", json_deep_copy(args)) < 0) ||
-	    json_object_set_new(*spec, "env", env ? json_deep_copy(env) : json_object()) < 0)
+	    json_object_set_new(*spec, "env", env ? json_deep_copy(env) : json_object()) < 0 ||
+	    json_object_set_new(*spec, "restart", json_string(policy)) < 0)
 		return snprintf(err, len, "out of memory"), -1;
 	if ((v = json_object_get(body, "volumes")) &&
 	    (instance_check_volumes(v, err, len) < 0 ||
@@ -1046,6 +1283,28 @@ static void instance_begin_stop(struct daemon *d, struct instance_op *op,
 	instance_job_queue(op, first, inst->domain_uuid, NULL, NULL);
 }
 
+/*
+ * A stop or kill of an instance that is down but meant to run (a restart
+ * pending, a crash loop, or just exited): the user's wish is recorded, so
+ * no policy brings it back, "unless-stopped" not even after a ukd restart.
+ */
+static void instance_stop_idle(struct daemon *d, struct http_req *req, struct store_instance *inst)
+{
+	int pending = inst->restart_at != 0, ret;
+
+	restart_cancel(d, inst->id);
+	inst->restart_at = 0;
+	snprintf(inst->desired, sizeof(inst->desired), "stopped");
+	if ((ret = store_instance_update(d->store, inst, "instance.stopped",
+					 pending ? "pending restart cancelled" : inst->observed)) <
+	    0) {
+		http_respond_error(req, 500, "store_error", "cannot record the stop: %s",
+				   strerror(-ret));
+		return;
+	}
+	instance_respond(req, 200, inst);
+}
+
 static void instance_delete_now(struct daemon *d, struct http_req *req, struct store_instance *inst)
 {
 	struct instance_op *op = instance_op_new(d, inst->id, INSTANCE_DELETE, req);
@@ -1081,6 +1340,18 @@ void instance_act(struct daemon *d, struct http_req *req, const char *ref,
 		instance_respond(req, 202, &inst);
 		goto clear;
 	}
+	if (op && !op->req && !op->then_req && op->kind == INSTANCE_START &&
+	    (action == INSTANCE_STOP || action == INSTANCE_KILL)) {
+		/*
+		 * A restart the policy began (nobody waits for it): the stop or
+		 * kill follows as soon as the start is through, so a restarting
+		 * instance can always be stopped.
+		 */
+		op->then_req = req;
+		op->then_action = action;
+		op->then_timeout_s = timeout_s;
+		goto clear;
+	}
 	if (op) {
 		http_respond_error(req, 409, "busy",
 				   "instance %s has another operation in progress", inst.name);
@@ -1094,6 +1365,11 @@ void instance_act(struct daemon *d, struct http_req *req, const char *ref,
 		http_respond_error(req, 409, "running",
 				   "instance %s is %s; stop it first or delete with ?force=1",
 				   inst.name, inst.observed);
+		goto clear;
+	}
+	if ((action == INSTANCE_STOP || action == INSTANCE_KILL) && !active &&
+	    !strcmp(inst.desired, "running")) {
+		instance_stop_idle(d, req, &inst);
 		goto clear;
 	}
 	if (action == INSTANCE_START && active) {
@@ -1115,11 +1391,16 @@ void instance_act(struct daemon *d, struct http_req *req, const char *ref,
 		goto clear;
 	}
 	op->timeout_s = timeout_s;
-	if (action == INSTANCE_START)
+	if (action == INSTANCE_START || (action == INSTANCE_RESTART && !active)) {
+		op->booting = 1;
+		instance_user_start(d, &inst);
 		instance_boot(d, op, &inst);
-	else
+	} else {
 		instance_begin_stop(d, op, &inst,
-				    action == INSTANCE_STOP ? JOB_SHUTDOWN : JOB_DESTROY);
+				    action == INSTANCE_STOP || action == INSTANCE_RESTART
+					    ? JOB_SHUTDOWN
+					    : JOB_DESTROY);
+	}
 clear:
 	store_instance_clear(&inst);
 }
@@ -1197,6 +1478,60 @@ static void instance_reconcile_one(struct daemon *d, const char *id, const struc
 	store_instance_clear(&inst);
 }
 
+/*
+ * After a reconcile: re-arms restarts the store has pending (they survive a
+ * ukd restart), and once per ukd start brings back "always" instances that
+ * are down and "unless-stopped" ones no user stopped (restart.h).
+ */
+static void instance_restore_one(struct daemon *d, const char *id)
+{
+	struct store_instance inst;
+	struct restart_policy p;
+	int ret;
+
+	if (instance_op_find(d, id) || restart_pending(d, id) ||
+	    store_instance_find(d->store, id, &inst) < 0)
+		return;
+	if (instance_active(&inst))
+		goto clear;
+	if (inst.restart_at && !strcmp(inst.desired, "running")) {
+		restart_schedule(d, id, inst.restart_at, instance_restart_due);
+		goto clear;
+	}
+	restart_of_spec(inst.spec, &p);
+	if (d->restored || strcmp(inst.observed, STORE_STATE_EXITED) ||
+	    !(p.mode == RESTART_ALWAYS ||
+	      (p.mode == RESTART_UNLESS_STOPPED && !strcmp(inst.desired, "running"))))
+		goto clear;
+	snprintf(inst.desired, sizeof(inst.desired), "running");
+	inst.restart_at = util_now_ms();
+	ret = store_instance_update(d->store, &inst, "instance.restart-pending",
+				    p.mode == RESTART_ALWAYS
+					    ? "ukd started; policy always"
+					    : "ukd started; policy unless-stopped");
+	if (ret == 0)
+		restart_schedule(d, id, inst.restart_at, instance_restart_due);
+clear:
+	store_instance_clear(&inst);
+}
+
+static int instance_collect_all(const struct store_instance *inst, void *opaque)
+{
+	struct instance_ids *l = opaque;
+
+	if (l->n == l->cap) {
+		size_t cap = l->cap ? l->cap * 2 : 64;
+		void *p = realloc(l->ids, cap * sizeof(*l->ids));
+
+		if (!p)
+			return -ENOMEM;
+		l->ids = p;
+		l->cap = cap;
+	}
+	snprintf(l->ids[l->n++], STORE_INSTANCE_ID_LEN + 1, "%s", inst->id);
+	return 0;
+}
+
 void instance_reconcile(struct daemon *d, const struct virt_domain *doms, size_t n)
 {
 	struct instance_ids l = {0};
@@ -1227,6 +1562,13 @@ void instance_reconcile(struct daemon *d, const struct virt_domain *doms, size_t
 			 doms[i].instance_id[0] ? doms[i].instance_id : "?");
 		store_event_add(d->store, "domain.unknown", doms[i].instance_id, doms[i].name);
 	}
+	l = (struct instance_ids){0};
+	if (store_instance_list(d->store, instance_collect_all, &l) < 0)
+		log_error("reconcile: cannot restore restart policies");
+	for (size_t i = 0; i < l.n; i++)
+		instance_restore_one(d, l.ids[i]);
+	free(l.ids);
+	d->restored = 1;
 }
 
 void instance_shutdown(struct daemon *d)

@@ -25,6 +25,7 @@ enum instance_action {
 	INSTANCE_STOP,
 	INSTANCE_KILL,
 	INSTANCE_DELETE,
+	INSTANCE_RESTART,
 };
 
 /* Longest command line the runtime reads (runtime/boot.c), and its word limit. */
@@ -40,7 +41,13 @@ enum instance_action {
 /* POST /v1/instances with a parsed JSON body (borrowed). Answers req. */
 void instance_create(struct daemon *d, struct http_req *req, json_t *body);
 
-/* start / stop (timeout_s) / kill / delete (force) the instance named by ref. Answers req. */
+/*
+ * start / stop (timeout_s) / kill / delete (force) / restart (a graceful stop
+ * within timeout_s, then a start) the instance named by ref. Answers req.
+ * A user's start or restart begins a new series for the restart policy
+ * (restart_count and the backoff from zero); a stop or kill cancels a
+ * restart the policy had scheduled (restart.h).
+ */
 void instance_act(struct daemon *d, struct http_req *req, const char *ref,
 		  enum instance_action action, int timeout_s, int force);
 
@@ -50,7 +57,10 @@ void instance_on_event(struct daemon *d, const struct virt_event *ev);
 /*
  * Brings the store in line with the running domains that carry ukd's
  * metadata: adopts the ones it knows, marks instances whose domain is gone
- * as exited, and reports (never kills) domains it does not know.
+ * as exited, and reports (never kills) domains it does not know. Then
+ * re-arms the restarts the store says are pending and, the first time
+ * after ukd started, restarts "always" and "unless-stopped" instances that
+ * are down (restart.h).
  */
 void instance_reconcile(struct daemon *d, const struct virt_domain *doms, size_t n);
 

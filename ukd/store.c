@@ -89,6 +89,17 @@ static const char *const store_migrations[] = {
 	"  guest_port INTEGER NOT NULL,"
 	"  UNIQUE (proto, host_ip, host_port));"
 	"CREATE INDEX ports_instance ON ports (instance_id);",
+	/*
+	 * 3: restart policies. restart_at is when a restart the policy decided
+	 * is due (ms since the epoch; NULL: none pending), so a pending restart
+	 * survives a ukd restart; restart_streak counts the restarts since the
+	 * last run that stayed up long enough (restart.h). Events carry the
+	 * subject's name, which outlives a deleted instance.
+	 */
+	"ALTER TABLE instances ADD COLUMN restart_at INTEGER;"
+	"ALTER TABLE instances ADD COLUMN restart_streak INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE events ADD COLUMN name TEXT;"
+	"CREATE INDEX events_subject ON events (subject, seq);",
 };
 
 #define STORE_VERSION ((int)(sizeof(store_migrations) / sizeof(store_migrations[0])))
@@ -173,6 +184,8 @@ static int store_step_done(struct store *st, sqlite3_stmt *s, const char *what)
 	return store_fail(st, what);
 }
 
+static void store_copy_text(char *dst, size_t len, sqlite3_stmt *s, int col);
+
 static int store_event_insert(struct store *st, const char *kind, const char *subject,
 			      const char *detail)
 {
@@ -180,8 +193,11 @@ static int store_event_insert(struct store *st, const char *kind, const char *su
 	int ret;
 
 	if ((ret = store_prepare(st,
-				 "INSERT INTO events (time, kind, subject, detail) "
-				 "VALUES (?, ?, ?, ?)",
+				 "INSERT INTO events (time, kind, subject, detail, name) "
+				 "VALUES (?1, ?2, ?3, ?4, coalesce("
+				 "(SELECT name FROM instances WHERE id = ?3), "
+				 "(SELECT name FROM images WHERE id = ?3), "
+				 "(SELECT name FROM networks WHERE name = ?3)))",
 				 &s)) < 0)
 		return ret;
 	sqlite3_bind_int64(s, 1, util_now_ms());
@@ -202,6 +218,40 @@ int store_event_add(struct store *st, const char *kind, const char *subject, con
 	if ((ret = store_event_insert(st, kind, subject, detail)) < 0)
 		return store_rollback(st, ret);
 	return store_commit(st);
+}
+
+int store_event_list(struct store *st, int64_t after, int64_t since_ms, const char *subject,
+		     int limit, store_event_cb cb, void *opaque)
+{
+	struct store_event ev;
+	sqlite3_stmt *s;
+	int rc, ret;
+
+	if ((ret = store_prepare(st,
+				 "SELECT seq, time, kind, subject, name, detail FROM events "
+				 "WHERE seq > ?1 AND time >= ?2 AND (?3 IS NULL OR subject = ?3) "
+				 "ORDER BY seq LIMIT ?4",
+				 &s)) < 0)
+		return ret;
+	sqlite3_bind_int64(s, 1, after);
+	sqlite3_bind_int64(s, 2, since_ms);
+	store_bind_text(s, 3, subject);
+	sqlite3_bind_int(s, 4, limit);
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		memset(&ev, 0, sizeof(ev));
+		ev.seq = sqlite3_column_int64(s, 0);
+		ev.time = sqlite3_column_int64(s, 1);
+		store_copy_text(ev.kind, sizeof(ev.kind), s, 2);
+		store_copy_text(ev.subject, sizeof(ev.subject), s, 3);
+		store_copy_text(ev.name, sizeof(ev.name), s, 4);
+		ev.detail = (const char *)sqlite3_column_text(s, 5);
+		if ((ret = cb(&ev, opaque)) < 0)
+			break;
+	}
+	if (ret == 0 && rc != SQLITE_DONE)
+		ret = store_fail(st, "list events");
+	sqlite3_finalize(s);
+	return ret;
 }
 
 static int store_get_version(struct store *st, int *version)
@@ -459,14 +509,16 @@ static int store_delete_id(struct store *st, const char *sql, const char *id, co
 
 	if ((ret = store_begin(st)) < 0)
 		return ret;
-	if ((ret = store_prepare(st, sql, &s)) < 0)
+	/* The event first, while the row can still lend it its name. */
+	if ((ret = store_event_insert(st, kind, id, NULL)) < 0 ||
+	    (ret = store_prepare(st, sql, &s)) < 0)
 		return store_rollback(st, ret);
 	sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
 	ret = store_step_done(st, s, sql);
 	sqlite3_finalize(s);
 	if (ret == 0 && sqlite3_changes(st->db) == 0)
 		ret = -ENOENT;
-	if (ret < 0 || (ret = store_event_insert(st, kind, id, NULL)) < 0)
+	if (ret < 0)
 		return store_rollback(st, ret);
 	return store_commit(st);
 }
@@ -480,7 +532,7 @@ int store_image_delete(struct store *st, const char *id)
 
 #define STORE_INSTANCE_COLS                                                                      \
 	"id, name, image_id, spec, desired, observed, domain_uuid, restart_count, exit_status, " \
-	"exit_reason, message, created, started, finished"
+	"exit_reason, message, created, started, finished, restart_at, restart_streak"
 
 static int store_instance_row(sqlite3_stmt *s, struct store_instance *inst)
 {
@@ -503,6 +555,8 @@ static int store_instance_row(sqlite3_stmt *s, struct store_instance *inst)
 	inst->created = sqlite3_column_int64(s, 11);
 	inst->started = sqlite3_column_int64(s, 12);
 	inst->finished = sqlite3_column_int64(s, 13);
+	inst->restart_at = sqlite3_column_int64(s, 14);
+	inst->restart_streak = sqlite3_column_int64(s, 15);
 	if (!inst->spec || (msg && !inst->message)) {
 		store_instance_clear(inst);
 		return -ENOMEM;
@@ -537,6 +591,8 @@ static void store_instance_bind(sqlite3_stmt *s, const struct store_instance *in
 	sqlite3_bind_int64(s, 12, inst->created);
 	store_bind_time(s, 13, inst->started);
 	store_bind_time(s, 14, inst->finished);
+	store_bind_time(s, 15, inst->restart_at);
+	sqlite3_bind_int64(s, 16, inst->restart_streak);
 }
 
 static int store_instance_write(struct store *st, const char *sql,
@@ -564,7 +620,7 @@ int store_instance_insert(struct store *st, const struct store_instance *inst)
 {
 	return store_instance_write(st,
 				    "INSERT INTO instances (" STORE_INSTANCE_COLS
-				    ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+				    ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
 				    inst, "instance.created", inst->name);
 }
 
@@ -575,7 +631,8 @@ int store_instance_update(struct store *st, const struct store_instance *inst, c
 				    "UPDATE instances SET name = ?2, image_id = ?3, spec = ?4, "
 				    "desired = ?5, observed = ?6, domain_uuid = ?7, "
 				    "restart_count = ?8, exit_status = ?9, exit_reason = ?10, "
-				    "message = ?11, created = ?12, started = ?13, finished = ?14 "
+				    "message = ?11, created = ?12, started = ?13, finished = ?14, "
+				    "restart_at = ?15, restart_streak = ?16 "
 				    "WHERE id = ?1",
 				    inst, kind, detail);
 }
@@ -659,7 +716,7 @@ int store_instance_list(struct store *st, store_instance_cb cb, void *opaque)
 
 int store_instance_delete(struct store *st, const char *id)
 {
-	return store_delete_id(st, "DELETE FROM instances WHERE id = ?", id, "instance.deleted");
+	return store_delete_id(st, "DELETE FROM instances WHERE id = ?", id, "instance.removed");
 }
 
 /* --- networks, addresses and published ports --- */
@@ -868,7 +925,7 @@ int store_instance_insert_nic(struct store *st, struct store_instance *inst, str
 		return store_rollback(st, ret);
 	if ((ret = store_prepare(st,
 				 "INSERT INTO instances (" STORE_INSTANCE_COLS
-				 ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+				 ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
 				 &s)) < 0)
 		return store_rollback(st, ret);
 	store_instance_bind(s, inst);

@@ -40,6 +40,8 @@ struct store_image {
 #define STORE_STATE_RUNNING "running"
 #define STORE_STATE_STOPPING "stopping"
 #define STORE_STATE_EXITED "exited"
+/* Exited, and the restart policy's limit is reached: it is not restarted again. */
+#define STORE_STATE_CRASH_LOOP "crash-loop"
 
 struct store_instance {
 	char id[STORE_INSTANCE_ID_LEN + 1];
@@ -55,6 +57,8 @@ struct store_instance {
 	char exit_reason[32];		    /* "" while none */
 	char *message;			    /* malloc'd detail for humans, or NULL */
 	int64_t created, started, finished; /* ms since the epoch; 0 = never */
+	int64_t restart_at;		    /* a restart by the policy is due then; 0 = none */
+	int64_t restart_streak;		    /* restarts since a run stayed up (restart.h) */
 };
 
 int store_open(const char *path, struct store **out);
@@ -110,6 +114,24 @@ void store_instance_clear(struct store_instance *inst);
 
 /* Appends one event on its own. */
 int store_event_add(struct store *st, const char *kind, const char *subject, const char *detail);
+
+struct store_event {
+	int64_t seq;  /* increasing, never reused */
+	int64_t time; /* ms since the epoch */
+	char kind[64];
+	char subject[STORE_NAME_MAX]; /* an instance or image id, a network name, or "" */
+	char name[STORE_NAME_MAX];    /* the subject's name when it was recorded, or "" */
+	const char *detail;	      /* valid during the callback only; may be NULL */
+};
+
+typedef int (*store_event_cb)(const struct store_event *ev, void *opaque);
+
+/*
+ * Calls cb for at most limit events with seq > after and time >= since_ms,
+ * of subject (NULL: all), oldest first.
+ */
+int store_event_list(struct store *st, int64_t after, int64_t since_ms, const char *subject,
+		     int limit, store_event_cb cb, void *opaque);
 
 /* --- networks, addresses and published ports (network.h explains them) --- */
 

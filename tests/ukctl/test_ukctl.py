@@ -26,6 +26,9 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "daemon"))
 from test_daemon import Daemon, running_domains, virsh, SPIN_C, HELLO  # noqa: E402
 
+with open(os.path.join(HERE, "..", "daemon", "apps", "exit_after.c"), "rb") as f:
+    EXIT_AFTER_C = f.read()
+
 UKCTL = os.environ.get("UKCTL", "build/bin/ukctl")
 COMPLETION = os.environ.get("UKCTL_COMPLETION", os.path.join(HERE, "..", "..", "ukctl",
                                                              "completion.bash"))
@@ -345,18 +348,97 @@ class UkctlTest(unittest.TestCase):
         self.assertIn("dynamically linked", r.err)
 
     def test_unsupported(self):
-        """Flags and commands ukd cannot serve yet say so (exit 1) and create nothing."""
+        """Flags ukd cannot serve yet say so (exit 1) and create nothing."""
         self.hello()
-        for flag in (["--restart", "always"], ["--cpus", "2"]):
+        for flag in (["--cpus", "2"],):
             r = self.ukctl("run", "-d", *flag, "hello:v1")
             self.assertEqual(r.rc, 1, "%s: %r" % (flag, r))
             self.assertIn("not supported by this ukd yet", r.err)
-        for args in (["events"],):
-            r = self.ukctl(*args)
-            self.assertEqual(r.rc, 1, "%s: %r" % (args, r))
-            self.assertIn("not supported by this ukd yet", r.err)
-            self.assertEqual(r.out, "")
         self.assertEqual(self.api("/v1/instances"), [])
+
+    def exit_dir(self):
+        d = os.path.join(self.dir, "exit")
+        os.makedirs(d)
+        with open(os.path.join(d, "uk.json"), "w") as f:
+            json.dump({"name": "exit", "sources": ["exit_after.c"], "mem": 16}, f)
+        with open(os.path.join(d, "exit_after.c"), "wb") as f:
+            f.write(EXIT_AFTER_C)
+        return d
+
+    def test_restart_policy_and_events(self):
+        """run --restart on-failure:2 -> crash-loop in list/inspect; events shows the
+        sequence; restart restarts; a bad policy is ukd's 422 (exit 1)."""
+        self.ukctl("build", "-q", "-t", "exit", self.exit_dir(), rc=0)
+        r = self.ukctl("run", "-d", "--restart", "sometimes", "--name", "bad", "exit", rc=1)
+        self.assertIn("restart policy \"sometimes\" is unknown", r.err)
+        self.ukctl("inspect", "bad", rc=1)
+        r = self.ukctl("run", "--rm", "--restart", "always", "exit", rc=2)
+        self.assertIn("--rm and --restart", r.err)
+
+        self.ukctl("run", "-d", "--restart", "on-failure:2", "--name", "fl", "exit", "1", "1",
+                   rc=0)
+        got = self.wait_state("fl", "crash-loop", timeout=120)
+        self.assertEqual((got["restart"], got["restart_count"]), ("on-failure:2", 2))
+        # list shows a crash loop without -a, in its own state, with the restarts.
+        line = [ln for ln in self.ukctl("list", rc=0).out.splitlines() if " fl " in ln]
+        self.assertEqual(len(line), 1, line)
+        self.assertRegex(line[0], r"crash-loop +Crash-loop \(1\) .*, 2 restarts")
+        self.assertEqual([i["name"] for i in
+                          self.ukctl("list", "--json", "--filter", "state=crash-loop",
+                                     rc=0).json()], ["fl"])
+        out = self.ukctl("inspect", "fl", rc=0).out
+        self.assertRegex(out, r"restart: +on-failure:2")
+        self.assertRegex(out, r"restart_count: +2")
+
+        out = self.ukctl("events", "fl", rc=0).out
+        kinds = [ln.split()[3] for ln in out.splitlines()]
+        print(out)
+        # Health transitions may come in between under a slow TCG; the life cycle is fixed.
+        self.assertEqual([k for k in kinds if k not in ("ready", "not-ready", "unhealthy",
+                                                       "healthy")],
+                         ["created", "starting", "started", "exited", "restarted",
+                          "starting", "started", "exited", "restarted", "starting",
+                          "started", "exited", "crash-loop"])
+        self.assertIn("status 1; restart in 100 ms", out)
+        self.assertIn("status 1; restart in 200 ms", out)
+        lines = [json.loads(ln) for ln in
+                 self.ukctl("events", "--json", "fl", rc=0).out.splitlines()]
+        self.assertEqual([e["type"] for e in lines], ["instance." + k for k in kinds])
+        since = lines[-2]["id"]
+        self.assertEqual([e["type"] for e in json.loads("[%s]" % ",".join(
+            self.ukctl("events", "--json", "--since", str(since), "fl",
+                       rc=0).out.splitlines()))], ["instance.crash-loop"])
+        self.ukctl("events", "--since", "yesterday", rc=1)
+
+        # events -f streams what happens next; restart restarts a running instance.
+        self.ukctl("run", "-d", "--name", "sp", "--restart", "always", "spin:v1", rc=1)
+        self.ukctl("build", "-q", "-t", "spin:v1", self.spin_dir(), rc=0)
+        self.ukctl("run", "-d", "--name", "sp", "--restart", "always", "spin:v1", rc=0)
+        self.wait_log("sp", "spinning")
+        last = json.loads(self.ukctl("events", "--json", "sp", rc=0).out.splitlines()[-1])
+        follow = subprocess.Popen([UKCTL, "events", "-f", "--since", str(last["id"]), "sp"],
+                                  stdout=subprocess.PIPE, text=True, env=self.env)
+        try:
+            self.assertEqual(self.ukctl("restart", "-t", "2", "sp", rc=0).out, "sp\n")
+            seen = []
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline:
+                ln = follow.stdout.readline()
+                if not ln:
+                    break
+                seen.append(ln.split()[3])
+                if seen[-2:] == ["starting", "started"]:
+                    break
+            self.assertEqual([k for k in seen if k not in ("ready", "not-ready", "unhealthy",
+                                                           "healthy")],
+                             ["stopping", "stopped", "starting", "started"])
+        finally:
+            follow.terminate()
+            follow.wait()
+        self.assertEqual(self.wait_state("sp", "running")["restart_count"], 0)
+        self.ukctl("stop", "-t", "1", "sp", rc=0)
+        time.sleep(1)
+        self.assertEqual(self.ukctl("inspect", "--json", "sp", rc=0).json()["state"], "exited")
 
     def test_health(self):
         """health shows the API's health report, or says this ukd has none (exit 1)."""
