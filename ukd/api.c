@@ -17,6 +17,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "capacity.h"
 #include "console.h"
 #include "events.h"
 #include "health.h"
@@ -160,8 +161,10 @@ static void api_system_info(struct api_ctx *c)
 	const struct virt_host *h = &d->host;
 	json_t *instances = json_pack("{s:i, s:{}}", "total", 0, "by_state");
 	json_int_t images = 0;
+	struct capacity cap;
 
-	if (!instances || store_image_list(d->store, api_count_image, &images) < 0 ||
+	if (!instances || capacity_get(d, NULL, &cap) < 0 ||
+	    store_image_list(d->store, api_count_image, &images) < 0 ||
 	    store_instance_list(d->store, api_count_instance, instances) < 0) {
 		json_decref(instances);
 		http_respond_error(c->req, 500, "store_error", "cannot count images and instances");
@@ -170,7 +173,7 @@ static void api_system_info(struct api_ctx *c)
 	api_send_json(
 		c->req, 200,
 		json_pack("{s:s, s:s, s:s, s:s, s:i, s:{s:s, s:b, s:s?, s:o?, s:o?, s:o?}, "
-			  "s:{s:I, s:I}, s:I, s:o}",
+			  "s:{s:I, s:I}, s:{s:I, s:I, s:f}, s:I, s:o}",
 			  "version", UKD_VERSION, "root", d->cfg->root, "accelerator",
 			  d->kvm ? "kvm" : "tcg", "accelerator_reason", d->accel_reason,
 			  "schema_version", store_schema_version(), "libvirt", "uri",
@@ -179,6 +182,10 @@ static void api_system_info(struct api_ctx *c)
 			  api_opt_str(h->libvirt_version), "hypervisor", api_opt_str(h->hypervisor),
 			  "hypervisor_version", api_opt_str(h->hypervisor_version), "host", "cpus",
 			  (json_int_t)h->cpus, "memory_mib", (json_int_t)(h->memory_kib >> 10),
+			  "capacity", "memory_limit_mib", (json_int_t)cap.limit_mib,
+			  "memory_committed_mib", (json_int_t)cap.committed_mib, "overcommit",
+			  d->cfg->mem_overcommit > 0 ? d->cfg->mem_overcommit
+						     : CAPACITY_RATIO_DEFAULT,
 			  "images", images, "instances", instances));
 }
 

@@ -31,6 +31,7 @@ struct daemon_cfg {
 	const char *default_subnet; /* uk0's subnet, or NULL (NETWORK_DEFAULT_SUBNET) */
 	const char *dns;	    /* dns= for guests, or NULL */
 	const char *rng;	    /* virtio-rng in guests: "on", "off", or NULL/"auto" */
+	double mem_overcommit;	    /* guest memory / host memory allowed; 0: the default */
 	const char *listen;	    /* TCP HOST:PORT for the API, or NULL */
 	const char *token;	    /* the bearer token TCP requests must carry (with listen) */
 	const void *runtime;	    /* runtime ELF bytes, embedded in ukd */

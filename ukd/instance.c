@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "console.h"
+#include "capacity.h"
 #include "health.h"
 #include "image.h"
 #include "log.h"
@@ -1177,6 +1178,12 @@ void instance_create(struct daemon *d, struct http_req *req, json_t *body)
 		goto free_spec;
 	}
 	json_object_set_new(spec, "memory_mib", json_integer(mem ? mem : img.mem_mib));
+	if (start && (ret = capacity_check(d, NULL, mem ? mem : img.mem_mib, err, sizeof(err)))) {
+		http_respond_error(req, ret == -ENOSPC ? 507 : 500,
+				   ret == -ENOSPC ? "insufficient_capacity" : "internal", "%s",
+				   err);
+		goto free_spec;
+	}
 	/* Published ports listen from here on: a taken one is refused before anything exists. */
 	if (!(att = calloc(1, sizeof(*att)))) {
 		http_respond_error(req, 500, "internal", "out of memory");
@@ -1385,6 +1392,20 @@ void instance_act(struct daemon *d, struct http_req *req, const char *ref,
 		http_respond_error(req, 503, "libvirt_unavailable", "not connected to libvirt: %s",
 				   d->libvirt_error);
 		goto clear;
+	}
+	if (action == INSTANCE_START || (action == INSTANCE_RESTART && !active)) {
+		char err[512];
+		json_t *spec = json_loads(inst.spec, 0, NULL);
+		unsigned mem = (unsigned)json_integer_value(json_object_get(spec, "memory_mib"));
+		int ret;
+
+		json_decref(spec);
+		if ((ret = capacity_check(d, inst.id, mem, err, sizeof(err)))) {
+			http_respond_error(req, ret == -ENOSPC ? 507 : 500,
+					   ret == -ENOSPC ? "insufficient_capacity" : "internal",
+					   "%s", err);
+			goto clear;
+		}
 	}
 	if (!(op = instance_op_new(d, inst.id, action, req))) {
 		http_respond_error(req, 500, "internal", "out of memory");

@@ -291,6 +291,9 @@ static void main_daemon_usage(FILE *f)
 	      "      --default-subnet CIDR  subnet of the default network uk0\n"
 	      "                         (default 10.87.0.0/16)\n"
 	      "      --dns ADDR         DNS server given to guests (dns= on their command line)\n"
+	      "      --mem-overcommit R guest memory of running instances may reach R x\n"
+	      "                         the host's memory (default 1.0); a start beyond\n"
+	      "                         it is refused (507); e.g. --mem-overcommit 1.5\n"
 	      "      --rng auto|on|off  a virtio-rng device in every guest (entropy from the\n"
 	      "                         host's /dev/urandom); auto (default): only when the\n"
 	      "                         guest CPU lacks RDRAND (KVM on such a host), since\n"
@@ -365,6 +368,14 @@ static int main_daemon_option(struct daemon_cfg *cfg, int argc, char **argv, int
 			return main_daemon_usage_err("--dns: expected an IPv4 address, not \"%s\"",
 						     v);
 		cfg->dns = v;
+	} else if (!m && (m = main_opt(argc, argv, i, "--mem-overcommit", NULL, &v)) > 0) {
+		double r = strtod(v, &end);
+
+		if (v[0] < '0' || v[0] > '9' || *end || !(r >= 0.001 && r <= 100))
+			return main_daemon_usage_err(
+				"--mem-overcommit: expected a ratio from 0.001 to 100, not \"%s\"",
+				v);
+		cfg->mem_overcommit = r;
 	} else if (!m && (m = main_opt(argc, argv, i, "--rng", NULL, &v)) > 0) {
 		if (strcmp(v, "auto") && strcmp(v, "on") && strcmp(v, "off"))
 			return main_daemon_usage_err("--rng: expected auto, on or off, not \"%s\"",
