@@ -667,35 +667,12 @@ static void api_instance_kill(struct api_ctx *c)
 
 /* A log follower: polls the console file and streams what is new until the run ends. */
 struct api_follow {
-	uv_timer_t timer;
+	struct http_poll poll; /* first: http_poll_end frees the struct */
 	struct daemon *d;
-	struct http_req *req;
 	char id[STORE_INSTANCE_ID_LEN + 1];
 	char path[PATH_MAX];
 	long long off;
-	int ended;
 };
-
-static void api_follow_free(uv_handle_t *h)
-{
-	free(h->data);
-}
-
-static void api_follow_end(struct api_follow *f)
-{
-	if (f->ended)
-		return;
-	f->ended = 1;
-	uv_timer_stop(&f->timer);
-	f->req->on_gone = NULL;
-	http_stream_end(f->req);
-	uv_close((uv_handle_t *)&f->timer, api_follow_free);
-}
-
-static void api_follow_gone(struct http_req *req)
-{
-	api_follow_end(req->user);
-}
 
 static void api_follow_tick(uv_timer_t *t)
 {
@@ -713,11 +690,11 @@ static void api_follow_tick(uv_timer_t *t)
 	do {
 		if (console_read_from(f->path, &f->off, 256u << 10, &buf, &len) < 0)
 			break;
-		http_stream_write(f->req, buf, len);
+		http_stream_write(f->poll.req, buf, len);
 		free(buf);
-	} while (len && !f->ended && !http_req_gone(f->req));
+	} while (len && !f->poll.ended && !http_req_gone(f->poll.req));
 	if (!active || f->d->stopping)
-		api_follow_end(f);
+		http_poll_end(&f->poll);
 }
 
 /* ?since=T into *ms (0: absent). Returns 0, or -1 (answered 400). */
@@ -770,17 +747,13 @@ static void api_instance_logs(struct api_ctx *c)
 		goto free_text;
 	}
 	f->d = c->d;
-	f->req = c->req;
 	f->off = end;
 	snprintf(f->id, sizeof(f->id), "%s", inst.id);
 	snprintf(f->path, sizeof(f->path), "%s", path);
-	uv_timer_init(c->d->loop, &f->timer);
-	f->timer.data = f;
-	c->req->user = f;
-	c->req->on_gone = api_follow_gone;
-	http_stream_begin(c->req, 200, "text/plain; charset=utf-8");
+	/* The backlog goes out before the first tick: the timer fires on a later turn. */
+	http_poll_start(&f->poll, c->d->loop, c->req, "text/plain; charset=utf-8", api_follow_tick,
+			API_FOLLOW_POLL_MS);
 	http_stream_write(c->req, text, len);
-	uv_timer_start(&f->timer, api_follow_tick, 0, API_FOLLOW_POLL_MS);
 free_text:
 	free(text);
 clear:

@@ -15,6 +15,7 @@
 #include <time.h>
 
 #include "log.h"
+#include "since.h"
 #include "store.h"
 #include "util.h"
 
@@ -22,55 +23,25 @@
 #define EVENTS_BATCH 500
 
 struct events_follow {
-	uv_timer_t timer;
+	struct http_poll poll; /* first: http_poll_end frees the struct */
 	struct daemon *d;
-	struct http_req *req;
 	char subject[STORE_INSTANCE_ID_LEN + 1]; /* "" = every subject */
 	int64_t after, since_ms;
-	int ended;
 };
 
 int events_parse_since(const char *s, int64_t now_ms, int64_t *after, int64_t *since_ms)
 {
 	size_t digits = strspn(s, "0123456789");
-	struct tm tm = {0};
-	const char *p;
-	int64_t v, frac = 0, unit;
-	int n;
 
 	*after = *since_ms = 0;
-	if (!digits || digits > 15)
-		return -EINVAL;
-	v = strtoll(s, NULL, 10);
-	if (!s[digits]) {
-		*after = v;
+	/* All digits: an event id (not unix seconds, unlike the logs' since). */
+	if (digits && !s[digits]) {
+		if (digits > 15)
+			return -EINVAL;
+		*after = strtoll(s, NULL, 10);
 		return 0;
 	}
-	if (!s[digits + 1] && strchr("smhd", s[digits])) {
-		unit = s[digits] == 's'	  ? 1000
-		       : s[digits] == 'm' ? 60000
-		       : s[digits] == 'h' ? 3600000
-					  : 86400000;
-		if (v > now_ms / unit)
-			return -EINVAL;
-		*since_ms = now_ms - v * unit;
-		return 0;
-	}
-	if (!(p = strptime(s, "%Y-%m-%dT%H:%M:%S", &tm)))
-		return -EINVAL;
-	if (*p == '.') {
-		for (p++, n = 0; *p >= '0' && *p <= '9'; p++, n++)
-			if (n < 3)
-				frac = frac * 10 + (*p - '0');
-		if (!n)
-			return -EINVAL;
-		for (; n < 3; n++)
-			frac *= 10;
-	}
-	if (strcmp(p, "Z"))
-		return -EINVAL;
-	*since_ms = (int64_t)timegm(&tm) * 1000 + frac;
-	return *since_ms < 0 ? -EINVAL : 0;
+	return since_parse(s, now_ms, since_ms) < 0 || *since_ms < 0 ? -EINVAL : 0;
 }
 
 struct events_out {
@@ -115,27 +86,6 @@ static int events_batch(struct daemon *d, const char *subject, int64_t *after, i
 	return ret;
 }
 
-static void events_follow_free(uv_handle_t *h)
-{
-	free(h->data);
-}
-
-static void events_follow_end(struct events_follow *f)
-{
-	if (f->ended)
-		return;
-	f->ended = 1;
-	uv_timer_stop(&f->timer);
-	f->req->on_gone = NULL;
-	http_stream_end(f->req);
-	uv_close((uv_handle_t *)&f->timer, events_follow_free);
-}
-
-static void events_follow_gone(struct http_req *req)
-{
-	events_follow_end(req->user);
-}
-
 static void events_follow_tick(uv_timer_t *t)
 {
 	struct events_follow *f = t->data;
@@ -145,15 +95,15 @@ static void events_follow_tick(uv_timer_t *t)
 		o = (struct events_out){0};
 		if (events_batch(f->d, f->subject, &f->after, f->since_ms, &o) < 0) {
 			util_buf_free(&o.b);
-			events_follow_end(f);
+			http_poll_end(&f->poll);
 			return;
 		}
 		if (o.b.len)
-			http_stream_write(f->req, o.b.s, o.b.len);
+			http_stream_write(f->poll.req, o.b.s, o.b.len);
 		util_buf_free(&o.b);
-	} while (o.n == EVENTS_BATCH && !http_req_gone(f->req));
+	} while (o.n == EVENTS_BATCH && !http_req_gone(f->poll.req));
 	if (f->d->stopping)
-		events_follow_end(f);
+		http_poll_end(&f->poll);
 }
 
 void events_api_get(struct daemon *d, struct http_req *req)
@@ -168,9 +118,10 @@ void events_api_get(struct daemon *d, struct http_req *req)
 
 	if ((r = http_query(req, "since", 0, since, sizeof(since))) < 0 ||
 	    (r > 0 && events_parse_since(since, util_now_ms(), &after, &since_ms) < 0)) {
-		http_respond_error(req, 400, "bad_query",
-				   "since must be an event id, a time like 2026-01-31T10:00:00Z "
-				   "or a duration like 10m");
+		http_respond_error(
+			req, 400, "bad_query",
+			"since must be an event id, an RFC 3339 time like 2026-01-31T10:00:00Z "
+			"or a duration like 10m");
 		return;
 	}
 	if (!(f = calloc(1, sizeof(*f)))) {
@@ -196,17 +147,12 @@ void events_api_get(struct daemon *d, struct http_req *req)
 		store_instance_clear(&inst);
 	}
 	f->d = d;
-	f->req = req;
 	f->after = after;
 	f->since_ms = since_ms;
 	r = http_query(req, "follow", 0, follow, sizeof(follow));
 	if (r > 0 && (!strcmp(follow, "1") || !strcmp(follow, "true") || !follow[0])) {
-		uv_timer_init(d->loop, &f->timer);
-		f->timer.data = f;
-		req->user = f;
-		req->on_gone = events_follow_gone;
-		http_stream_begin(req, 200, "application/x-ndjson");
-		uv_timer_start(&f->timer, events_follow_tick, 0, EVENTS_POLL_MS);
+		http_poll_start(&f->poll, d->loop, req, "application/x-ndjson", events_follow_tick,
+				EVENTS_POLL_MS);
 		return;
 	}
 	/* The whole log up to now in one answer. */

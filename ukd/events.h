@@ -18,7 +18,8 @@
 
 /*
  * Parses a since= value (API input) at time now_ms: sets *after (an event
- * id) or *since_ms (ms since the epoch); the other is left 0. 0 or -EINVAL.
+ * id: all digits) or *since_ms (ms since the epoch: anything since_parse
+ * takes, as for the logs); the other is left 0. 0 or -EINVAL.
  */
 int events_parse_since(const char *s, int64_t now_ms, int64_t *after, int64_t *since_ms);
 

@@ -459,6 +459,39 @@ void http_stream_end(struct http_req *req)
 	http_write(c, end, 5, 1);
 }
 
+static void http_poll_free(uv_handle_t *h)
+{
+	free(h->data);
+}
+
+void http_poll_end(struct http_poll *p)
+{
+	if (p->ended)
+		return;
+	p->ended = 1;
+	uv_timer_stop(&p->timer);
+	p->req->on_gone = NULL;
+	http_stream_end(p->req);
+	uv_close((uv_handle_t *)&p->timer, http_poll_free);
+}
+
+static void http_poll_gone(struct http_req *req)
+{
+	http_poll_end(req->user);
+}
+
+void http_poll_start(struct http_poll *p, uv_loop_t *loop, struct http_req *req,
+		     const char *content_type, uv_timer_cb tick, uint64_t period_ms)
+{
+	p->req = req;
+	uv_timer_init(loop, &p->timer);
+	p->timer.data = p;
+	req->user = p;
+	req->on_gone = http_poll_gone;
+	http_stream_begin(req, 200, content_type);
+	uv_timer_start(&p->timer, tick, 0, period_ms);
+}
+
 /* --- parser callbacks --- */
 
 static struct http_conn *http_conn_of(http_parser *p)

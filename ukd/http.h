@@ -110,4 +110,20 @@ void http_stream_begin(struct http_req *req, int status, const char *content_typ
 void http_stream_write(struct http_req *req, const void *data, size_t len);
 void http_stream_end(struct http_req *req);
 
+/*
+ * A streamed answer fed by a timer (log and event followers): put it first in
+ * a calloc'd struct; http_poll_start begins the chunked response and calls
+ * tick (with t->data the struct) now and every period_ms; http_poll_end, from
+ * the tick or when the client goes, ends the response and frees the struct.
+ */
+struct http_poll {
+	uv_timer_t timer;
+	struct http_req *req;
+	int ended;
+};
+
+void http_poll_start(struct http_poll *p, uv_loop_t *loop, struct http_req *req,
+		     const char *content_type, uv_timer_cb tick, uint64_t period_ms);
+void http_poll_end(struct http_poll *p);
+
 #endif
