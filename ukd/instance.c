@@ -1433,12 +1433,8 @@ struct instance_ids {
 	size_t n, cap;
 };
 
-static int instance_collect(const struct store_instance *inst, void *opaque)
+static int instance_ids_add(struct instance_ids *l, const char *id)
 {
-	struct instance_ids *l = opaque;
-
-	if (!instance_active(inst))
-		return 0;
 	if (l->n == l->cap) {
 		size_t cap = l->cap ? l->cap * 2 : 64;
 		void *p = realloc(l->ids, cap * sizeof(*l->ids));
@@ -1448,8 +1444,13 @@ static int instance_collect(const struct store_instance *inst, void *opaque)
 		l->ids = p;
 		l->cap = cap;
 	}
-	snprintf(l->ids[l->n++], STORE_INSTANCE_ID_LEN + 1, "%s", inst->id);
+	snprintf(l->ids[l->n++], STORE_INSTANCE_ID_LEN + 1, "%s", id);
 	return 0;
+}
+
+static int instance_collect(const struct store_instance *inst, void *opaque)
+{
+	return instance_active(inst) ? instance_ids_add(opaque, inst->id) : 0;
 }
 
 /* The heartbeat interval the instance's spec asks for (0: the runtime's default). */
@@ -1538,19 +1539,7 @@ clear:
 
 static int instance_collect_all(const struct store_instance *inst, void *opaque)
 {
-	struct instance_ids *l = opaque;
-
-	if (l->n == l->cap) {
-		size_t cap = l->cap ? l->cap * 2 : 64;
-		void *p = realloc(l->ids, cap * sizeof(*l->ids));
-
-		if (!p)
-			return -ENOMEM;
-		l->ids = p;
-		l->cap = cap;
-	}
-	snprintf(l->ids[l->n++], STORE_INSTANCE_ID_LEN + 1, "%s", inst->id);
-	return 0;
+	return instance_ids_add(opaque, inst->id);
 }
 
 void instance_reconcile(struct daemon *d, const struct virt_domain *doms, size_t n)
