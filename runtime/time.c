@@ -293,7 +293,12 @@ uint64_t time_ns_to_tsc(uint64_t ns)
 {
 	if (!tsc_hz)
 		calibrate();
-	return ns / 1000000000u * tsc_hz + ns % 1000000000u * tsc_hz / 1000000000u;
+	/*
+	 * Rounded up: a timer never fires early, and (with a TSC of at least
+	 * 1 GHz) time_tsc_to_ns() gives back exactly the ns it was given, as
+	 * timerfd_gettime must.
+	 */
+	return ns / 1000000000u * tsc_hz + (ns % 1000000000u * tsc_hz + 999999999u) / 1000000000u;
 }
 
 uint64_t time_tsc_to_ns(uint64_t cycles)
