@@ -87,15 +87,15 @@ void apic_timer_count_start(void)
 	wr(REG_TIMER_INIT, 0xffffffffu);
 }
 
-uint32_t apic_timer_count_elapsed(void)
+uint32_t apic_timer_count_read(void)
 {
-	uint32_t left;
+	return tsc_deadline_mode ? 0 : 0xffffffffu - rd(REG_TIMER_CUR);
+}
 
-	if (tsc_deadline_mode)
-		return 0;
-	left = rd(REG_TIMER_CUR);
-	wr(REG_TIMER_INIT, 0);
-	return 0xffffffffu - left;
+void apic_timer_count_stop(void)
+{
+	if (!tsc_deadline_mode)
+		wr(REG_TIMER_INIT, 0);
 }
 
 void apic_set_frequency(uint64_t hz)

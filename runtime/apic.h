@@ -20,9 +20,13 @@ void apic_eoi(void);
  * scheduler re-arms.
  */
 void apic_timer_arm_at(uint64_t tsc);
-/* For calibration: starts the counter free-running, and reads how far it went. */
+/*
+ * For calibration: starts the counter free-running, reads how far it went
+ * (without stopping it; 0 in TSC-deadline mode), and stops it.
+ */
 void apic_timer_count_start(void);
-uint32_t apic_timer_count_elapsed(void);
+uint32_t apic_timer_count_read(void);
+void apic_timer_count_stop(void);
 /* Set by time.c's calibration: timer counts per second at our divider. */
 void apic_set_frequency(uint64_t hz);
 

@@ -1,20 +1,27 @@
 /*
  * time.c: the TSC frequency from kvmclock, else from CPUID (0x15, 0x16,
- * 0x40000010), else measured against PIT channel 2; CLOCK_MONOTONIC and
- * BOOTTIME from kvmclock when the hypervisor offers it, else the TSC; the
- * wall clock from the CMOS RTC.
+ * 0x40000010), else measured against PIT channel 2 with bracketed samples;
+ * CLOCK_MONOTONIC and BOOTTIME from kvmclock when the hypervisor offers it,
+ * else the TSC; the wall clock from the CMOS RTC.
  */
 #include "time.h"
 
 #include "apic.h"
 #include "cpu.h"
 #include "errno.h"
+#include "fmt.h"
 #include "pmem.h"
 #include "proc.h"
 #include "sched.h"
 
 #define PIT_HZ 1193182u
-#define CAL_TICKS (PIT_HZ / 500) /* a 2 ms window */
+#define CAL_TICKS (PIT_HZ / 500)    /* a window of at least 2 ms */
+#define CAL_MAX_TICKS (PIT_HZ / 25) /* and at most 40 ms (the counter wraps at 55) */
+#define CAL_PPM 2000		    /* the error the two brackets may leave */
+#define CAL_START_WIDTH 16	    /* PIT ticks: a start bracket worth retrying */
+#define CAL_START_TRIES 8
+#define CAL_WINDOW_TRIES 4
+#define CAL_MAX_SAMPLES 200000 /* ~40 ms takes some 10^4 */
 
 #define KVM_CPUID_SIGNATURE 0x40000000
 #define KVM_CPUID_FEATURES 0x40000001
@@ -35,6 +42,7 @@ _Static_assert(sizeof(struct pvclock) == 32, "pvclock layout");
 static uint64_t tsc_hz, tsc_at_rtc;
 static int64_t rtc_epoch_ns;
 static const char *tsc_source = "none";
+static char pit_source[64];
 static volatile struct pvclock kvmclock __attribute__((aligned(64)));
 static int have_kvmclock;
 static uint64_t kvmclock_boot_ns, last_mono_ns;
@@ -157,29 +165,109 @@ static uint64_t cpuid_tsc_hz(void)
 	return 0;
 }
 
-/* PIT channel 2 for a 2 ms window: the TSC (if still unknown) and the APIC timer's rate. */
-static void calibrate_pit(void)
+/*
+ * One calibration sample: the TSC and the APIC timer's count read between two
+ * reads of PIT channel 2, which counts down. `mid2` is twice the PIT count
+ * at the middle of the bracket, `width` how many PIT ticks the bracket took:
+ * a vCPU descheduled by the host in between (common under TCG on a busy
+ * host) shows as a wide bracket, and such a sample is not used.
+ */
+struct pit_sample {
+	uint64_t tsc;
+	uint32_t apic, mid2, width;
+};
+
+static uint16_t pit2_read(void)
 {
-	uint64_t t0, t1;
-	uint32_t apic_counts;
+	uint8_t lo;
+
+	outb(0x43, 0x80); /* latch channel 2's count */
+	lo = inb(0x42);
+	return (uint16_t)(lo | inb(0x42) << 8);
+}
+
+static void pit_sample(struct pit_sample *s)
+{
+	uint16_t a = pit2_read(), b;
+
+	s->tsc = rdtsc();
+	s->apic = apic_timer_count_read();
+	b = pit2_read();
+	s->mid2 = (uint32_t)a + b;
+	s->width = a >= b ? a - b : 0xffff; /* b > a: the counter wrapped */
+}
+
+/*
+ * One window on PIT channel 2, counting down from 0xffff in mode 0 (its
+ * output rises at 0, after 55 ms, and marks a wrapped, unusable window).
+ * Ends at the first sample at least CAL_TICKS after the start whose
+ * brackets leave an error of at most CAL_PPM, or at CAL_MAX_TICKS with the
+ * best one. Returns the error bound in ppm, or 0 if the window is void.
+ */
+static uint32_t pit_window(uint64_t *tsc_hz_out, uint64_t *apic_hz_out, uint32_t *us_out)
+{
+	struct pit_sample s0, s, best = {0};
+	uint64_t best_err = ~0ull, err;
+	uint32_t elapsed2;
 
 	outb(0x61, (inb(0x61) & ~0x02) | 0x01); /* gate on, speaker off */
 	outb(0x43, 0xb0);			/* channel 2, lo/hi, mode 0 */
-	outb(0x42, CAL_TICKS & 0xff);
-	outb(0x42, CAL_TICKS >> 8);
+	outb(0x42, 0xff);
+	outb(0x42, 0xff);
 	apic_timer_count_start();
-	t0 = rdtsc();
-	for (uint64_t i = 0; i < 100000000 && !(inb(0x61) & 0x20); i++)
-		;
-	t1 = rdtsc();
-	apic_counts = apic_timer_count_elapsed();
-	if (!tsc_hz) {
-		tsc_hz = (t1 - t0) * (PIT_HZ / CAL_TICKS);
-		tsc_source = "PIT";
+	pit_sample(&s0);
+	for (int i = 0; i < CAL_START_TRIES && s0.width > CAL_START_WIDTH; i++)
+		pit_sample(&s0);
+	if (s0.width == 0xffff)
+		return 0;
+	for (int n = 0;; n++) {
+		if (n == CAL_MAX_SAMPLES)
+			return 0; /* no PIT counting here */
+		pit_sample(&s);
+		if ((inb(0x61) & 0x20) || s.mid2 > s0.mid2 || s.width == 0xffff)
+			return 0; /* the counter wrapped: descheduled for 55 ms */
+		elapsed2 = s0.mid2 - s.mid2;
+		if (elapsed2 < 2 * CAL_TICKS)
+			continue;
+		/* Each end is known to within half its bracket, plus a tick of rounding. */
+		err = (uint64_t)(s0.width + s.width + 2) * 1000000 / elapsed2;
+		if (err < best_err) {
+			best_err = err;
+			best = s;
+		}
+		if (best_err <= CAL_PPM || elapsed2 >= 2 * CAL_MAX_TICKS)
+			break;
+	}
+	elapsed2 = s0.mid2 - best.mid2;
+	*tsc_hz_out = (best.tsc - s0.tsc) * 2 * PIT_HZ / elapsed2;
+	*apic_hz_out = (uint64_t)(best.apic - s0.apic) * 2 * PIT_HZ / elapsed2;
+	*us_out = (uint32_t)((uint64_t)elapsed2 * 500000 / PIT_HZ);
+	return (uint32_t)best_err;
+}
+
+/*
+ * The TSC (if still unknown) and the APIC timer's rate against PIT channel
+ * 2, over a window of about 2 ms whose ends are bracketed samples (see
+ * pit_sample); a window spoilt by a long stall is taken again.
+ */
+static void calibrate_pit(void)
+{
+	uint64_t t_hz = 0, a_hz = 0;
+	uint32_t ppm = 0, us = 0;
+	int tries;
+
+	for (tries = 1; tries <= CAL_WINDOW_TRIES && !ppm; tries++)
+		ppm = pit_window(&t_hz, &a_hz, &us);
+	apic_timer_count_stop();
+	if (!tsc_hz && t_hz) {
+		tsc_hz = t_hz;
+		fmt_snprintf(pit_source, sizeof(pit_source), "PIT (%u us window, +-%u ppm, try %d)",
+			     us, ppm, tries - 1);
+		tsc_source = pit_source;
 	}
 	if (!tsc_hz)
 		tsc_hz = 1000000000;
-	apic_set_frequency((uint64_t)apic_counts * (PIT_HZ / CAL_TICKS));
+	apic_set_frequency(a_hz);
 }
 
 static void calibrate(void)
@@ -205,7 +293,12 @@ uint64_t time_ns_to_tsc(uint64_t ns)
 {
 	if (!tsc_hz)
 		calibrate();
-	return ns / 1000000000u * tsc_hz + ns % 1000000000u * tsc_hz / 1000000000u;
+	/*
+	 * Rounded up: a timer never fires early, and (with a TSC of at least
+	 * 1 GHz) time_tsc_to_ns() gives back exactly the ns it was given, as
+	 * timerfd_gettime must.
+	 */
+	return ns / 1000000000u * tsc_hz + (ns % 1000000000u * tsc_hz + 999999999u) / 1000000000u;
 }
 
 uint64_t time_tsc_to_ns(uint64_t cycles)
