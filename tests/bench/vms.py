@@ -111,9 +111,12 @@ class Domain:
 
     def wait_ready(self, timeout=180):
         """Seconds from `virsh create` to the ready line."""
-        while time.monotonic() - self.t0 < timeout:
+        while True:
+            t = time.monotonic() - self.t0
             if self.g.ready in self.output():
-                return time.monotonic() - self.t0
+                return t
+            if t > timeout:
+                break
             time.sleep(0.01)
         raise RuntimeError("%s: no %r within %ds; console:\n%s" %
                            (self.name, self.g.ready, timeout, self.output()[-2000:]))
