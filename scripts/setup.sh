@@ -20,7 +20,7 @@ trap 'die "step failed at line $LINENO (command: $BASH_COMMAND)"' ERR
 [ "$(id -u)" = 0 ] || die "must run as root (installs packages, starts libvirtd)"
 [ -r /etc/debian_version ] || die "this script supports Debian 12 only"
 
-# Packages: host build, guest toolchain, VM stack, test tools.
+# Packages: host build, guest toolchain, VM stack, test tools, benchmark plots.
 packages=(
   build-essential cmake pkg-config clang clang-format
   musl-tools musl-dev libc6-dev
@@ -28,6 +28,7 @@ packages=(
   libuv1-dev libsqlite3-dev libjansson-dev libcurl4-openssl-dev
   libhttp-parser-dev nettle-dev libarchive-dev
   binutils file curl iproute2 iputils-ping python3 xz-utils wrk dnsmasq-base redis-tools
+  gnuplot-nox
 )
 
 missing=()

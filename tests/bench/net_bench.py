@@ -20,22 +20,37 @@ from netns import GUEST_IP, HOST_IP, NetGuest  # noqa: E402
 STATIC = "ip=%s/24 gw=%s" % (GUEST_IP, HOST_IP)
 
 
-def wrk(g, host, seconds):
-    out = g.sh("wrk", "-t1", "-c16", "-d%ds" % seconds, "--latency",
-               "http://%s:8080/index.html" % host, timeout=seconds + 60).stdout.decode()
+def wrk_argv(host, seconds, conns=16, path="/index.html"):
+    return ["wrk", "-t1", "-c%d" % conns, "-d%ds" % seconds, "--latency",
+            "http://%s:8080%s" % (host, path)]
+
+
+def parse_wrk(out):
+    """(requests/s, p99 latency in ms) from wrk --latency output."""
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
     p99 = re.search(r"99%\s+([\d.]+)(us|ms|s)", out)
     scale = {"us": 0.001, "ms": 1, "s": 1000}[p99.group(2)]
     return rps, float(p99.group(1)) * scale
 
 
-def redis(g, host, n):
-    out = g.sh("redis-benchmark", "-h", host, "-t", "get,set", "-n", str(n), "-q", "--precision", "3",
-               timeout=600).stdout.decode(errors="replace")
-    vals = dict((m.group(1), float(m.group(2)))
+def wrk(g, host, seconds):
+    return parse_wrk(g.sh(*wrk_argv(host, seconds), timeout=seconds + 60).stdout.decode())
+
+
+def redis_argv(host, n, pipeline=1):
+    return ["redis-benchmark", "-h", host, "-t", "get,set", "-n", str(n), "-P", str(pipeline),
+            "-q", "--precision", "3"]
+
+
+def parse_redis(out):
+    """{"SET": requests/s, "GET": requests/s} from redis-benchmark -q output."""
+    return dict((m.group(1), float(m.group(2)))
                 for m in re.finditer(r"(SET|GET): ([\d.]+) requests per second", out))
-    p99 = None
-    return vals, p99
+
+
+def redis(g, host, n):
+    out = g.sh(*redis_argv(host, n), timeout=600).stdout.decode(errors="replace")
+    return parse_redis(out), None
 
 
 def main():

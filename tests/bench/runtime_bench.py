@@ -23,19 +23,22 @@ def parse(text):
     return {k: float(v) for k, v in re.findall(r"^(\w+_ns) ([\d.]+)$", text, re.M)}
 
 
+def cpu_seconds(pid):
+    """User + system CPU time of process pid (all its threads), in seconds."""
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def idle_cpu(image, seconds):
     """Boots a guest that sleeps, and measures the QEMU process's CPU time while it idles."""
     p = subprocess.Popen(guest.qemu_argv(image, "-- idle"), stdin=subprocess.DEVNULL,
                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     try:
         time.sleep(3)  # boot and settle
-        def cpu():
-            with open("/proc/%d/stat" % p.pid) as f:
-                fields = f.read().rsplit(")", 1)[1].split()
-            return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-        c0, t0 = cpu(), time.monotonic()
+        c0, t0 = cpu_seconds(p.pid), time.monotonic()
         time.sleep(seconds)
-        return (cpu() - c0) / (time.monotonic() - t0)
+        return (cpu_seconds(p.pid) - c0) / (time.monotonic() - t0)
     finally:
         p.kill()
         p.wait()
