@@ -27,6 +27,7 @@
 
 #define HTTP_READ_SIZE (64u << 10)
 #define HTTP_DRAIN_TIMEOUT_MS 5000
+#define HTTP_BACKLOG 4096
 
 struct http_server {
 	uv_loop_t *loop;
@@ -700,6 +701,27 @@ static void http_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 	free(buf->base);
 }
 
+/*
+ * At the connection limit, the oldest connection without a request in the
+ * handler's hands (idle, or still trickling its request in) gives way to the
+ * new one, so that a flood of idle or slowloris clients cannot lock everyone
+ * else out. -1 if every other connection is busy with a request.
+ */
+static int http_evict(struct http_server *srv, struct http_conn *keep)
+{
+	struct http_conn *c, *oldest = NULL;
+
+	/* New connections go to the head of the list: the last match is the oldest. */
+	for (c = srv->conns; c; c = c->next)
+		if (c != keep && !c->dispatched && !c->closing)
+			oldest = c;
+	if (!oldest)
+		return -1;
+	log_debug("http: more than %d connections; closing the oldest idle one", HTTP_CONN_MAX);
+	http_conn_close(oldest);
+	return 0;
+}
+
 static void http_on_connection(uv_stream_t *server, int status)
 {
 	struct http_server *srv = server->data;
@@ -724,9 +746,12 @@ static void http_on_connection(uv_stream_t *server, int status)
 	srv->nconns++;
 	http_parser_init(&c->parser, HTTP_REQUEST);
 	c->parser.data = c;
-	if (uv_accept(server, (uv_stream_t *)&c->pipe) < 0 || srv->nconns > HTTP_CONN_MAX) {
-		if (srv->nconns > HTTP_CONN_MAX)
-			log_warn("http: more than %d connections; refusing one", HTTP_CONN_MAX);
+	if (uv_accept(server, (uv_stream_t *)&c->pipe) < 0) {
+		http_conn_close(c);
+		return;
+	}
+	if (srv->nconns > HTTP_CONN_MAX && http_evict(srv, c) < 0) {
+		log_warn("http: %d connections busy with requests; refusing one", HTTP_CONN_MAX);
 		http_conn_close(c);
 		return;
 	}
@@ -793,7 +818,12 @@ int http_server_start(struct http_server **out, uv_loop_t *loop, const char *pat
 	ret = uv_pipe_bind(&srv->pipe, path);
 	umask(old);
 	if (ret == 0)
-		ret = uv_listen((uv_stream_t *)&srv->pipe, 128, http_on_connection);
+		/*
+		 * A unix socket's client gets EAGAIN, not a wait, once the backlog
+		 * is full: a deep one keeps a burst of connections from failing
+		 * clients that connect meanwhile (the kernel caps it at somaxconn).
+		 */
+		ret = uv_listen((uv_stream_t *)&srv->pipe, HTTP_BACKLOG, http_on_connection);
 	if (ret < 0) {
 		/* The pipe handle lives in srv: the close callback frees both. */
 		uv_close((uv_handle_t *)&srv->pipe, http_server_closed);

@@ -703,9 +703,8 @@ static int instance_check_strings(json_t *args, json_t *env, char *err, size_t l
 	return 0;
 }
 
-/* Checks the request's fields; builds the stored spec. Returns 0 or -1 with err set. */
-static int instance_check_body(json_t *body, json_t **spec, const char **image, const char **name,
-			       int *start, unsigned *mem, char *err, size_t len)
+int instance_check_body(json_t *body, json_t **spec, const char **image, const char **name,
+			int *start, unsigned *mem, char *err, size_t len)
 {
 	static const char *const known[] = {"image", "name",  "memory_mib", "args",
 					    "env",   "start", "network",    "ports"};
