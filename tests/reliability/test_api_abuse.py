@@ -248,20 +248,21 @@ class ApiAbuseTest(unittest.TestCase):
         self.finish()
 
     def _closed(self, s, statuses=None):
-        if getattr(s, "ukd_closed", False):
+        closed = self.__dict__.setdefault("closed_socks", set())
+        if id(s) in closed:
             return True
         try:
             while True:
                 data = s.recv(65536)
                 if not data:
-                    s.ukd_closed = True
+                    closed.add(id(s))
                     return True
                 if statuses is not None and status_of(data):
                     statuses.add(status_of(data))
         except BlockingIOError:
             return False
         except OSError:
-            s.ukd_closed = True
+            closed.add(id(s))
             return True
 
     def raw(self, data, timeout=10):
