@@ -302,8 +302,9 @@ static void api_ingest_done(uv_work_t *w, int status)
 	}
 	snprintf(img->tag, sizeof(img->tag), "%s", g->tag);
 	if ((ret = store_image_put(g->d->store, img)) < 0) {
-		http_respond_error(g->req, 500, "store_error", "cannot record the image: %s",
-				   strerror(-ret));
+		http_respond_error(g->req, ret == -ENOSPC ? 507 : 500,
+				   ret == -ENOSPC ? "insufficient_storage" : "store_error",
+				   "cannot record the image: %s", strerror(-ret));
 		goto free_g;
 	}
 	/* The stored row (created time of the first upload if it existed). */

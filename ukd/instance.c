@@ -835,8 +835,9 @@ void instance_create(struct daemon *d, struct http_req *req, json_t *body)
 	/* The directory first: a row whose console directory is missing cannot start. */
 	instance_dir(d, inst.id, dir, sizeof(dir));
 	if ((ret = util_mkdir(dir, 0755)) < 0) {
-		http_respond_error(req, 500, "internal", "cannot create %s: %s", dir,
-				   strerror(-ret));
+		http_respond_error(req, ret == -ENOSPC ? 507 : 500,
+				   ret == -ENOSPC ? "insufficient_storage" : "internal",
+				   "cannot create %s: %s", dir, strerror(-ret));
 		goto free_inst;
 	}
 	if ((ret = network_insert(d, &inst, att)) < 0) {
@@ -848,9 +849,13 @@ void instance_create(struct daemon *d, struct http_req *req, json_t *body)
 		else if (ret == -EADDRINUSE)
 			http_respond_error(req, 409, "port_in_use",
 					   "a published port is taken by another instance");
-		else if (ret == -ENOSPC)
+		else if (ret == -EADDRNOTAVAIL)
 			http_respond_error(req, 409, "network_full",
 					   "network %s has no free address", att->net.name);
+		else if (ret == -ENOSPC)
+			http_respond_error(req, 507, "insufficient_storage",
+					   "cannot store the instance: the state directory's "
+					   "filesystem is full");
 		else
 			http_respond_error(req, 500, "store_error", "cannot store the instance: %s",
 					   strerror(-ret));
