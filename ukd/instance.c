@@ -370,9 +370,26 @@ void instance_on_event(struct daemon *d, const struct virt_event *ev)
 		log_debug("event for domain %s (%s), not a ukd instance run", ev->name, ev->uuid);
 		return;
 	}
-	if (ev->kind == VIRT_EV_STARTED && !strcmp(inst.observed, STORE_STATE_STARTING))
+	if (ev->kind == VIRT_EV_STARTED && !strcmp(inst.observed, STORE_STATE_STARTING)) {
 		instance_running(d, &inst, "instance.running");
-	else if (ev->kind == VIRT_EV_STOPPED && instance_active(&inst))
+	} else if (ev->kind == VIRT_EV_STARTED && !instance_active(&inst) &&
+		   !instance_op_find(d, inst.id)) {
+		/*
+		 * ukd died while libvirtd was creating this very run, and its
+		 * successor reconciled before the domain was up, so recorded it
+		 * as vanished. It runs after all: adopt it rather than leave a
+		 * guest running that the store says has ended.
+		 */
+		log_info("instance %s (%s): domain %s started after reconciliation; adopted",
+			 inst.name, inst.id, ev->name);
+		inst.has_exit_status = 0;
+		inst.exit_reason[0] = 0;
+		free(inst.message);
+		inst.message = NULL;
+		inst.finished = 0;
+		instance_running(d, &inst, "instance.adopted");
+		health_watch(d, inst.id, inst.image_id, 1);
+	} else if (ev->kind == VIRT_EV_STOPPED && instance_active(&inst))
 		instance_exited(d, &inst, instance_stop_reason(d, inst.id, ev->reason), NULL);
 	store_instance_clear(&inst);
 }

@@ -88,6 +88,11 @@ static size_t limit(const struct http_req *req, void *opaque)
 	return req->method == HTTP_POST ? 4096 : 64;
 }
 
+static void cleanup(void)
+{
+	unlink(addr.sun_path);
+}
+
 static double now(void)
 {
 	struct timespec ts;
@@ -108,6 +113,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 		fprintf(stderr, "fuzz_http: cannot start the server on %s\n", addr.sun_path);
 		exit(1);
 	}
+	atexit(cleanup);
 	return 0;
 }
 

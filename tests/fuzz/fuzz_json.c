@@ -36,6 +36,11 @@
 
 static char dir[64], manifest[96];
 
+static void cleanup(void)
+{
+	util_rmtree(dir);
+}
+
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
 	(void)argc;
@@ -48,6 +53,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 		perror(dir);
 		exit(1);
 	}
+	atexit(cleanup);
 	/* Sources and files that a manifest may name, so that its checks run to the end. */
 	for (const char *const *f = (const char *const[]){"main.c", "a.c", "www", NULL}; *f; f++) {
 		char path[160];

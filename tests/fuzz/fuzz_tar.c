@@ -42,6 +42,11 @@ static int check_one(const char *path, const struct stat *st, int flag, struct F
 	return 0;
 }
 
+static void cleanup(void)
+{
+	util_rmtree(base);
+}
+
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
 	(void)argc;
@@ -53,6 +58,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 		perror(base);
 		exit(1);
 	}
+	atexit(cleanup);
 	return 0;
 }
 

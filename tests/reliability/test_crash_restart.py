@@ -3,7 +3,8 @@
 creates, starts, kills and removes instances of a spinning guest through the
 API of a real ukd (against the real libvirtd), and ukd is killed with SIGKILL
 at POINTS random moments, each during a request (mid-create, mid-remove, ...).
-After each restart:
+After each restart, within SETTLE_S (libvirtd may still be carrying out what
+the killed ukd asked for: a domain starting or being destroyed):
 
 - no instance is duplicated, and everything the API acknowledged holds: an
   acknowledged create exists, an acknowledged remove is gone, an acknowledged
@@ -30,12 +31,13 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "daemon"))
-from test_daemon import SPIN_C, Daemon, running_domains, tar_of, virsh  # noqa: E402
+from test_daemon import SPIN_C, Daemon, tar_of, virsh  # noqa: E402
 
 POINTS = int(os.environ.get("UKD_CRASH_POINTS", "50"))
 SEED = int(os.environ.get("UKD_CRASH_SEED", str(os.getpid())))
 MAX_LIVE = 4  # running guests at most: the machine has two cores
 ACTIVE = ("starting", "running", "stopping")
+SETTLE_S = 15  # time for libvirtd to finish what the killed ukd had asked for
 
 
 class CrashRestartTest(unittest.TestCase):
@@ -50,12 +52,20 @@ class CrashRestartTest(unittest.TestCase):
 
     def tearDown(self):
         self.ukd.stop()
-        for name in running_domains():
-            if self.ours(name):
-                virsh("destroy", name)
+        for name in self.domains():
+            virsh("destroy", name)
         if any(e for e in sys.exc_info()) or os.environ.get("UKD_TEST_VERBOSE"):
             print(self.ukd.read_log()[-30000:])
         shutil.rmtree(self.dir, ignore_errors=True)
+
+    def domains(self):
+        """Our running libvirt domains; a failing virsh is an error, not an empty list."""
+        for _ in range(5):
+            p = virsh("list", "--name")
+            if p.returncode == 0:
+                return [d for d in p.stdout.split() if self.ours(d)]
+            time.sleep(1)
+        self.fail("virsh list failed: %s" % p.stdout)
 
     def ours(self, domain):
         return self.prefix and any(domain == self.prefix + i[:12] for i in self.ids)
@@ -112,7 +122,7 @@ class CrashRestartTest(unittest.TestCase):
                     self.assertEqual(by_name[name]["state"], "running", by_name[name])
                 elif want == "not-running":
                     self.assertNotIn(by_name[name]["state"], ACTIVE, by_name[name])
-        doms = [d for d in running_domains() if self.ours(d)]
+        doms = self.domains()
         for d in doms:
             owners = [i for i in insts if self.prefix + i["id"][:12] == d]
             self.assertEqual(len(owners), 1, "domain %s has %d instances" % (d, len(owners)))
@@ -175,12 +185,22 @@ class CrashRestartTest(unittest.TestCase):
             elif status is not None and op != "create":
                 self.fail("%s %s answered %d" % (op, name, status))
             self.ukd.start()
-            insts = self.settled()
-            try:
-                self.check(insts, acked, before)
-            except AssertionError:
-                print("point %d: %s %s after %.3f s -> %s" % (point, op, name, delay, status))
-                raise
+            # What the dead ukd asked libvirtd for may still be under way (a domain
+            # starting or being destroyed): the state must be whole within SETTLE_S.
+            deadline = time.monotonic() + SETTLE_S
+            while True:
+                insts = self.settled()
+                try:
+                    self.check(insts, acked, before)
+                    break
+                except AssertionError:
+                    if time.monotonic() < deadline:
+                        time.sleep(0.5)
+                        continue
+                    print("point %d: %s %s after %.3f s -> %s" % (point, op, name, delay,
+                                                                 status))
+                    print(self.ukd.read_log()[-30000:])
+                    raise
             # An acknowledged state lasts only until the next operation on it.
             for i in insts:
                 if acked.get(i["name"]) in ("running", "not-running"):
