@@ -29,18 +29,18 @@ from test_daemon import HELLO, Daemon  # noqa: E402
 
 TMPFS_MIB = 16
 STORE_FAULT = os.environ.get("UKD_STORE_FAULT", "build/tests/reliability/libstore_fault.so")
-# Fault points tried per kind: every one of the first 20, then 25% further apart each
-# time, until one lies past the end of the create. The long form: UKD_FAULT_DENSE=1
+# Fault points tried per kind: every one of the first few (20 writes, 10 allocations),
+# then 25% further apart each time, until one lies past the end of the create. The long form: UKD_FAULT_DENSE=1
 # (every point, up to UKD_FAULT_POINTS).
 MAX_POINTS = int(os.environ.get("UKD_FAULT_POINTS", "60"))
 DENSE = os.environ.get("UKD_FAULT_DENSE") == "1"
 
 
-def fault_points():
+def fault_points(dense_until):
     n = 1
     for _ in range(MAX_POINTS):
         yield n
-        n = n + 1 if DENSE or n < 20 else int(n * 1.25)
+        n = n + 1 if DENSE or n < dense_until else int(n * 1.25)
 
 
 class StoreFaultTest(unittest.TestCase):
@@ -178,7 +178,7 @@ class StoreFaultTest(unittest.TestCase):
         self.ukd.stop()
         arm, fired = os.path.join(self.dir, "arm"), os.path.join(self.dir, "fired")
         statuses, tried = {}, 0
-        for n in fault_points():
+        for n in fault_points(20 if kind == "io" else 10):
             tried += 1
             for p in (arm, fired):
                 if os.path.exists(p):
