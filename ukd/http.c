@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -783,6 +784,23 @@ static int http_socket_live(const char *path)
 	return live;
 }
 
+/*
+ * HTTP_CONN_MAX connections need as many fds beside the daemon's own; the
+ * usual soft limit (1024) is below that, the hard one rarely is.
+ */
+static void http_raise_nofile(void)
+{
+	rlim_t want = HTTP_CONN_MAX + 1024;
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur >= want)
+		return;
+	rl.rlim_cur = rl.rlim_max != RLIM_INFINITY && rl.rlim_max < want ? rl.rlim_max : want;
+	if (setrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur < want)
+		log_warn("http: only %llu file descriptors; fewer than %d API connections may fit",
+			 (unsigned long long)rl.rlim_cur, HTTP_CONN_MAX);
+}
+
 int http_server_start(struct http_server **out, uv_loop_t *loop, const char *path,
 		      http_handler_fn handler, http_limit_fn limit, void *opaque)
 {
@@ -800,6 +818,7 @@ int http_server_start(struct http_server **out, uv_loop_t *loop, const char *pat
 	srv->limit = limit;
 	srv->opaque = opaque;
 	http_parser_set_max_header_size(HTTP_HEAD_MAX);
+	http_raise_nofile();
 	if ((ret = http_socket_live(path)) != 0) {
 		ret = ret > 0 ? -EADDRINUSE : ret;
 		goto free_srv;

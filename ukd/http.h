@@ -28,7 +28,7 @@
 #define HTTP_URL_MAX 4096u
 #define HTTP_REQUEST_TIMEOUT_MS 60000
 #define HTTP_IDLE_TIMEOUT_MS 30000
-#define HTTP_CONN_MAX 256
+#define HTTP_CONN_MAX 1024
 
 struct http_server;
 struct http_req;

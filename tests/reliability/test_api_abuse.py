@@ -8,7 +8,7 @@ RSS_GROWTH_CAP_MIB of its baseline.
 
 Environment: UKD (the ukd binary), UKD_HELLO (the hello example).
 Run one case: test_api_abuse.py CASE; list them: test_api_abuse.py --list.
-Long form: UKD_ABUSE_CONNS=5000 UKD_ABUSE_ROUNDS=10 test_api_abuse.py flood
+Long form: UKD_ABUSE_ROUNDS=20 test_api_abuse.py flood
 """
 import os
 import resource
