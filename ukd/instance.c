@@ -12,6 +12,7 @@
 #define _GNU_SOURCE
 #include "instance.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <limits.h>
 #include <stdarg.h>
@@ -1073,6 +1074,39 @@ static void instance_reconcile_one(struct daemon *d, const char *id, const struc
 	store_instance_clear(&inst);
 }
 
+/*
+ * A create killed between making its directory and storing its row (the
+ * directory comes first) leaves a directory that no instance owns: removed
+ * here. Creates run on the loop, so none is between the two steps now.
+ */
+static void instance_sweep_dirs(struct daemon *d)
+{
+	char path[PATH_MAX];
+	struct store_instance inst;
+	struct dirent *e;
+	DIR *dir;
+	int ret;
+
+	util_pathf(path, sizeof(path), "%s/instances", d->cfg->root);
+	if (!(dir = opendir(path)))
+		return;
+	while ((e = readdir(dir))) {
+		if (strlen(e->d_name) != STORE_INSTANCE_ID_LEN ||
+		    !util_is_hex(e->d_name, STORE_INSTANCE_ID_LEN))
+			continue;
+		if ((ret = store_instance_find(d->store, e->d_name, &inst)) == 0)
+			store_instance_clear(&inst);
+		if (ret != -ENOENT)
+			continue;
+		instance_dir(d, e->d_name, path, sizeof(path));
+		log_info("instance directory %s belongs to no instance (a create cut short); "
+			 "removed",
+			 path);
+		util_rmtree(path);
+	}
+	closedir(dir);
+}
+
 void instance_reconcile(struct daemon *d, const struct virt_domain *doms, size_t n)
 {
 	struct instance_ids l = {0};
@@ -1086,6 +1120,7 @@ void instance_reconcile(struct daemon *d, const struct virt_domain *doms, size_t
 	for (size_t i = 0; i < l.n; i++)
 		instance_reconcile_one(d, l.ids[i], doms, n);
 	free(l.ids);
+	instance_sweep_dirs(d);
 	/* Domains that carry ukd's metadata but match no live run: reported, never killed. */
 	for (size_t i = 0; i < n; i++) {
 		int known = doms[i].instance_id[0] &&
