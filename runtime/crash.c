@@ -70,7 +70,13 @@ static void print_symbol(uint64_t addr)
 	const char *name = 0;
 	uint64_t off = 0;
 
-	if (in_app(addr) && proc.app.syms)
+	/*
+	 * Only inside the application's image: its symbol table's size-less
+	 * entries (assembly functions) would otherwise name any stack or heap
+	 * address, e.g. code run from the stack, as "func+0x28b937e00a73".
+	 */
+	if (in_app(addr) && proc.app.syms && addr - proc.base >= proc.app.lo &&
+	    addr - proc.base < proc.app.hi)
 		name = elf_symbolize(proc.app.syms, proc.app.nsyms, proc.app.strs, proc.app.strsize,
 				     addr - proc.base, &off);
 	else if (!in_app(addr))

@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -30,6 +31,7 @@
 
 #define HTTP_READ_SIZE (64u << 10)
 #define HTTP_DRAIN_TIMEOUT_MS 5000
+#define HTTP_BACKLOG 4096
 
 /* A unix socket or a TCP connection: both are streams to the rest of this file. */
 union http_handle {
@@ -830,6 +832,27 @@ static void http_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 	free(buf->base);
 }
 
+/*
+ * At the connection limit, the oldest connection without a request in the
+ * handler's hands (idle, or still trickling its request in) gives way to the
+ * new one, so that a flood of idle or slowloris clients cannot lock everyone
+ * else out. -1 if every other connection is busy with a request.
+ */
+static int http_evict(struct http_server *srv, struct http_conn *keep)
+{
+	struct http_conn *c, *oldest = NULL;
+
+	/* New connections go to the head of the list: the last match is the oldest. */
+	for (c = srv->conns; c; c = c->next)
+		if (c != keep && !c->dispatched && !c->closing)
+			oldest = c;
+	if (!oldest)
+		return -1;
+	log_debug("http: more than %d connections; closing the oldest idle one", HTTP_CONN_MAX);
+	http_conn_close(oldest);
+	return 0;
+}
+
 static void http_on_connection(uv_stream_t *server, int status)
 {
 	struct http_server *srv = server->data;
@@ -857,9 +880,12 @@ static void http_on_connection(uv_stream_t *server, int status)
 	srv->nconns++;
 	http_parser_init(&c->parser, HTTP_REQUEST);
 	c->parser.data = c;
-	if (uv_accept(server, (uv_stream_t *)&c->h) < 0 || srv->nconns > HTTP_CONN_MAX) {
-		if (srv->nconns > HTTP_CONN_MAX)
-			log_warn("http: more than %d connections; refusing one", HTTP_CONN_MAX);
+	if (uv_accept(server, (uv_stream_t *)&c->h) < 0) {
+		http_conn_close(c);
+		return;
+	}
+	if (srv->nconns > HTTP_CONN_MAX && http_evict(srv, c) < 0) {
+		log_warn("http: %d connections busy with requests; refusing one", HTTP_CONN_MAX);
 		http_conn_close(c);
 		return;
 	}
@@ -893,6 +919,23 @@ static int http_socket_live(const char *path)
 	return live;
 }
 
+/*
+ * HTTP_CONN_MAX connections need as many fds beside the daemon's own; the
+ * usual soft limit (1024) is below that, the hard one rarely is.
+ */
+static void http_raise_nofile(void)
+{
+	rlim_t want = HTTP_CONN_MAX + 1024;
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur >= want)
+		return;
+	rl.rlim_cur = rl.rlim_max != RLIM_INFINITY && rl.rlim_max < want ? rl.rlim_max : want;
+	if (setrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur < want)
+		log_warn("http: only %llu file descriptors; fewer than %d API connections may fit",
+			 (unsigned long long)rl.rlim_cur, HTTP_CONN_MAX);
+}
+
 static struct http_server *http_server_new(uv_loop_t *loop, const char *path,
 					   http_handler_fn handler, http_limit_fn limit,
 					   void *opaque)
@@ -908,6 +951,7 @@ static struct http_server *http_server_new(uv_loop_t *loop, const char *path,
 	srv->limit = limit;
 	srv->opaque = opaque;
 	http_parser_set_max_header_size(HTTP_HEAD_MAX);
+	http_raise_nofile();
 	return srv;
 }
 
@@ -939,7 +983,12 @@ int http_server_start(struct http_server **out, uv_loop_t *loop, const char *pat
 	ret = uv_pipe_bind(&srv->h.pipe, path);
 	umask(old);
 	if (ret == 0)
-		ret = uv_listen(&srv->h.stream, 128, http_on_connection);
+		/*
+		 * A unix socket's client gets EAGAIN, not a wait, once the backlog
+		 * is full: a deep one keeps a burst of connections from failing
+		 * clients that connect meanwhile (the kernel caps it at somaxconn).
+		 */
+		ret = uv_listen(&srv->h.stream, HTTP_BACKLOG, http_on_connection);
 	if (ret < 0) {
 		/* The pipe handle lives in srv: the close callback frees both. */
 		uv_close(&srv->h.handle, http_server_closed);
@@ -1005,7 +1054,7 @@ int http_server_start_tcp(struct http_server **out, uv_loop_t *loop, const char 
 	srv->h.handle.data = srv;
 	ret = uv_tcp_bind(&srv->h.tcp, (const struct sockaddr *)&sa, 0);
 	if (ret == 0)
-		ret = uv_listen(&srv->h.stream, 128, http_on_connection);
+		ret = uv_listen(&srv->h.stream, HTTP_BACKLOG, http_on_connection);
 	if (ret < 0) {
 		uv_close(&srv->h.handle, http_server_closed);
 		return ret;

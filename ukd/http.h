@@ -8,7 +8,9 @@
  * at most what the limit callback allows for its method and path (413
  * otherwise, answered before the body is read), HTTP_REQUEST_TIMEOUT_MS to
  * send a whole request and HTTP_IDLE_TIMEOUT_MS between keep-alive
- * requests. One request at a time per connection: the next one is read only
+ * requests. At most HTTP_CONN_MAX connections: past that, the oldest one
+ * without a request being handled is closed for the new one. One request at
+ * a time per connection: the next one is read only
  * after the response is written.
  *
  * The handler MUST answer every request exactly once (http_respond*, or
@@ -26,7 +28,7 @@
 #define HTTP_URL_MAX 4096u
 #define HTTP_REQUEST_TIMEOUT_MS 60000
 #define HTTP_IDLE_TIMEOUT_MS 30000
-#define HTTP_CONN_MAX 256
+#define HTTP_CONN_MAX 1024
 /* Longest bearer token a TCP listener accepts. */
 #define HTTP_TOKEN_MAX 512
 

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include "build.h"
@@ -230,6 +231,28 @@ static int image_place(struct image_ctx *c)
 	return 0;
 }
 
+/*
+ * A step that failed while the state directory's filesystem is (nearly)
+ * full failed for that reason, whatever error it saw (pack and compile
+ * report only text): 507, so the user frees space instead of blaming the
+ * upload. Checked before the work directory is removed, while it still
+ * holds what filled the disk.
+ */
+static void image_check_disk(const struct image_in *in, struct image_out *out)
+{
+	char msg[sizeof(out->msg)];
+	struct statvfs v;
+
+	if (statvfs(in->root, &v) < 0 || (uint64_t)v.f_bavail * v.f_frsize >= (1u << 20))
+		return;
+	if (out->status != 500 && strcmp(out->code, "bad_application") &&
+	    strcmp(out->code, "build_failed"))
+		return;
+	snprintf(msg, sizeof(msg), "%s", out->msg);
+	image_fail(out, 507, "insufficient_storage",
+		   "the state directory's filesystem is full (%.300s)", msg);
+}
+
 int image_ingest(const struct image_in *in, struct image_out *out)
 {
 	struct image_ctx c = {.in = in, .out = out};
@@ -260,6 +283,8 @@ int image_ingest(const struct image_in *in, struct image_out *out)
 	out->img.created = util_now_ms();
 	ret = 0;
 remove_dir:
+	if (ret < 0)
+		image_check_disk(in, out);
 	build_manifest_free(&c.m);
 	if ((r = util_rmtree(c.dir)) < 0)
 		log_warn("image: cannot remove %s: %s", c.dir, strerror(-r));

@@ -12,6 +12,7 @@
 #define _GNU_SOURCE
 #include "instance.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <limits.h>
 #include <stdarg.h>
@@ -549,9 +550,29 @@ void instance_on_event(struct daemon *d, const struct virt_event *ev)
 		log_debug("event for domain %s (%s), not a ukd instance run", ev->name, ev->uuid);
 		return;
 	}
-	if (ev->kind == VIRT_EV_STARTED && !strcmp(inst.observed, STORE_STATE_STARTING))
+	if (ev->kind == VIRT_EV_STARTED && !strcmp(inst.observed, STORE_STATE_STARTING)) {
 		instance_running(d, &inst, "instance.started");
-	else if (ev->kind == VIRT_EV_STOPPED && instance_active(&inst))
+	} else if (ev->kind == VIRT_EV_STARTED && !instance_active(&inst) &&
+		   !instance_op_find(d, inst.id)) {
+		/*
+		 * ukd died while libvirtd was creating this very run, and its
+		 * successor reconciled before the domain was up, so recorded it
+		 * as vanished. It runs after all: adopt it rather than leave a
+		 * guest running that the store says has ended.
+		 */
+		log_info("instance %s (%s): domain %s started after reconciliation; adopted",
+			 inst.name, inst.id, ev->name);
+		inst.has_exit_status = 0;
+		inst.exit_reason[0] = 0;
+		free(inst.message);
+		inst.message = NULL;
+		inst.finished = 0;
+		/* The run the policy would start instead is this one. */
+		restart_cancel(d, inst.id);
+		inst.restart_at = 0;
+		instance_running(d, &inst, "instance.adopted");
+		health_watch(d, inst.id, inst.image_id, 1);
+	} else if (ev->kind == VIRT_EV_STOPPED && instance_active(&inst))
 		instance_exited(d, &inst, instance_stop_reason(d, inst.id, ev->reason), NULL);
 	store_instance_clear(&inst);
 }
@@ -1047,9 +1068,8 @@ static int instance_check_volumes(json_t *vols, char *err, size_t len)
 	return 0;
 }
 
-/* Checks the request's fields; builds the stored spec. Returns 0 or -1 with err set. */
-static int instance_check_body(json_t *body, json_t **spec, const char **image, const char **name,
-			       int *start, unsigned *mem, char *err, size_t len)
+int instance_check_body(json_t *body, json_t **spec, const char **image, const char **name,
+			int *start, unsigned *mem, char *err, size_t len)
 {
 	static const char *const known[] = {
 		"image", "name",    "memory_mib",	  "args",   "env", "start", "network",
@@ -1213,8 +1233,9 @@ void instance_create(struct daemon *d, struct http_req *req, json_t *body)
 	/* The directory first: a row whose console directory is missing cannot start. */
 	instance_dir(d, inst.id, dir, sizeof(dir));
 	if ((ret = util_mkdir(dir, 0755)) < 0) {
-		http_respond_error(req, 500, "internal", "cannot create %s: %s", dir,
-				   strerror(-ret));
+		http_respond_error(req, ret == -ENOSPC ? 507 : 500,
+				   ret == -ENOSPC ? "insufficient_storage" : "internal",
+				   "cannot create %s: %s", dir, strerror(-ret));
 		goto free_inst;
 	}
 	if ((ret = network_insert(d, &inst, att)) < 0) {
@@ -1226,9 +1247,13 @@ void instance_create(struct daemon *d, struct http_req *req, json_t *body)
 		else if (ret == -EADDRINUSE)
 			http_respond_error(req, 409, "port_in_use",
 					   "a published port is taken by another instance");
-		else if (ret == -ENOSPC)
+		else if (ret == -EADDRNOTAVAIL)
 			http_respond_error(req, 409, "network_full",
 					   "network %s has no free address", att->net.name);
+		else if (ret == -ENOSPC)
+			http_respond_error(req, 507, "insufficient_storage",
+					   "cannot store the instance: the state directory's "
+					   "filesystem is full");
 		else
 			http_respond_error(req, 500, "store_error", "cannot store the instance: %s",
 					   strerror(-ret));
@@ -1542,6 +1567,39 @@ static int instance_collect_all(const struct store_instance *inst, void *opaque)
 	return instance_ids_add(opaque, inst->id);
 }
 
+/*
+ * A create killed between making its directory and storing its row (the
+ * directory comes first) leaves a directory that no instance owns: removed
+ * here. Creates run on the loop, so none is between the two steps now.
+ */
+static void instance_sweep_dirs(struct daemon *d)
+{
+	char path[PATH_MAX];
+	struct store_instance inst;
+	struct dirent *e;
+	DIR *dir;
+	int ret;
+
+	util_pathf(path, sizeof(path), "%s/instances", d->cfg->root);
+	if (!(dir = opendir(path)))
+		return;
+	while ((e = readdir(dir))) {
+		if (strlen(e->d_name) != STORE_INSTANCE_ID_LEN ||
+		    !util_is_hex(e->d_name, STORE_INSTANCE_ID_LEN))
+			continue;
+		if ((ret = store_instance_find(d->store, e->d_name, &inst)) == 0)
+			store_instance_clear(&inst);
+		if (ret != -ENOENT)
+			continue;
+		instance_dir(d, e->d_name, path, sizeof(path));
+		log_info("instance directory %s belongs to no instance (a create cut short); "
+			 "removed",
+			 path);
+		util_rmtree(path);
+	}
+	closedir(dir);
+}
+
 void instance_reconcile(struct daemon *d, const struct virt_domain *doms, size_t n)
 {
 	struct instance_ids l = {0};
@@ -1555,6 +1613,7 @@ void instance_reconcile(struct daemon *d, const struct virt_domain *doms, size_t
 	for (size_t i = 0; i < l.n; i++)
 		instance_reconcile_one(d, l.ids[i], doms, n);
 	free(l.ids);
+	instance_sweep_dirs(d);
 	/* Domains that carry ukd's metadata but match no live run: reported, never killed. */
 	for (size_t i = 0; i < n; i++) {
 		int known = doms[i].instance_id[0] &&

@@ -81,6 +81,14 @@ int instance_active(const struct store_instance *inst);
  */
 int instance_cmdline(json_t *env, json_t *args, char *out, size_t len);
 
+/*
+ * Checks a POST /v1/instances body's fields and builds the stored spec (new
+ * reference in *spec; image and name borrow from body). Returns 0, or -1 with
+ * err set (a 422). No daemon needed: tests/fuzz/fuzz_json.c drives it.
+ */
+int instance_check_body(json_t *body, json_t **spec, const char **image, const char **name,
+			int *start, unsigned *mem, char *err, size_t len);
+
 /* Drops timers and pending answers at daemon shutdown; the guests keep running. */
 void instance_shutdown(struct daemon *d);
 

@@ -550,8 +550,7 @@ static int network_ifname_ok(const char *s)
 	       strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-") == n;
 }
 
-/* Fills n from a POST body; returns 0 or -1 with err set (a 422). */
-static int network_parse(json_t *body, struct store_network *n, char *err, size_t len)
+int network_parse(json_t *body, struct store_network *n, char *err, size_t len)
 {
 	static const char *const known[] = {"name", "subnet", "gateway", "bridge"};
 	const char *k, *name, *subnet, *gw, *br;
@@ -686,8 +685,7 @@ void network_api_delete(struct daemon *d, struct http_req *req, const char *name
 
 /* --- instances --- */
 
-/* "[HOST_IP:]HOST_PORT:GUEST_PORT[/tcp|/udp]", or an object with those fields. */
-static int network_port_parse(json_t *v, struct store_port *p)
+int network_port_parse(json_t *v, struct store_port *p)
 {
 	char buf[96], *proto, *a, *b, *c, *end;
 	unsigned long hp, gp;

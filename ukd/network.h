@@ -77,6 +77,16 @@ void network_api_create(struct daemon *d, struct http_req *req, json_t *body);
 void network_api_delete(struct daemon *d, struct http_req *req, const char *name);
 
 /*
+ * The checked parsers of what clients send, without a daemon (the fuzz
+ * target tests/fuzz/fuzz_json.c calls them). network_parse fills n from a
+ * POST /v1/networks body: 0, or -1 with err set (a 422). network_port_parse
+ * reads one published port, "[HOST_IP:]HOST_PORT:GUEST_PORT[/tcp|/udp]" or
+ * an object with those fields: 0 or -EINVAL.
+ */
+int network_parse(json_t *body, struct store_network *n, char *err, size_t len);
+int network_port_parse(json_t *v, struct store_port *p);
+
+/*
  * Checks an instance request's "network" and "ports" and listens on the
  * ports. Returns 0, or an HTTP status (4xx/5xx) with code and err set.
  * att is to be passed to network_insert, then network_attach_free.

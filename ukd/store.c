@@ -109,20 +109,27 @@ int store_schema_version(void)
 	return STORE_VERSION;
 }
 
+/* A full disk is -ENOSPC (the API's 507); any other failure -EIO. */
+static int store_errno(int rc)
+{
+	return (rc & 0xff) == SQLITE_FULL ? -ENOSPC : -EIO;
+}
+
 static int store_fail(struct store *st, const char *what)
 {
 	log_error("store: %s: %s", what, sqlite3_errmsg(st->db));
-	return -EIO;
+	return store_errno(sqlite3_errcode(st->db));
 }
 
 static int store_exec(struct store *st, const char *sql)
 {
 	char *msg = NULL;
+	int rc = sqlite3_exec(st->db, sql, NULL, NULL, &msg);
 
-	if (sqlite3_exec(st->db, sql, NULL, NULL, &msg) != SQLITE_OK) {
+	if (rc != SQLITE_OK) {
 		log_error("store: %s: %s", sql, msg ? msg : "failed");
 		sqlite3_free(msg);
-		return -EIO;
+		return store_errno(rc);
 	}
 	return 0;
 }
@@ -135,11 +142,11 @@ static int store_begin(struct store *st)
 
 static int store_commit(struct store *st)
 {
-	if (store_exec(st, "COMMIT") < 0) {
+	int ret = store_exec(st, "COMMIT");
+
+	if (ret < 0)
 		store_exec(st, "ROLLBACK");
-		return -EIO;
-	}
-	return 0;
+	return ret;
 }
 
 static int store_rollback(struct store *st, int ret)
@@ -868,7 +875,7 @@ static int store_nic_alloc(struct store *st, struct store_nic *nic)
 	}
 	/* Host parts 1 .. size-2: never the network or broadcast address, nor the gateway. */
 	start = next > 0 && (uint64_t)next < size - 1 ? (uint32_t)next : 1;
-	ret = -ENOSPC;
+	ret = -EADDRNOTAVAIL;
 	for (uint32_t i = 0; i < size - 2; i++) {
 		host = 1 + (start - 1 + i) % (size - 2);
 		if (used[host / 8] & (1u << (host % 8)) || net.subnet + host == net.gateway)

@@ -178,9 +178,9 @@ int store_network_delete(struct store *st, const char *name);
  * transaction: nic->ip is allocated here (the first free address at or after
  * the network's cursor, so a released address is reused as late as
  * possible), and written back; then fill (may be NULL) may rewrite inst
- * (its spec) knowing the address, before the row is written. -ENOSPC when the subnet is full,
- * -EADDRINUSE when a port is published already, -EEXIST when the name is taken. nic may be NULL (no
- * network): then this is store_instance_insert.
+ * (its spec) knowing the address, before the row is written. -EADDRNOTAVAIL when the subnet is
+ * full, -ENOSPC when the disk is, -EADDRINUSE when a port is published already, -EEXIST when the
+ * name is taken. nic may be NULL (no network): then this is store_instance_insert.
  */
 typedef int (*store_nic_fill)(struct store_instance *inst, const struct store_nic *nic,
 			      void *opaque);

