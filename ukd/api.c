@@ -404,7 +404,7 @@ static void api_ingest_done(uv_work_t *w, int status)
 	snprintf(img->tag, sizeof(img->tag), "%s", g->tag);
 	if ((ret = store_image_put(g->d->store, img)) < 0) {
 		snprintf(msg, sizeof(msg), "cannot record the image: %s", strerror(-ret));
-		api_ingest_answer(g, ret == -ENOSPC ? 507 : 500,
+		api_ingest_answer(g, ret == -ENOSPC ? 507 : 500, NULL,
 				  ret == -ENOSPC ? "insufficient_storage" : "store_error", msg);
 		goto free_g;
 	}

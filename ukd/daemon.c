@@ -73,6 +73,58 @@ static void daemon_reconnect_cb(uv_timer_t *t)
 	daemon_connect(t->data);
 }
 
+/* How long after a reconcile the adopted domains are looked at again. */
+#define DAEMON_RECHECK_MS 3000
+
+struct daemon_recheck_job {
+	uv_work_t work;
+	struct daemon *d;
+	struct virt_domain *was, *doms; /* adopted at the reconcile; listed now */
+	size_t nwas, n;
+	int ret;
+	char err[256];
+};
+
+static void daemon_recheck_work(uv_work_t *w)
+{
+	struct daemon_recheck_job *j = w->data;
+
+	j->ret = virt_list(j->d->virt, &j->doms, &j->n, j->err, sizeof(j->err));
+}
+
+static void daemon_recheck_done(uv_work_t *w, int status)
+{
+	struct daemon_recheck_job *j = w->data;
+	struct daemon *d = j->d;
+
+	(void)status;
+	if (!d->stopping && j->ret == 0)
+		instance_recheck(d, j->was, j->nwas, j->doms, j->n);
+	free(j->was);
+	free(j->doms);
+	free(j);
+}
+
+static void daemon_recheck(uv_timer_t *t)
+{
+	struct daemon *d = t->data;
+	struct daemon_recheck_job *j;
+
+	if (d->stopping || !(j = calloc(1, sizeof(*j))))
+		return;
+	j->work.data = j;
+	j->d = d;
+	/* The job owns the list it compares with: a later reconcile makes a new one. */
+	j->was = d->adopted;
+	j->nwas = d->nadopted;
+	d->adopted = NULL;
+	d->nadopted = 0;
+	if (uv_queue_work(d->loop, &j->work, daemon_recheck_work, daemon_recheck_done) < 0) {
+		free(j->was);
+		free(j);
+	}
+}
+
 static void daemon_connected(struct daemon *d)
 {
 	if (!d->stopping)
@@ -106,6 +158,12 @@ static void daemon_connect_done(uv_work_t *w, int status)
 	instance_reconcile(d, j->doms, j->n);
 	/* Instances are served once taps and filters match the store too. */
 	network_reconcile(d, daemon_connected);
+	/* The list may have been stale already: looked at again shortly. */
+	free(d->adopted);
+	d->adopted = j->doms;
+	d->nadopted = j->n;
+	j->doms = NULL;
+	uv_timer_start(&d->recheck, daemon_recheck, DAEMON_RECHECK_MS, 0);
 free_job:
 	free(j->doms);
 	free(j);
@@ -168,6 +226,9 @@ static void daemon_stop(uv_signal_t *s, int signum)
 	uv_close((uv_handle_t *)&d->sigterm, NULL);
 	uv_close((uv_handle_t *)&d->sigint, NULL);
 	uv_close((uv_handle_t *)&d->reconnect, NULL);
+	uv_close((uv_handle_t *)&d->recheck, NULL);
+	free(d->adopted);
+	d->adopted = NULL;
 }
 
 /* ROOT and its subdirectories; tmp is private and emptied (left-overs of a crash). */
@@ -271,6 +332,8 @@ static int daemon_start(struct daemon *d)
 
 	uv_timer_init(d->loop, &d->reconnect);
 	d->reconnect.data = d;
+	uv_timer_init(d->loop, &d->recheck);
+	d->recheck.data = d;
 	uv_signal_init(d->loop, &d->sigterm);
 	uv_signal_init(d->loop, &d->sigint);
 	d->sigterm.data = d->sigint.data = d;

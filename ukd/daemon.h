@@ -51,6 +51,10 @@ struct daemon {
 	struct http_server *http_tcp; /* --listen, or NULL */
 	uv_signal_t sigterm, sigint;
 	uv_timer_t reconnect;
+	/* A second look at the domains adopted at connect (daemon.c: daemon_recheck). */
+	uv_timer_t recheck;
+	struct virt_domain *adopted;
+	size_t nadopted;
 	int kvm;		 /* guests run under KVM (else TCG) */
 	int rng;		 /* guests get a virtio-rng device */
 	char accel_reason[256];	 /* why this accelerator */

@@ -1478,6 +1478,27 @@ static int instance_collect(const struct store_instance *inst, void *opaque)
 	return instance_active(inst) ? instance_ids_add(opaque, inst->id) : 0;
 }
 
+void instance_recheck(struct daemon *d, const struct virt_domain *was, size_t nwas,
+		      const struct virt_domain *now, size_t nnow)
+{
+	struct store_instance inst;
+	size_t i, k;
+
+	for (i = 0; i < nwas; i++) {
+		for (k = 0; k < nnow && strcmp(was[i].uuid, now[k].uuid); k++)
+			;
+		if (k < nnow || store_instance_by_domain(d->store, was[i].uuid, &inst) < 0)
+			continue;
+		if (instance_active(&inst) && !instance_op_find(d, inst.id)) {
+			log_warn("instance %s (%s): domain %s ended without an event; recorded",
+				 inst.name, inst.id, was[i].name);
+			instance_exited(d, &inst, "vanished",
+					"the domain ended while ukd was restarting");
+		}
+		store_instance_clear(&inst);
+	}
+}
+
 /* The heartbeat interval the instance's spec asks for (0: the runtime's default). */
 static uint32_t instance_heartbeat(const struct store_instance *inst)
 {

@@ -65,6 +65,17 @@ void instance_on_event(struct daemon *d, const struct virt_event *ev);
 void instance_reconcile(struct daemon *d, const struct virt_domain *doms, size_t n);
 
 /*
+ * A second look, a few seconds after a reconcile: a domain in the reconcile's
+ * list (was) that is gone from a fresh one (now) has ended, even if no
+ * event said so (a destroy that a killed ukd began can finish between the
+ * listing and the reconcile); its instance, if still active, is recorded as
+ * exited. Domains that started since are not in was, so they are never
+ * taken for gone.
+ */
+void instance_recheck(struct daemon *d, const struct virt_domain *was, size_t nwas,
+		      const struct virt_domain *now, size_t nnow);
+
+/*
  * The API's view of an instance (new reference), or NULL when out of memory.
  * A function of the row alone: GET /v1/instances reuses its text while the
  * row is unchanged (listing.h).

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """ukd crash and restart (docs/guarantees.md, "ukd crash and restart"): a script
-creates and removes instances of a spinning guest (with UKD_CRASH_DESTROYS=1 also
+creates and removes instances of a spinning guest (unless UKD_CRASH_DESTROYS=0, also
 starts, kills and removes running ones) through the
 API of a real ukd (against the real libvirtd), and ukd is killed with SIGKILL
 at POINTS random moments, each during a request (mid-create, mid-remove, ...).
@@ -40,11 +40,11 @@ MAX_LIVE = 2  # running (spinning) guests at most: the machine has two cores
 ACTIVE = ("starting", "running", "stopping")
 SETTLE_S = 15  # time for libvirtd to finish what the killed ukd had asked for
 # Destroying running guests (POST .../kill, DELETE ?force=1 of a running one) in
-# the script: off by default, since it exposes a bug not fixed yet
-# (docs/guarantees.md): ukd killed while libvirtd destroys a domain; the next ukd
-# adopts the dying domain and, once it is gone, still shows the instance running.
-# UKD_CRASH_DESTROYS=1 puts them back.
-DESTROYS = os.environ.get("UKD_CRASH_DESTROYS") == "1"
+# the script: on by default; UKD_CRASH_DESTROYS=0 leaves them out. (A ukd killed
+# while libvirtd destroyed a domain used to adopt the dying domain and show the
+# instance running once it was gone; ukd now looks at the adopted domains again
+# after each reconcile: instance_recheck.)
+DESTROYS = os.environ.get("UKD_CRASH_DESTROYS", "1") == "1"
 
 
 class CrashRestartTest(unittest.TestCase):
