@@ -15,9 +15,11 @@ cannot outgrow it unnoticed).
 Environment: UKD, UKD_HELLO (the hello example). Needs PyYAML.
 Run one case: test_contract.py CASE; list them: test_contract.py --list.
 """
+import http.client
 import json
 import os
 import re
+import socket
 import sys
 import threading
 import time
@@ -26,7 +28,7 @@ import unittest
 import yaml
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from test_daemon import DaemonTest, HELLO, tar_of  # noqa: E402
+from test_daemon import DaemonTest, HELLO, Response, UnixHTTPConnection, tar_of  # noqa: E402
 
 SPEC_PATH = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "api",
                          "openapi.yaml")
@@ -160,12 +162,34 @@ class ContractTest(DaemonTest):
         if self._testMethodName != "test_validator":
             super().tearDown()
 
-    def call(self, method, path, query="", body=None, headers=None, expect=None, **params):
+    def send(self, method, url, body, headers, announce, tcp):
+        if tcp is not None:
+            c = http.client.HTTPConnection("127.0.0.1", tcp, timeout=60)
+        else:
+            c = UnixHTTPConnection(self.ukd.sock)
+        try:
+            if isinstance(body, (dict, list)):
+                body = json.dumps(body).encode()
+                headers = dict(headers or {}, **{"Content-Type": "application/json"})
+            if announce is None:
+                c.request(method, url, body=body, headers=headers or {})
+            else:  # only the headers, announcing a body of that many bytes
+                c.putrequest(method, url)
+                for k, v in dict(headers or {}, **{"Content-Length": announce}).items():
+                    c.putheader(k, str(v))
+                c.endheaders()
+            return Response(c.getresponse())
+        finally:
+            c.close()
+
+    def call(self, method, path, query="", body=None, headers=None, expect=None,
+             announce=None, tcp=None, **params):
         """method on the documented path (its {params} filled in): the answer, checked
-        against the operation's documented responses."""
+        against the operation's documented responses. announce: send only headers
+        with this Content-Length; tcp: a port of ukd's --listen (sent without a token)."""
         op = self.contract.operation(path, method.lower())
         url = path.format(**params) + query
-        r = self.ukd.request(method.upper(), url, body, headers)
+        r = self.send(method.upper(), url, body, headers, announce, tcp)
         what = "%s %s -> %r" % (method.upper(), url, r)
         self.seen.setdefault((path, method.lower()), set()).add(r.status)
         if expect is not None:
@@ -209,6 +233,7 @@ class ContractTest(DaemonTest):
                          documented, what)
         self.assertEqual(self.contract.errors({"$ref": "#/components/schemas/Error"}, r.json),
                          [], what)
+        self.assertEqual(r.json["error"]["code"], "method_not_allowed", what)
 
     def wait_for(self, cond, what, timeout=90):
         deadline = time.monotonic() + timeout
@@ -242,6 +267,7 @@ class ContractTest(DaemonTest):
         self.call("post", "/v1/images", "?name=junk", b"not an elf at all", octet, expect=422)
         self.call("post", "/v1/images", "?name=bad/name", hello, octet, expect=422)
         self.call("post", "/v1/images", "?name=x&mem=lots", hello, octet, expect=400)
+        self.call("post", "/v1/images", "?name=x", None, octet, announce=200 << 20, expect=413)
         self.call("post", "/v1/images", "?name=x", b"{}", {"Content-Type": "text/plain"},
                   expect=415)
         self.call("get", "/v1/images", expect=200)
@@ -282,6 +308,7 @@ class ContractTest(DaemonTest):
         self.call("post", "/v1/instances", body={"image": "hello:v1", "network": "nope"},
                   expect=404)
         self.call("post", "/v1/instances", body=b"[1,", headers=jsn, expect=400)
+        self.call("post", "/v1/instances", headers=jsn, announce=2 << 20, expect=413)
         self.call("get", "/v1/instances", expect=200)
         self.call("get", "/v1/instances/{ref}", expect=200, ref="h1")
         self.call("get", "/v1/instances/{ref}", expect=200, ref=s1["id"][:8])
@@ -338,6 +365,15 @@ class ContractTest(DaemonTest):
         self.assertFalse(stopper.is_alive())
         for op in ("start", "stop", "kill", "restart"):
             self.call("post", "/v1/instances/{ref}/" + op, expect=404, ref="nope")
+        # An instance whose image was deleted (forced) cannot start.
+        self.call("post", "/v1/images", "?name=orphan", hello + b"\0", octet, expect=201)
+        self.call("post", "/v1/instances", body={"image": "orphan", "name": "o1", "start": False},
+                  expect=201)
+        self.call("delete", "/v1/images/{ref}", expect=409, ref="orphan")
+        self.call("delete", "/v1/images/{ref}", "?force=1", expect=204, ref="orphan")
+        self.call("post", "/v1/instances/{ref}/start", expect=409, ref="o1")
+        self.call("post", "/v1/instances/{ref}/restart", expect=409, ref="o1")
+        self.call("delete", "/v1/instances/{ref}", expect=204, ref="o1")
         self.call("post", "/v1/instances/{ref}/start", expect=200, ref="h1")
         self.wait_for(lambda: self.call("get", "/v1/instances/{ref}", expect=200,
                                         ref="h1").json["state"] == "exited", "h1 exited")
@@ -373,6 +409,20 @@ class ContractTest(DaemonTest):
         self.assertEqual(r.status, 404, r)
         self.assertEqual(self.contract.errors({"$ref": "#/components/schemas/Error"}, r.json),
                          [], r)
+
+        # Over TCP without the token: 401 for every operation, before anything else.
+        tokfile = os.path.join(self.dir, "token")
+        with open(tokfile, "w") as f:
+            f.write("contract-%d\n" % os.getpid())
+        os.chmod(tokfile, 0o600)
+        with socket.socket() as sk:
+            sk.bind(("127.0.0.1", 0))
+            port = sk.getsockname()[1]
+        self.assertEqual(self.ukd.stop(), 0)
+        self.ukd.start("--listen", "127.0.0.1:%d" % port, "--token-file", tokfile)
+        for path, method in sorted(self.contract.operations()):
+            r = self.call(method, path, expect=401, tcp=port, ref="x1", name="x1")
+            self.assertEqual(r.headers.get("WWW-Authenticate"), "Bearer", r)
 
         missing = sorted(self.contract.operations() - set(self.seen))
         self.assertEqual(missing, [], "operations in openapi.yaml the test did not drive")
