@@ -221,6 +221,33 @@ class ContractTest(DaemonTest):
             errs = self.contract.errors(schema, d)
             self.assertEqual(errs, [], "%s\n%s" % (what, json.dumps(d, indent=1)[:3000]))
 
+    def stream(self, path, query, lines, **params):
+        """A streamed (chunked) GET: its status, Content-Type and its first lines
+        checked as documented, then the client goes away."""
+        op = self.contract.operation(path, "get")
+        url = path.format(**params) + query
+        c = UnixHTTPConnection(self.ukd.sock, timeout=60)
+        try:
+            c.request("GET", url)
+            r = c.getresponse()
+            what = "GET %s -> %d" % (url, r.status)
+            self.seen.setdefault((path, "get"), set()).add(r.status)
+            self.assertEqual(r.status, 200, what)
+            self.assertEqual(r.headers.get("Transfer-Encoding"), "chunked", what)
+            content = self.contract.resolve(op["responses"]["200"])["content"]
+            ctype = (r.headers.get("Content-Type") or "").split(";")[0].strip()
+            self.assertIn(ctype, content, what)
+            got = [r.readline() for _ in range(lines)]
+        finally:
+            c.close()
+        for line in got:
+            if ctype == "application/x-ndjson":
+                self.assertEqual(self.contract.errors(content[ctype]["schema"],
+                                                      json.loads(line)), [], what)
+            else:
+                line.decode()
+        return got
+
     def undocumented_method(self, path, **params):
         """Any method the YAML does not list for path: 405 with an Error body and Allow
         naming exactly the documented ones."""
@@ -264,6 +291,11 @@ class ContractTest(DaemonTest):
         self.assertEqual(r.headers.get("Content-Type").split(";")[0], "application/x-ndjson")
         last = json.loads(r.raw.decode().splitlines()[-1])
         self.assertEqual(last["status"], 201, r)
+        bad = tar_of([("uk.json", json.dumps({"name": "bad", "sources": ["bad.c"]}).encode()),
+                      ("bad.c", b"int main(void) { return undeclared_thing; }\n")])
+        r = self.call("post", "/v1/images", "?stream=1", bad, tar, expect=200)
+        last = json.loads(r.raw.decode().splitlines()[-1])
+        self.assertEqual((last["status"], last["error"]["code"]), (422, "build_failed"), r)
         self.call("post", "/v1/images", "?name=junk", b"not an elf at all", octet, expect=422)
         self.call("post", "/v1/images", "?name=bad/name", hello, octet, expect=422)
         self.call("post", "/v1/images", "?name=x&mem=lots", hello, octet, expect=400)
@@ -290,9 +322,20 @@ class ContractTest(DaemonTest):
         self.call("get", "/v1/networks/{name}", expect=404, name="nope")
 
         # Instances: create, and the refusals.
+        with socket.socket() as sk:
+            sk.bind(("127.0.0.1", 0))
+            hport = sk.getsockname()[1]
+        disk = os.path.join(self.dir, "disk.img")
+        with open(disk, "wb") as f:
+            f.truncate(1 << 20)
+        os.chmod(disk, 0o644)
         s1 = self.call("post", "/v1/instances", expect=201,
                        body={"image": "sleeper", "name": "s1", "network": "ct",
-                             "restart": "on-failure:3", "health_interval_ms": 200}).json
+                             "restart": "on-failure:3", "health_interval_ms": 200,
+                             "ports": ["%d:8080" % hport, {"host_port": hport, "guest_port": 53,
+                                                            "proto": "udp"}],
+                             "volumes": [disk + ":/dev/vda"]}).json
+        self.assertEqual(len(s1["ports"]), 2)
         self.domains.add(s1["domain"])
         h1 = self.call("post", "/v1/instances", expect=201,
                        body={"image": "hello:v1", "name": "h1", "start": False,
@@ -334,6 +377,8 @@ class ContractTest(DaemonTest):
         self.call("get", "/v1/instances/{ref}/stats", "?sample_ms=abc", expect=400, ref="s1")
         self.call("get", "/v1/instances/{ref}/stats", expect=409, ref="h1")
         self.call("get", "/v1/instances/{ref}/stats", expect=404, ref="nope")
+        self.assertTrue(self.stream("/v1/instances/{ref}/logs", "?follow=1", 1,
+                                    ref="s1")[0].startswith(b"runtime: "))
         r = self.call("get", "/metrics", expect=200)
         self.assertIn("ukd_instance_healthy{", r.raw.decode())
 
@@ -389,6 +434,7 @@ class ContractTest(DaemonTest):
         self.call("get", "/v1/events", "?instance=h1&since=1h", expect=200)
         self.call("get", "/v1/events", "?since=3", expect=200)
         self.call("get", "/v1/events", "?since=soon", expect=400)
+        self.stream("/v1/events", "?follow=1", 3)
         self.call("get", "/v1/events", "?instance=nope", expect=404)
 
         # Deletes.
