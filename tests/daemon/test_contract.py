@@ -501,10 +501,13 @@ class ContractTest(DaemonTest):
         self.assertTrue(inst(env={"A": 1}))                              # additionalProperties
         self.assertTrue(c.errors({"$ref": "#/components/schemas/Instance"},
                                  {k: v for k, v in ok.items() if k != "name"}))  # required
-        self.assertTrue(c.errors({"$ref": "#/components/schemas/Image"}, {"id": "sha256:" + "0" * 64}))  # required
+        self.assertTrue(c.errors({"$ref": "#/components/schemas/Image"},
+                                 {"id": "sha256:" + "0" * 64}))                  # required
         spec = {"$ref": "#/components/schemas/InstanceSpec"}
-        self.assertEqual(c.errors(spec, {"image": "x", "ports": ["8080:80", {"host_port": 1, "guest_port": 2}]}), [])
-        self.assertTrue(c.errors(spec, {"image": "x", "ports": [{"host_port": 0, "guest_port": 2}]}))
+        self.assertEqual(c.errors(spec, {"image": "x", "ports": [
+            "8080:80", {"host_port": 1, "guest_port": 2}]}), [])
+        self.assertTrue(c.errors(spec, {"image": "x", "ports": [
+            {"host_port": 0, "guest_port": 2}]}))                                # minimum
         self.assertTrue(c.errors(spec, {"image": "x", "ports": ["eighty"]}))  # oneOf
         self.assertTrue(c.errors({"type": ["string", "null"]}, "x"))    # not OpenAPI 3.0
         self.assertTrue(c.errors({"type": "string", "const": "x"}, "x"))  # unknown keyword
