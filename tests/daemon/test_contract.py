@@ -46,6 +46,18 @@ int main(void)
 }
 """
 
+# A guest that panics: the health answer's panic and exit objects.
+CRASH_C = b"""__attribute__((noinline)) static void crash_here(volatile int *p)
+{
+	*p = 1;
+}
+int main(void)
+{
+	crash_here(0);
+	return 0;
+}
+"""
+
 # Keywords that only document: the validator has nothing to check for them.
 DOC_KEYWORDS = {"description", "default", "example", "title"}
 CHECKED_KEYWORDS = {"$ref", "type", "nullable", "required", "properties",
@@ -425,6 +437,21 @@ class ContractTest(DaemonTest):
         self.call("get", "/v1/instances/{ref}/logs", "?follow=1", expect=200, ref="h1")
         self.call("get", "/v1/instances/{ref}/health", expect=200, ref="h1")
 
+        # A panic: health's panic (with its backtrace) and exit.
+        ctx = tar_of([("uk.json", json.dumps({"name": "crash", "sources": ["c.c"],
+                                               "mem": 16}).encode()), ("c.c", CRASH_C)])
+        self.call("post", "/v1/images", body=ctx, headers=tar, expect=201)
+        p1 = self.call("post", "/v1/instances", body={"image": "crash", "name": "p1"},
+                       expect=201).json
+        self.domains.add(p1["domain"])
+        self.wait_for(lambda: self.call("get", "/v1/instances/{ref}", expect=200,
+                                        ref="p1").json["state"] == "exited", "p1 exited")
+        self.wait_for(lambda: self.call("get", "/v1/instances/{ref}/health", expect=200,
+                                        ref="p1").json["exit"] is not None, "p1's exit")
+        h = self.call("get", "/v1/instances/{ref}/health", expect=200, ref="p1").json
+        self.assertEqual(h["exit"]["reason"], "panic", h)
+        self.assertTrue(h["panic"]["backtrace"], h)
+
         # Events.
         r = self.call("get", "/v1/events", expect=200)
         types = {json.loads(line)["type"] for line in r.raw.decode().splitlines()}
@@ -441,6 +468,7 @@ class ContractTest(DaemonTest):
         self.call("delete", "/v1/instances/{ref}", expect=404, ref="nope")
         self.call("delete", "/v1/instances/{ref}", "?force=1", expect=204, ref="s1")
         self.call("delete", "/v1/instances/{ref}", expect=204, ref="h1")
+        self.call("delete", "/v1/instances/{ref}", expect=204, ref="p1")
         self.call("delete", "/v1/networks/{name}", expect=204, name="ct")
         self.call("delete", "/v1/networks/{name}", expect=404, name="ct")
         self.call("delete", "/v1/images/{ref}", expect=204, ref="hello:v1")
