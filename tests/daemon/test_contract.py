@@ -413,13 +413,20 @@ class ContractTest(DaemonTest):
         self.call("post", "/v1/instances/{ref}/start", expect=200, ref="s1")
         self.wait_for(lambda: b"sleeping" in self.call(
             "get", "/v1/instances/{ref}/logs", expect=200, ref="s1").raw, "s1 up again")
-        stopper = threading.Thread(target=lambda: self.call(
-            "post", "/v1/instances/{ref}/stop", "?t=60", expect=200, ref="s1"))
+        stopped = []
+        stopper = threading.Thread(target=lambda: stopped.append(self.send(
+            "POST", "/v1/instances/s1/stop?t=60", None, None, None, None)))
         stopper.start()
         time.sleep(0.3)
-        self.call("post", "/v1/instances/{ref}/kill", expect=(200, 202), ref="s1")
+        killed = self.call("post", "/v1/instances/{ref}/kill", expect=(200, 202), ref="s1")
         stopper.join(90)
         self.assertFalse(stopper.is_alive())
+        self.assertEqual(stopped[0].status, 200, stopped)
+        self.check_body(self.contract.resolve(self.contract.operation(
+            "/v1/instances/{ref}/stop", "post")["responses"]["200"]), stopped[0], "stop")
+        if killed.status == 202:
+            self.assertEqual(killed.json["state"], "stopping", killed)
+            self.assertEqual(stopped[0].json["exit_reason"], "stopped", stopped)
         for op in ("start", "stop", "kill", "restart"):
             self.call("post", "/v1/instances/{ref}/" + op, expect=404, ref="nope")
         # An instance whose image was deleted (forced) cannot start.
