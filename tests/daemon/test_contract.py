@@ -392,6 +392,11 @@ class ContractTest(DaemonTest):
         self.assertTrue(self.stream("/v1/instances/{ref}/logs", "?follow=1", 1,
                                     ref="s1")[0].startswith(b"runtime: "))
         r = self.call("get", "/metrics", expect=200)
+        self.assertEqual(r.headers.get("Content-Type"), "text/plain; version=0.0.4")
+        sample = re.compile(r'^[a-zA-Z_:][a-zA-Z0-9_:]*(\{([a-zA-Z_][a-zA-Z0-9_]*="[^"]*",?)*\})?'
+                            r' -?[0-9.e+-]+$')
+        for line in r.raw.decode().splitlines():
+            self.assertTrue(line.startswith("#") or sample.match(line), line)
         self.assertIn("ukd_instance_healthy{", r.raw.decode())
 
         # Conflicts while s1 runs.
