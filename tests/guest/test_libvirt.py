@@ -63,10 +63,10 @@ class Libvirt(unittest.TestCase):
         while time.monotonic() - t0 < 60 and self.name in virsh("list", "--name").stdout.split():
             time.sleep(0.1)
         print("accelerator: %s; domain ran %.2fs" % (guest.accel(), time.monotonic() - t0))
-        self.assertNotIn(self.name, virsh("list", "--name").stdout.split(), "guest did not power off")
         with open(console, errors="replace") as f:
             out = f.read().replace("\r", "")
-        print(out)
+        print(out)  # before the checks, so a failure shows how far the guest got
+        self.assertNotIn(self.name, virsh("list", "--name").stdout.split(), "guest did not power off")
         self.assertIn("Hello from ukd\n", out)
         self.assertIn("GREETING = libvirt\n", out)
         self.assertIn("exit status 4\n", out)
