@@ -19,7 +19,8 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import test_daemon as td  # noqa: E402
 
 # Modes: "term" handles SIGTERM and exits 0; "spin" too, but busy in a loop
-# (never idle, no system calls); "ignore" ignores SIGTERM; "idle" has no handler.
+# (never idle, no system calls); "ignore" ignores SIGTERM; "idle" has no handler;
+# "tick" has none either and prints "tick N" every second.
 APP_C = b"""#include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -31,7 +32,7 @@ int main(int argc, char **argv)
 	const char *mode = argc > 1 ? argv[1] : "idle";
 	struct timespec ts = {0, 50000000};
 
-	int spin = !strcmp(mode, "spin");
+	int spin = !strcmp(mode, "spin"), tick = !strcmp(mode, "tick"), n = 0;
 
 	if (!strcmp(mode, "term") || spin)
 		signal(SIGTERM, on_term);
@@ -39,9 +40,14 @@ int main(int argc, char **argv)
 		signal(SIGTERM, SIG_IGN);
 	printf("app: %s\\n", mode);
 	fflush(stdout);
-	while (!term)
+	while (!term) {
 		if (!spin)
 			nanosleep(&ts, NULL);
+		if (tick && ++n % 20 == 0) {
+			printf("tick %d\\n", n / 20);
+			fflush(stdout);
+		}
+	}
 	printf("app: SIGTERM handled\\n");
 	return 0;
 }
@@ -153,6 +159,55 @@ class HealthDaemonTest(td.DaemonTest):
         self.assertGreater(h["heartbeat"]["seq"], before, "the same guest, its count went on")
         self.assertEqual(h["hello"]["protocol_version"], 1, "hello again on request")
         self.api("POST", "/v1/instances/s/kill", expect=200)
+
+    def last_tick(self, ref):
+        text = self.api("GET", "/v1/instances/%s/logs?tail=20" % ref, expect=200).raw.decode()
+        ticks = [int(w.split()[1]) for w in text.splitlines() if w.startswith("tick ")]
+        return max(ticks) if ticks else 0
+
+    def test_adopt_five_after_kill9(self):
+        """kill -9 ukd with 5 guests running: the next ukd adopts the same 5, uptime kept,
+        none lost or duplicated; their logs and heartbeats resume."""
+        self.app_image()
+        names = ["a%d" % i for i in range(5)]
+        insts = {n: self.run_instance({"image": "happ", "name": n, "args": ["tick"]}).json
+                 for n in names}
+        before = {}
+        for n in names:
+            self.wait_health(n, lambda h: h["heartbeat"], "heartbeat", 90)
+            self.wait_log(n, "tick 1")
+        for n in names:
+            before[n] = (self.health(n)["heartbeat"]["seq"], self.last_tick(n))
+
+        self.ukd.stop(td.signal.SIGKILL)
+        doms = td.running_domains()
+        for n in names:
+            self.assertIn(insts[n]["domain"], doms)
+        self.ukd.start()
+
+        listed = self.api("GET", "/v1/instances", expect=200).json
+        self.assertEqual(sorted(i["name"] for i in listed), names, "none lost or duplicated")
+        doms = td.running_domains()
+        for n in names:
+            now = self.wait_state(n, "running")
+            self.assertEqual((now["id"], now["domain"], now["started"]),
+                             (insts[n]["id"], insts[n]["domain"], insts[n]["started"]))
+            self.assertEqual(doms.count(insts[n]["domain"]), 1)
+        for n in names:
+            seq, tick = before[n]
+            h = self.wait_health(n, lambda h: h["heartbeat"] and h["channel"] == "connected"
+                                 and h["heartbeat"]["seq"] > seq, "heartbeat after adoption", 60)
+            self.assertNotEqual(h["status"], "unhealthy", h)
+            deadline = time.monotonic() + 60
+            while self.last_tick(n) <= tick:
+                self.assertLess(time.monotonic(), deadline, "%s: no new log line" % n)
+                time.sleep(0.5)
+        events = [json.loads(line) for line in
+                  self.api("GET", "/v1/events", expect=200).raw.decode().splitlines()]
+        adopted = sorted(e["name"] for e in events if e["type"] == "instance.adopted")
+        self.assertEqual(adopted, names, "each adopted once")
+        for n in names:
+            self.api("POST", "/v1/instances/%s/kill" % n, expect=200)
 
     def test_hostile_peer_closes_channel(self):
         """Violations on the channel are counted; past the limit it is closed: unhealthy, protocol."""
