@@ -96,6 +96,17 @@ def _netns_del(name):
                    stderr=subprocess.DEVNULL)
 
 
+def _sweep_stale_netns():
+    """Deletes test namespaces (ukdt-PID-...) whose test process is gone: one killed
+    before its atexit ran (a timeout, a crash) would otherwise stay behind."""
+    out = subprocess.run(["ip", "netns", "list"], stdout=subprocess.PIPE,
+                         stderr=subprocess.DEVNULL, text=True).stdout
+    for line in out.splitlines():
+        m = re.match(r"(ukdt-(\d+)-\S+)", line)
+        if m and int(m.group(2)) != os.getpid() and not os.path.exists("/proc/" + m.group(2)):
+            _netns_del(m.group(1))
+
+
 class Daemon:
     seq = 0
 
@@ -104,6 +115,8 @@ class Daemon:
         self.proc = None
         # Its own network namespace (ukd creates it), kept across restarts and deleted
         # when the test process ends: tests never share ukd's default "ukd".
+        if Daemon.seq == 0:
+            _sweep_stale_netns()
         Daemon.seq += 1
         self.netns = "ukdt-%d-d%d" % (os.getpid(), Daemon.seq)
         atexit.register(_netns_del, self.netns)
