@@ -86,11 +86,11 @@ fi
 
 # libvirt without systemd.
 mkdir -p /var/log/libvirt /run/libvirt
-if ! pgrep -x virtlogd >/dev/null; then
+if ! pgrep -x -r R,S,D virtlogd >/dev/null; then
   say "starting virtlogd"
   virtlogd -d
 fi
-if ! pgrep -x libvirtd >/dev/null; then
+if ! pgrep -x -r R,S,D libvirtd >/dev/null; then
   say "starting libvirtd"
   libvirtd -d
 fi

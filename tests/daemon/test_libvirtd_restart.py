@@ -27,9 +27,17 @@ RECONNECT_BOUND_S = 15
 
 
 def libvirtd_pid():
+    """A live libvirtd: a killed one can linger as a zombie here (PID 1 reaps late)."""
     r = subprocess.run(["pgrep", "-x", "libvirtd"], stdout=subprocess.PIPE, text=True)
-    pids = r.stdout.split()
-    return int(pids[0]) if pids else None
+    for pid in r.stdout.split():
+        try:
+            with open("/proc/%s/stat" % pid) as f:
+                state = f.read().rsplit(")", 1)[1].split()[0]
+        except OSError:
+            continue
+        if state not in ("Z", "X"):
+            return int(pid)
+    return None
 
 
 def virsh_ok():
