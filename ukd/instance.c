@@ -147,15 +147,7 @@ json_t *instance_json(const struct store_instance *inst)
 
 static void instance_respond(struct http_req *req, int status, const struct store_instance *inst)
 {
-	json_t *o = instance_json(inst);
-	char *text = o ? json_dumps(o, JSON_COMPACT) : NULL;
-
-	if (text)
-		http_respond_json(req, status, text);
-	else
-		http_respond_error(req, 500, "internal", "out of memory");
-	free(text);
-	json_decref(o);
+	http_respond_json_value(req, status, instance_json(inst));
 }
 
 static void instance_store_error(struct http_req *req, int ret, const char *ref)
