@@ -1071,16 +1071,8 @@ int instance_check_body(json_t *body, json_t **spec, const char **image, const c
 	json_t *v, *args, *env;
 	const char *k;
 
-	json_object_foreach(body, k, v)
-	{
-		size_t i;
-
-		for (i = 0; i < sizeof(known) / sizeof(known[0]); i++)
-			if (!strcmp(k, known[i]))
-				break;
-		if (i == sizeof(known) / sizeof(known[0]))
-			return snprintf(err, len, "unknown field \"%.100s\"", k), -1;
-	}
+	if ((k = util_json_known_keys(body, known, sizeof(known) / sizeof(known[0]))))
+		return snprintf(err, len, "unknown field \"%.100s\"", k), -1;
 	if (!json_is_string(v = json_object_get(body, "image")) || !*json_string_value(v))
 		return snprintf(err, len, "\"image\" (an image reference) is required"), -1;
 	*image = json_string_value(v);

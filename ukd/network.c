@@ -542,18 +542,9 @@ int network_parse(json_t *body, struct store_network *n, char *err, size_t len)
 {
 	static const char *const known[] = {"name", "subnet", "gateway", "bridge"};
 	const char *k, *name, *subnet, *gw, *br;
-	json_t *v;
 
-	json_object_foreach(body, k, v)
-	{
-		size_t i;
-
-		for (i = 0; i < sizeof(known) / sizeof(known[0]); i++)
-			if (!strcmp(k, known[i]))
-				break;
-		if (i == sizeof(known) / sizeof(known[0]))
-			return snprintf(err, len, "unknown field \"%.100s\"", k), -1;
-	}
+	if ((k = util_json_known_keys(body, known, sizeof(known) / sizeof(known[0]))))
+		return snprintf(err, len, "unknown field \"%.100s\"", k), -1;
 	name = json_string_value(json_object_get(body, "name"));
 	subnet = json_string_value(json_object_get(body, "subnet"));
 	gw = json_string_value(json_object_get(body, "gateway"));
