@@ -513,8 +513,7 @@ static int cmd_list_run(struct cmd_ctx *x, int argc, char **argv)
 	if (o.json) {
 		cmd_print_json(kept);
 	} else if (o.quiet) {
-		json_array_foreach(kept, i, inst)
-			puts(json_string_value(json_object_get(inst, "id")));
+		cmd_print_ids(kept, "id");
 	} else {
 		/* Image names make the table readable; without them it shows ids. */
 		if (cmd_get_json(x, "/v1/images", &images))
