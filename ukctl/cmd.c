@@ -10,6 +10,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "util.h"
+
 /* The first line of a command's usage text ("Usage: ukctl ..."). */
 static void cmd_usage_line(const struct cmd *c)
 {
@@ -180,6 +182,18 @@ char *cmd_path(const char *prefix, const char *ref, const char *suffix)
 		out = NULL;
 	free(e);
 	return out;
+}
+
+void cmd_query_add(struct util_buf *url, const char *key, const char *value)
+{
+	char *e = client_escape(value);
+
+	if (!e) {
+		url->oom = 1;
+		return;
+	}
+	util_buf_printf(url, "%s%s=%s", url->s && strchr(url->s, '?') ? "&" : "?", key, e);
+	free(e);
 }
 
 int cmd_delete_each(struct cmd_ctx *x, int argc, char **argv, const char *kind, const char *query)

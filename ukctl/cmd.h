@@ -98,6 +98,14 @@ int cmd_report(struct cmd_ctx *x, int ret, struct client_resp *resp, const char 
 /* "/v1/PREFIX/ESCAPED-REF/SUFFIX" into a malloc'd string. */
 char *cmd_path(const char *prefix, const char *ref, const char *suffix);
 
+struct util_buf;
+
+/*
+ * Appends "?key=VALUE" to the path in url, or "&key=VALUE" once it has a
+ * query, VALUE escaped. A failure sets url->oom.
+ */
+void cmd_query_add(struct util_buf *url, const char *key, const char *value);
+
 /*
  * DELETE /v1/KIND/REF[query] for each REF of argv[optind..], printing
  * "Deleted REF" for each; carries on past failures, as scripts expect, but
