@@ -1181,8 +1181,9 @@ void instance_create(struct daemon *d, struct http_req *req, json_t *body)
 				   d->libvirt_error);
 		goto free_spec;
 	}
-	json_object_set_new(spec, "memory_mib", json_integer(mem ? mem : img.mem_mib));
-	if (start && (ret = capacity_check(d, NULL, mem ? mem : img.mem_mib, err, sizeof(err)))) {
+	inst.mem_mib = mem ? mem : img.mem_mib;
+	json_object_set_new(spec, "memory_mib", json_integer(inst.mem_mib));
+	if (start && (ret = capacity_check(d, NULL, inst.mem_mib, err, sizeof(err)))) {
 		http_respond_error(req, ret == -ENOSPC ? 507 : 500,
 				   ret == -ENOSPC ? "insufficient_capacity" : "internal", "%s",
 				   err);

@@ -100,6 +100,16 @@ static const char *const store_migrations[] = {
 	"ALTER TABLE instances ADD COLUMN restart_streak INTEGER NOT NULL DEFAULT 0;"
 	"ALTER TABLE events ADD COLUMN name TEXT;"
 	"CREATE INDEX events_subject ON events (subject, seq);",
+	/*
+	 * 4: each instance's guest memory (its spec's memory_mib) in a column
+	 * of its own, so that the admission check before every start
+	 * (capacity.c) sums it without parsing every instance's spec. Rows
+	 * from before take it from their spec.
+	 */
+	"ALTER TABLE instances ADD COLUMN memory_mib INTEGER NOT NULL DEFAULT 0;"
+	"UPDATE instances SET memory_mib = CASE WHEN json_valid(spec) THEN"
+	"  max(0, CASE json_type(spec, '$.memory_mib') WHEN 'integer'"
+	"  THEN json_extract(spec, '$.memory_mib') ELSE 0 END) ELSE 0 END;",
 };
 
 #define STORE_VERSION ((int)(sizeof(store_migrations) / sizeof(store_migrations[0])))
@@ -539,7 +549,7 @@ int store_image_delete(struct store *st, const char *id)
 
 #define STORE_INSTANCE_COLS                                                                      \
 	"id, name, image_id, spec, desired, observed, domain_uuid, restart_count, exit_status, " \
-	"exit_reason, message, created, started, finished, restart_at, restart_streak"
+	"exit_reason, message, created, started, finished, restart_at, restart_streak, memory_mib"
 
 static int store_instance_row(sqlite3_stmt *s, struct store_instance *inst)
 {
@@ -564,6 +574,7 @@ static int store_instance_row(sqlite3_stmt *s, struct store_instance *inst)
 	inst->finished = sqlite3_column_int64(s, 13);
 	inst->restart_at = sqlite3_column_int64(s, 14);
 	inst->restart_streak = sqlite3_column_int64(s, 15);
+	inst->mem_mib = (unsigned)sqlite3_column_int64(s, 16);
 	if (!inst->spec || (msg && !inst->message)) {
 		store_instance_clear(inst);
 		return -ENOMEM;
@@ -600,6 +611,7 @@ static void store_instance_bind(sqlite3_stmt *s, const struct store_instance *in
 	store_bind_time(s, 14, inst->finished);
 	store_bind_time(s, 15, inst->restart_at);
 	sqlite3_bind_int64(s, 16, inst->restart_streak);
+	sqlite3_bind_int64(s, 17, inst->mem_mib);
 }
 
 static int store_instance_write(struct store *st, const char *sql,
@@ -627,7 +639,7 @@ int store_instance_insert(struct store *st, const struct store_instance *inst)
 {
 	return store_instance_write(st,
 				    "INSERT INTO instances (" STORE_INSTANCE_COLS
-				    ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+				    ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
 				    inst, "instance.created", inst->name);
 }
 
@@ -639,7 +651,7 @@ int store_instance_update(struct store *st, const struct store_instance *inst, c
 				    "desired = ?5, observed = ?6, domain_uuid = ?7, "
 				    "restart_count = ?8, exit_status = ?9, exit_reason = ?10, "
 				    "message = ?11, created = ?12, started = ?13, finished = ?14, "
-				    "restart_at = ?15, restart_streak = ?16 "
+				    "restart_at = ?15, restart_streak = ?16, memory_mib = ?17 "
 				    "WHERE id = ?1",
 				    inst, kind, detail);
 }
@@ -932,7 +944,7 @@ int store_instance_insert_nic(struct store *st, struct store_instance *inst, str
 		return store_rollback(st, ret);
 	if ((ret = store_prepare(st,
 				 "INSERT INTO instances (" STORE_INSTANCE_COLS
-				 ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+				 ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
 				 &s)) < 0)
 		return store_rollback(st, ret);
 	store_instance_bind(s, inst);
