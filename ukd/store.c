@@ -201,6 +201,33 @@ static int store_step_done(struct store *st, sqlite3_stmt *s, const char *what)
 	return store_fail(st, what);
 }
 
+/*
+ * Ends a statement stepped row by row to rc: a walk that a callback stopped
+ * keeps the callback's error (ret < 0); one that did not reach SQLITE_DONE
+ * is a store failure. Finalizes s.
+ */
+static int store_rows_end(struct store *st, sqlite3_stmt *s, int rc, int ret, const char *what)
+{
+	if (ret == 0 && rc != SQLITE_DONE)
+		ret = store_fail(st, what);
+	sqlite3_finalize(s);
+	return ret;
+}
+
+/* Runs a "SELECT count(*) ... WHERE ... = ?" with arg; the count or -errno. */
+static int store_count(struct store *st, const char *sql, const char *arg, const char *what)
+{
+	sqlite3_stmt *s;
+	int ret;
+
+	if ((ret = store_prepare(st, sql, &s)) < 0)
+		return ret;
+	sqlite3_bind_text(s, 1, arg, -1, SQLITE_STATIC);
+	ret = sqlite3_step(s) == SQLITE_ROW ? sqlite3_column_int(s, 0) : store_fail(st, what);
+	sqlite3_finalize(s);
+	return ret;
+}
+
 static void store_copy_text(char *dst, size_t len, sqlite3_stmt *s, int col);
 
 static int store_event_insert(struct store *st, const char *kind, const char *subject,
@@ -265,10 +292,7 @@ int store_event_list(struct store *st, int64_t after, int64_t since_ms, const ch
 		if ((ret = cb(&ev, opaque)) < 0)
 			break;
 	}
-	if (ret == 0 && rc != SQLITE_DONE)
-		ret = store_fail(st, "list events");
-	sqlite3_finalize(s);
-	return ret;
+	return store_rows_end(st, s, rc, ret, "list events");
 }
 
 static int store_get_version(struct store *st, int *version)
@@ -498,24 +522,13 @@ int store_image_list(struct store *st, store_image_cb cb, void *opaque)
 		if ((ret = cb(&img, opaque)) < 0)
 			break;
 	}
-	if (ret == 0 && rc != SQLITE_DONE)
-		ret = store_fail(st, "list images");
-	sqlite3_finalize(s);
-	return ret;
+	return store_rows_end(st, s, rc, ret, "list images");
 }
 
 int store_image_users(struct store *st, const char *id)
 {
-	sqlite3_stmt *s;
-	int ret;
-
-	if ((ret = store_prepare(st, "SELECT count(*) FROM instances WHERE image_id = ?", &s)) < 0)
-		return ret;
-	sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
-	ret = sqlite3_step(s) == SQLITE_ROW ? sqlite3_column_int(s, 0)
-					    : store_fail(st, "count image users");
-	sqlite3_finalize(s);
-	return ret;
+	return store_count(st, "SELECT count(*) FROM instances WHERE image_id = ?", id,
+			   "count image users");
 }
 
 /* DELETE/UPDATE by id in one transaction with its event; -ENOENT if no row changed. */
@@ -727,10 +740,7 @@ int store_instance_list(struct store *st, store_instance_cb cb, void *opaque)
 		if (ret < 0)
 			break;
 	}
-	if (ret == 0 && rc != SQLITE_DONE)
-		ret = store_fail(st, "list instances");
-	sqlite3_finalize(s);
-	return ret;
+	return store_rows_end(st, s, rc, ret, "list instances");
 }
 
 int store_instance_delete(struct store *st, const char *id)
@@ -812,24 +822,13 @@ int store_network_list(struct store *st, store_network_cb cb, void *opaque)
 		if ((ret = cb(&net, opaque)) < 0)
 			break;
 	}
-	if (ret == 0 && rc != SQLITE_DONE)
-		ret = store_fail(st, "list networks");
-	sqlite3_finalize(s);
-	return ret;
+	return store_rows_end(st, s, rc, ret, "list networks");
 }
 
 int store_network_users(struct store *st, const char *name)
 {
-	sqlite3_stmt *s;
-	int ret;
-
-	if ((ret = store_prepare(st, "SELECT count(*) FROM addresses WHERE network = ?", &s)) < 0)
-		return ret;
-	sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
-	ret = sqlite3_step(s) == SQLITE_ROW ? sqlite3_column_int(s, 0)
-					    : store_fail(st, "count network users");
-	sqlite3_finalize(s);
-	return ret;
+	return store_count(st, "SELECT count(*) FROM addresses WHERE network = ?", name,
+			   "count network users");
 }
 
 int store_network_delete(struct store *st, const char *name)
@@ -1013,10 +1012,7 @@ int store_nic_list(struct store *st, store_nic_cb cb, void *opaque)
 		if ((ret = cb(&nic, opaque)) < 0)
 			break;
 	}
-	if (ret == 0 && rc != SQLITE_DONE)
-		ret = store_fail(st, "list addresses");
-	sqlite3_finalize(s);
-	return ret;
+	return store_rows_end(st, s, rc, ret, "list addresses");
 }
 
 int store_port_list(struct store *st, const char *instance_id, store_port_cb cb, void *opaque)
@@ -1045,8 +1041,5 @@ int store_port_list(struct store *st, const char *instance_id, store_port_cb cb,
 		if ((ret = cb(&p, opaque)) < 0)
 			break;
 	}
-	if (ret == 0 && rc != SQLITE_DONE)
-		ret = store_fail(st, "list ports");
-	sqlite3_finalize(s);
-	return ret;
+	return store_rows_end(st, s, rc, ret, "list ports");
 }
