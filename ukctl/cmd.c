@@ -10,6 +10,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "util.h"
+
 /* The first line of a command's usage text ("Usage: ukctl ..."). */
 static void cmd_usage_line(const struct cmd *c)
 {
@@ -68,6 +70,34 @@ int cmd_getopt(struct cmd_ctx *x, int argc, char **argv, const char *shortopts,
 		return '?';
 	default: return c;
 	}
+}
+
+int cmd_opts_json(struct cmd_ctx *x, int argc, char **argv, int *json, int *quiet, int max_args)
+{
+	static const struct option lo_json[] = {
+		{"json", no_argument, NULL, 'j'},
+		CMD_HELP_OPT,
+		{0},
+	};
+	static const struct option lo_quiet[] = {
+		{"quiet", no_argument, NULL, 'q'},
+		{"json", no_argument, NULL, 'j'},
+		CMD_HELP_OPT,
+		{0},
+	};
+	int c;
+
+	while ((c = cmd_getopt(x, argc, argv, quiet ? ":qh" : ":h", quiet ? lo_quiet : lo_json)) !=
+	       -1) {
+		if (c == 'h' || c == '?')
+			return c == 'h' ? CMD_OK : CMD_USAGE;
+		*json |= c == 'j';
+		if (c == 'q')
+			*quiet = 1;
+	}
+	if (argc - optind > max_args)
+		return cmd_usage_err(x, "unexpected argument \"%s\"", argv[optind + max_args]);
+	return -1;
 }
 
 int cmd_client(struct cmd_ctx *x)
@@ -154,10 +184,55 @@ char *cmd_path(const char *prefix, const char *ref, const char *suffix)
 	return out;
 }
 
+void cmd_query_add(struct util_buf *url, const char *key, const char *value)
+{
+	char *e = client_escape(value);
+
+	if (!e) {
+		url->oom = 1;
+		return;
+	}
+	util_buf_printf(url, "%s%s=%s", url->s && strchr(url->s, '?') ? "&" : "?", key, e);
+	free(e);
+}
+
+int cmd_delete_each(struct cmd_ctx *x, int argc, char **argv, const char *kind, const char *query)
+{
+	struct client_resp resp;
+	int ret = CMD_OK, r;
+
+	for (; optind < argc; optind++) {
+		char *path = cmd_path(kind, argv[optind], query);
+		struct client_req rq = {.method = "DELETE", .path = path};
+
+		if (!path)
+			return cmd_fail("out of memory");
+		r = cmd_call(x, &rq, &resp, NULL);
+		free(path);
+		if (r == CMD_UNREACHABLE)
+			return r;
+		if (r) {
+			ret = r;
+			continue;
+		}
+		printf("Deleted %s\n", argv[optind]);
+		client_resp_clear(&resp);
+	}
+	return ret;
+}
+
 void cmd_print_json(json_t *v)
 {
 	json_dumpf(v, stdout, JSON_INDENT(2) | JSON_ENCODE_ANY);
 	fputc('\n', stdout);
+}
+
+void cmd_print_ids(json_t *list, const char *key)
+{
+	json_t *v;
+	size_t i;
+
+	json_array_foreach(list, i, v) puts(json_string_value(json_object_get(v, key)));
 }
 
 int cmd_print(char *s)

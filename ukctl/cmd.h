@@ -56,6 +56,13 @@ struct cmd_ctx {
 int cmd_getopt(struct cmd_ctx *x, int argc, char **argv, const char *shortopts,
 	       const struct option *longopts);
 
+/*
+ * Options of a command that takes only --json, -q/--quiet (when quiet is not
+ * NULL) and --help, and at most max_args arguments. Returns -1 to go on, or
+ * the exit status (help shown, or a usage error printed).
+ */
+int cmd_opts_json(struct cmd_ctx *x, int argc, char **argv, int *json, int *quiet, int max_args);
+
 /* Prints "ukctl CMD: message", the usage line and a hint; returns CMD_USAGE. */
 __attribute__((format(printf, 2, 3))) int cmd_usage_err(struct cmd_ctx *x, const char *fmt, ...);
 
@@ -91,8 +98,26 @@ int cmd_report(struct cmd_ctx *x, int ret, struct client_resp *resp, const char 
 /* "/v1/PREFIX/ESCAPED-REF/SUFFIX" into a malloc'd string. */
 char *cmd_path(const char *prefix, const char *ref, const char *suffix);
 
+struct util_buf;
+
+/*
+ * Appends "?key=VALUE" to the path in url, or "&key=VALUE" once it has a
+ * query, VALUE escaped. A failure sets url->oom.
+ */
+void cmd_query_add(struct util_buf *url, const char *key, const char *value);
+
+/*
+ * DELETE /v1/KIND/REF[query] for each REF of argv[optind..], printing
+ * "Deleted REF" for each; carries on past failures, as scripts expect, but
+ * not when ukd is unreachable. Returns CMD_OK or the last failure's status.
+ */
+int cmd_delete_each(struct cmd_ctx *x, int argc, char **argv, const char *kind, const char *query);
+
 /* Pretty JSON on stdout, as scripts read it. */
 void cmd_print_json(json_t *v);
+
+/* Prints the string field key of each object of the array list, one a line (-q). */
+void cmd_print_ids(json_t *list, const char *key);
 
 /* Writes s (from table_*) to stdout and frees it; CMD_FAIL if s is NULL. */
 int cmd_print(char *s);

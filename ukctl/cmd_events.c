@@ -78,7 +78,6 @@ static int cmd_events_run(struct cmd_ctx *x, int argc, char **argv)
 	struct client_resp resp;
 	struct util_buf q = {0};
 	const char *since = NULL;
-	char *esc;
 	int c, follow = 0, ret;
 
 	while ((c = cmd_getopt(x, argc, argv, ":fh", lo)) != -1) {
@@ -92,20 +91,12 @@ static int cmd_events_run(struct cmd_ctx *x, int argc, char **argv)
 	if (argc - optind > 1)
 		return cmd_usage_err(x, "one instance at a time");
 	util_buf_puts(&q, "/v1/events");
-	if (since && (esc = client_escape(since))) {
-		util_buf_printf(&q, "?since=%s", esc);
-		free(esc);
-	} else if (since) {
-		q.oom = 1;
-	}
-	if (optind < argc && (esc = client_escape(argv[optind]))) {
-		util_buf_printf(&q, "%sinstance=%s", since ? "&" : "?", esc);
-		free(esc);
-	} else if (optind < argc) {
-		q.oom = 1;
-	}
+	if (since)
+		cmd_query_add(&q, "since", since);
+	if (optind < argc)
+		cmd_query_add(&q, "instance", argv[optind]);
 	if (follow)
-		util_buf_printf(&q, "%sfollow=1", since || optind < argc ? "&" : "?");
+		cmd_query_add(&q, "follow", "1");
 	if (q.oom) {
 		util_buf_free(&q);
 		return cmd_fail("out of memory");

@@ -11,6 +11,7 @@
 #include <archive.h>
 #include <archive_entry.h>
 #include <errno.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -440,31 +441,17 @@ const struct cmd cmd_build = {
 
 static int cmd_images_run(struct cmd_ctx *x, int argc, char **argv)
 {
-	static const struct option lo[] = {
-		{"quiet", no_argument, NULL, 'q'},
-		{"json", no_argument, NULL, 'j'},
-		CMD_HELP_OPT,
-		{0},
-	};
-	int c, quiet = 0, json = 0, ret;
-	json_t *list, *img;
-	size_t i;
+	int quiet = 0, json = 0, ret = cmd_opts_json(x, argc, argv, &json, &quiet, 0);
+	json_t *list;
 
-	while ((c = cmd_getopt(x, argc, argv, ":qh", lo)) != -1) {
-		if (c == 'h' || c == '?')
-			return c == 'h' ? CMD_OK : CMD_USAGE;
-		quiet |= c == 'q';
-		json |= c == 'j';
-	}
-	if (optind < argc)
-		return cmd_usage_err(x, "unexpected argument \"%s\"", argv[optind]);
+	if (ret >= 0)
+		return ret;
 	if ((ret = cmd_get_json(x, "/v1/images", &list)))
 		return ret;
 	if (json)
 		cmd_print_json(list);
 	else if (quiet)
-		json_array_foreach(list, i, img)
-			puts(json_string_value(json_object_get(img, "id")));
+		cmd_print_ids(list, "id");
 	else
 		ret = cmd_print(table_images(list, cmd_now_ms(), x->color ? TABLE_COLOR : 0));
 	json_decref(list);
@@ -498,8 +485,7 @@ static int cmd_rmi_run(struct cmd_ctx *x, int argc, char **argv)
 		CMD_HELP_OPT,
 		{0},
 	};
-	struct client_resp resp;
-	int c, force = 0, ret = CMD_OK, r;
+	int c, force = 0;
 
 	while ((c = cmd_getopt(x, argc, argv, ":fh", lo)) != -1) {
 		if (c == 'h' || c == '?')
@@ -508,24 +494,7 @@ static int cmd_rmi_run(struct cmd_ctx *x, int argc, char **argv)
 	}
 	if (optind >= argc)
 		return cmd_usage_err(x, "no image given");
-	for (; optind < argc; optind++) {
-		char *path = cmd_path("images", argv[optind], force ? "?force=1" : NULL);
-		struct client_req rq = {.method = "DELETE", .path = path};
-
-		if (!path)
-			return cmd_fail("out of memory");
-		r = cmd_call(x, &rq, &resp, NULL);
-		free(path);
-		if (r == CMD_UNREACHABLE)
-			return r;
-		if (r) {
-			ret = r;
-			continue;
-		}
-		printf("Deleted %s\n", argv[optind]);
-		client_resp_clear(&resp);
-	}
-	return ret;
+	return cmd_delete_each(x, argc, argv, "images", force ? "?force=1" : NULL);
 }
 
 const struct cmd cmd_rmi = {
@@ -550,20 +519,12 @@ const struct cmd cmd_rmi = {
 
 static int cmd_image_inspect(struct cmd_ctx *x, int argc, char **argv)
 {
-	static const struct option lo[] = {
-		{"json", no_argument, NULL, 'j'},
-		CMD_HELP_OPT,
-		{0},
-	};
-	int c, json = 0, ret;
+	int json = 0, ret = cmd_opts_json(x, argc, argv, &json, NULL, INT_MAX);
 	json_t *img;
 	char *path;
 
-	while ((c = cmd_getopt(x, argc, argv, ":h", lo)) != -1) {
-		if (c == 'h' || c == '?')
-			return c == 'h' ? CMD_OK : CMD_USAGE;
-		json |= c == 'j';
-	}
+	if (ret >= 0)
+		return ret;
 	if (optind + 1 != argc)
 		return cmd_usage_err(x, optind >= argc ? "no image given" : "one image at a time");
 	if (!(path = cmd_path("images", argv[optind], NULL)))

@@ -513,8 +513,7 @@ static int cmd_list_run(struct cmd_ctx *x, int argc, char **argv)
 	if (o.json) {
 		cmd_print_json(kept);
 	} else if (o.quiet) {
-		json_array_foreach(kept, i, inst)
-			puts(json_string_value(json_object_get(inst, "id")));
+		cmd_print_ids(kept, "id");
 	} else {
 		/* Image names make the table readable; without them it shows ids. */
 		if (cmd_get_json(x, "/v1/images", &images))
@@ -765,7 +764,7 @@ static int cmd_logs_run(struct cmd_ctx *x, int argc, char **argv)
 	struct client_resp resp;
 	struct util_buf q = {0};
 	const char *tail = NULL, *since = NULL;
-	char *path, *full, *e;
+	char *path;
 	int c, follow = 0, ret;
 
 	while ((c = cmd_getopt(x, argc, argv, ":fn:h", lo)) != -1) {
@@ -787,33 +786,24 @@ static int cmd_logs_run(struct cmd_ctx *x, int argc, char **argv)
 	if (optind + 1 != argc)
 		return cmd_usage_err(x, optind >= argc ? "no instance given"
 						       : "one instance at a time");
+	if (!(path = cmd_path("instances", argv[optind], "/logs")))
+		return cmd_fail("out of memory");
+	util_buf_puts(&q, path);
+	free(path);
 	if (tail)
-		util_buf_printf(&q, "?tail=%s", tail);
+		cmd_query_add(&q, "tail", tail);
 	if (follow)
-		util_buf_printf(&q, "%sfollow=1", q.len ? "&" : "?");
-	if (since) {
-		if (!(e = client_escape(since))) {
-			util_buf_free(&q);
-			return cmd_fail("out of memory");
-		}
-		util_buf_printf(&q, "%ssince=%s", q.len ? "&" : "?", e);
-		free(e);
-	}
-	path = cmd_path("instances", argv[optind], "/logs");
-	if (!path || q.oom) {
-		free(path);
+		cmd_query_add(&q, "follow", "1");
+	if (since)
+		cmd_query_add(&q, "since", since);
+	if (q.oom) {
 		util_buf_free(&q);
 		return cmd_fail("out of memory");
 	}
-	util_buf_puts(&q, "");
-	if (asprintf(&full, "%s%s", path, q.s) < 0)
-		full = NULL;
-	rq.path = full;
-	ret = full ? cmd_call(x, &rq, &resp, NULL) : cmd_fail("out of memory");
+	rq.path = q.s;
+	ret = cmd_call(x, &rq, &resp, NULL);
 	if (ret == CMD_OK)
 		client_resp_clear(&resp);
-	free(full);
-	free(path);
 	util_buf_free(&q);
 	return ret;
 }

@@ -6,6 +6,7 @@
 #define _GNU_SOURCE
 #include "cmd.h"
 
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -106,30 +107,17 @@ static char *cmd_network_table(json_t *nets)
 
 static int cmd_network_ls(struct cmd_ctx *x, int argc, char **argv)
 {
-	static const struct option lo[] = {
-		{"json", no_argument, NULL, 'j'},
-		{"quiet", no_argument, NULL, 'q'},
-		CMD_HELP_OPT,
-		{0},
-	};
-	int c, json = 0, quiet = 0, ret;
-	json_t *nets, *n;
-	size_t i;
+	int json = 0, quiet = 0, ret = cmd_opts_json(x, argc, argv, &json, &quiet, 0);
+	json_t *nets;
 
-	while ((c = cmd_getopt(x, argc, argv, ":qh", lo)) != -1) {
-		if (c == 'h' || c == '?')
-			return c == 'h' ? CMD_OK : CMD_USAGE;
-		json |= c == 'j';
-		quiet |= c == 'q';
-	}
-	if (optind < argc)
-		return cmd_usage_err(x, "network ls takes no arguments");
+	if (ret >= 0)
+		return ret;
 	if ((ret = cmd_get_json(x, "/v1/networks", &nets)))
 		return ret;
 	if (json) {
 		cmd_print_json(nets);
 	} else if (quiet) {
-		json_array_foreach(nets, i, n) puts(json_string_value(json_object_get(n, "name")));
+		cmd_print_ids(nets, "name");
 	} else {
 		ret = cmd_print(cmd_network_table(nets));
 	}
@@ -140,51 +128,26 @@ static int cmd_network_ls(struct cmd_ctx *x, int argc, char **argv)
 static int cmd_network_rm(struct cmd_ctx *x, int argc, char **argv)
 {
 	static const struct option lo[] = {CMD_HELP_OPT, {0}};
-	struct client_resp resp;
-	int c, ret = CMD_OK, r;
+	int c;
 
 	while ((c = cmd_getopt(x, argc, argv, ":h", lo)) != -1)
 		return c == 'h' ? CMD_OK : CMD_USAGE;
 	if (optind >= argc)
 		return cmd_usage_err(x, "no network given");
-	for (; optind < argc; optind++) {
-		char *path = cmd_path("networks", argv[optind], NULL);
-		struct client_req rq = {.method = "DELETE", .path = path};
-
-		if (!path)
-			return cmd_fail("out of memory");
-		r = cmd_call(x, &rq, &resp, NULL);
-		free(path);
-		if (r == CMD_UNREACHABLE)
-			return r;
-		if (r) {
-			ret = r;
-			continue;
-		}
-		printf("Deleted %s\n", argv[optind]);
-		client_resp_clear(&resp);
-	}
-	return ret;
+	return cmd_delete_each(x, argc, argv, "networks", NULL);
 }
 
 static int cmd_network_inspect(struct cmd_ctx *x, int argc, char **argv)
 {
-	static const struct option lo[] = {
-		{"json", no_argument, NULL, 'j'},
-		CMD_HELP_OPT,
-		{0},
-	};
-	int c, json = 0, ret = CMD_OK, r;
+	int json = 0, ret = cmd_opts_json(x, argc, argv, &json, NULL, INT_MAX), r;
 	json_t *n;
 	char *path;
 
-	while ((c = cmd_getopt(x, argc, argv, ":h", lo)) != -1) {
-		if (c == 'h' || c == '?')
-			return c == 'h' ? CMD_OK : CMD_USAGE;
-		json |= c == 'j';
-	}
+	if (ret >= 0)
+		return ret;
 	if (optind >= argc)
 		return cmd_usage_err(x, "no network given");
+	ret = CMD_OK;
 	for (int i = optind; i < argc; i++) {
 		if (!(path = cmd_path("networks", argv[i], NULL)))
 			return cmd_fail("out of memory");

@@ -9,30 +9,10 @@
 
 #include "table.h"
 
-/* Options of a command that takes only --json and --help; returns -1 to go on. */
-static int cmd_system_opts(struct cmd_ctx *x, int argc, char **argv, int *json, int max_args)
-{
-	static const struct option lo[] = {
-		{"json", no_argument, NULL, 'j'},
-		CMD_HELP_OPT,
-		{0},
-	};
-	int c;
-
-	while ((c = cmd_getopt(x, argc, argv, ":h", lo)) != -1) {
-		if (c == 'h' || c == '?')
-			return c == 'h' ? CMD_OK : CMD_USAGE;
-		*json |= c == 'j';
-	}
-	if (argc - optind > max_args)
-		return cmd_usage_err(x, "unexpected argument \"%s\"", argv[optind + max_args]);
-	return -1;
-}
-
 static int cmd_version_run(struct cmd_ctx *x, int argc, char **argv)
 {
 	json_t *info = NULL, *out;
-	int json = 0, ret = cmd_system_opts(x, argc, argv, &json, 0);
+	int json = 0, ret = cmd_opts_json(x, argc, argv, &json, NULL, 0);
 
 	if (ret >= 0)
 		return ret;
@@ -110,7 +90,7 @@ static int cmd_info_counts(struct cmd_ctx *x, json_t *info)
 static int cmd_info_run(struct cmd_ctx *x, int argc, char **argv)
 {
 	json_t *info;
-	int json = 0, ret = cmd_system_opts(x, argc, argv, &json, 0);
+	int json = 0, ret = cmd_opts_json(x, argc, argv, &json, NULL, 0);
 
 	if (ret >= 0)
 		return ret;
@@ -180,7 +160,7 @@ static int cmd_health_one(struct cmd_ctx *x, const char *ref, json_t **out, int 
 static int cmd_health_run(struct cmd_ctx *x, int argc, char **argv)
 {
 	json_t *all, *h;
-	int json = 0, unsupported = 0, ret = cmd_system_opts(x, argc, argv, &json, 1 << 20), r;
+	int json = 0, unsupported = 0, ret = cmd_opts_json(x, argc, argv, &json, NULL, 1 << 20), r;
 
 	if (ret >= 0)
 		return ret;

@@ -59,18 +59,6 @@ struct api_route {
 	api_fn fn;
 };
 
-static void api_send_json(struct http_req *req, int status, json_t *o)
-{
-	char *text = o ? json_dumps(o, JSON_COMPACT) : NULL;
-
-	if (text)
-		http_respond_json(req, status, text);
-	else
-		http_respond_error(req, 500, "internal", "out of memory");
-	free(text);
-	json_decref(o);
-}
-
 /* Parses the body as a JSON object; answers 400 and returns NULL if it is not one. */
 static json_t *api_body_json(struct http_req *req)
 {
@@ -170,7 +158,7 @@ static void api_system_info(struct api_ctx *c)
 		http_respond_error(c->req, 500, "store_error", "cannot count images and instances");
 		return;
 	}
-	api_send_json(
+	http_respond_json_value(
 		c->req, 200,
 		json_pack("{s:s, s:s, s:s, s:s, s:i, s:{s:s, s:b, s:s?, s:o?, s:o?, s:o?}, "
 			  "s:{s:I, s:I}, s:{s:I, s:I, s:f}, s:I, s:o}",
@@ -217,7 +205,7 @@ static void api_images_list(struct api_ctx *c)
 		http_respond_error(c->req, 500, "store_error", "cannot list images");
 		return;
 	}
-	api_send_json(c->req, 200, a);
+	http_respond_json_value(c->req, 200, a);
 }
 
 static int api_image_lookup(struct api_ctx *c, const char *ref, struct store_image *img)
@@ -238,7 +226,7 @@ static void api_image_get(struct api_ctx *c)
 	struct store_image img;
 
 	if (api_image_lookup(c, c->seg[2], &img) == 0)
-		api_send_json(c->req, 200, api_image_json(&img));
+		http_respond_json_value(c->req, 200, api_image_json(&img));
 }
 
 static void api_image_delete(struct api_ctx *c)
@@ -374,7 +362,7 @@ static void api_ingest_answer(struct api_ingest *g, int status, json_t *image, c
 {
 	if (!g->stream) {
 		if (image)
-			api_send_json(g->req, status, image);
+			http_respond_json_value(g->req, status, image);
 		else
 			http_respond_error(g->req, status, code, "%s", msg);
 		return;
@@ -626,7 +614,7 @@ static void api_instance_get(struct api_ctx *c)
 
 	if (api_instance_lookup(c, &inst) < 0)
 		return;
-	api_send_json(c->req, 200, instance_json(&inst));
+	http_respond_json_value(c->req, 200, instance_json(&inst));
 	store_instance_clear(&inst);
 }
 
@@ -768,7 +756,7 @@ static void api_instance_health(struct api_ctx *c)
 
 	if (api_instance_lookup(c, &inst) < 0)
 		return;
-	api_send_json(c->req, 200, health_json(c->d, inst.id));
+	http_respond_json_value(c->req, 200, health_json(c->d, inst.id));
 	store_instance_clear(&inst);
 }
 

@@ -4,7 +4,6 @@
 
 #include <errno.h>
 #include <inttypes.h>
-#include <jansson.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -20,16 +19,9 @@ struct capacity_sum {
 static int capacity_add(const struct store_instance *inst, void *opaque)
 {
 	struct capacity_sum *s = opaque;
-	json_t *spec;
 
-	if (!instance_active(inst) || (s->exclude && !strcmp(inst->id, s->exclude)))
-		return 0;
-	if ((spec = json_loads(inst->spec, 0, NULL))) {
-		json_int_t mib = json_integer_value(json_object_get(spec, "memory_mib"));
-
-		s->mib += mib > 0 ? (uint64_t)mib : 0;
-		json_decref(spec);
-	}
+	if (instance_active(inst) && !(s->exclude && !strcmp(inst->id, s->exclude)))
+		s->mib += inst->mem_mib;
 	return 0;
 }
 

@@ -12,6 +12,7 @@
 
 #include <errno.h>
 #include <http_parser.h>
+#include <jansson.h>
 #include <nettle/memops.h>
 #include <nettle/sha2.h>
 #include <netdb.h>
@@ -358,6 +359,18 @@ void http_respond_borrowed(struct http_req *req, int status, const char *content
 void http_respond_json(struct http_req *req, int status, const char *json)
 {
 	http_respond(req, status, "application/json", json, strlen(json), NULL);
+}
+
+void http_respond_json_value(struct http_req *req, int status, json_t *value)
+{
+	char *text = value ? json_dumps(value, JSON_COMPACT) : NULL;
+
+	if (text)
+		http_respond_json(req, status, text);
+	else
+		http_respond_error(req, 500, "internal", "out of memory");
+	free(text);
+	json_decref(value);
 }
 
 /* JSON string literal of s (control characters and quotes escaped). */

@@ -34,6 +34,7 @@
 
 struct http_server;
 struct http_req;
+struct json_t; /* jansson's json_t */
 
 struct http_req {
 	int method;  /* enum http_method of http_parser.h */
@@ -102,6 +103,13 @@ void http_respond_borrowed(struct http_req *req, int status, const char *content
 
 /* Answers with JSON text (copied). */
 void http_respond_json(struct http_req *req, int status, const char *json);
+
+/*
+ * Answers with the compact text of a jansson value and releases it (the
+ * caller's reference is taken). A NULL value, as from a failed json_pack,
+ * or one that cannot be serialized answers 500 "out of memory".
+ */
+void http_respond_json_value(struct http_req *req, int status, struct json_t *value);
 
 /* Answers {"error":{"code":code,"message":...}}. */
 __attribute__((format(printf, 4, 5))) void

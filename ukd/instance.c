@@ -147,15 +147,7 @@ json_t *instance_json(const struct store_instance *inst)
 
 static void instance_respond(struct http_req *req, int status, const struct store_instance *inst)
 {
-	json_t *o = instance_json(inst);
-	char *text = o ? json_dumps(o, JSON_COMPACT) : NULL;
-
-	if (text)
-		http_respond_json(req, status, text);
-	else
-		http_respond_error(req, 500, "internal", "out of memory");
-	free(text);
-	json_decref(o);
+	http_respond_json_value(req, status, instance_json(inst));
 }
 
 static void instance_store_error(struct http_req *req, int ret, const char *ref)
@@ -1079,16 +1071,8 @@ int instance_check_body(json_t *body, json_t **spec, const char **image, const c
 	json_t *v, *args, *env;
 	const char *k;
 
-	json_object_foreach(body, k, v)
-	{
-		size_t i;
-
-		for (i = 0; i < sizeof(known) / sizeof(known[0]); i++)
-			if (!strcmp(k, known[i]))
-				break;
-		if (i == sizeof(known) / sizeof(known[0]))
-			return snprintf(err, len, "unknown field \"%.100s\"", k), -1;
-	}
+	if ((k = util_json_known_keys(body, known, sizeof(known) / sizeof(known[0]))))
+		return snprintf(err, len, "unknown field \"%.100s\"", k), -1;
 	if (!json_is_string(v = json_object_get(body, "image")) || !*json_string_value(v))
 		return snprintf(err, len, "\"image\" (an image reference) is required"), -1;
 	*image = json_string_value(v);
@@ -1197,8 +1181,9 @@ void instance_create(struct daemon *d, struct http_req *req, json_t *body)
 				   d->libvirt_error);
 		goto free_spec;
 	}
-	json_object_set_new(spec, "memory_mib", json_integer(mem ? mem : img.mem_mib));
-	if (start && (ret = capacity_check(d, NULL, mem ? mem : img.mem_mib, err, sizeof(err)))) {
+	inst.mem_mib = mem ? mem : img.mem_mib;
+	json_object_set_new(spec, "memory_mib", json_integer(inst.mem_mib));
+	if (start && (ret = capacity_check(d, NULL, inst.mem_mib, err, sizeof(err)))) {
 		http_respond_error(req, ret == -ENOSPC ? 507 : 500,
 				   ret == -ENOSPC ? "insufficient_capacity" : "internal", "%s",
 				   err);

@@ -279,18 +279,6 @@ static json_t *network_json(struct daemon *d, const struct store_network *n)
 			 created);
 }
 
-static void network_send(struct http_req *req, int status, json_t *o)
-{
-	char *text = o ? json_dumps(o, JSON_COMPACT) : NULL;
-
-	if (text)
-		http_respond_json(req, status, text);
-	else
-		http_respond_error(req, 500, "internal", "out of memory");
-	free(text);
-	json_decref(o);
-}
-
 /* Lists ip's links (-j -d) in ns; NULL on failure (err set). */
 static json_t *network_links(const char *ns, char *err, size_t errlen)
 {
@@ -417,7 +405,7 @@ static void network_job_done(uv_work_t *w, int status)
 	case NETJOB_BRIDGE_ADD:
 		if (j->ret == 0) {
 			log_info("network %s created (bridge %s)", j->net.name, j->net.bridge);
-			network_send(j->req, 201, network_json(d, &j->net));
+			http_respond_json_value(j->req, 201, network_json(d, &j->net));
 			break;
 		}
 		/* No network without its bridge: the row goes again. */
@@ -493,7 +481,7 @@ void network_api_list(struct daemon *d, struct http_req *req)
 		http_respond_error(req, 500, "store_error", "cannot list networks");
 		return;
 	}
-	network_send(req, 200, a);
+	http_respond_json_value(req, 200, a);
 }
 
 static int network_lookup(struct daemon *d, struct http_req *req, const char *name,
@@ -513,7 +501,7 @@ void network_api_get(struct daemon *d, struct http_req *req, const char *name)
 	struct store_network n;
 
 	if (network_lookup(d, req, name, &n) == 0)
-		network_send(req, 200, network_json(d, &n));
+		http_respond_json_value(req, 200, network_json(d, &n));
 }
 
 struct network_overlap {
@@ -554,18 +542,9 @@ int network_parse(json_t *body, struct store_network *n, char *err, size_t len)
 {
 	static const char *const known[] = {"name", "subnet", "gateway", "bridge"};
 	const char *k, *name, *subnet, *gw, *br;
-	json_t *v;
 
-	json_object_foreach(body, k, v)
-	{
-		size_t i;
-
-		for (i = 0; i < sizeof(known) / sizeof(known[0]); i++)
-			if (!strcmp(k, known[i]))
-				break;
-		if (i == sizeof(known) / sizeof(known[0]))
-			return snprintf(err, len, "unknown field \"%.100s\"", k), -1;
-	}
+	if ((k = util_json_known_keys(body, known, sizeof(known) / sizeof(known[0]))))
+		return snprintf(err, len, "unknown field \"%.100s\"", k), -1;
 	name = json_string_value(json_object_get(body, "name"));
 	subnet = json_string_value(json_object_get(body, "subnet"));
 	gw = json_string_value(json_object_get(body, "gateway"));

@@ -100,6 +100,16 @@ static const char *const store_migrations[] = {
 	"ALTER TABLE instances ADD COLUMN restart_streak INTEGER NOT NULL DEFAULT 0;"
 	"ALTER TABLE events ADD COLUMN name TEXT;"
 	"CREATE INDEX events_subject ON events (subject, seq);",
+	/*
+	 * 4: each instance's guest memory (its spec's memory_mib) in a column
+	 * of its own, so that the admission check before every start
+	 * (capacity.c) sums it without parsing every instance's spec. Rows
+	 * from before take it from their spec.
+	 */
+	"ALTER TABLE instances ADD COLUMN memory_mib INTEGER NOT NULL DEFAULT 0;"
+	"UPDATE instances SET memory_mib = CASE WHEN json_valid(spec) THEN"
+	"  max(0, CASE json_type(spec, '$.memory_mib') WHEN 'integer'"
+	"  THEN json_extract(spec, '$.memory_mib') ELSE 0 END) ELSE 0 END;",
 };
 
 #define STORE_VERSION ((int)(sizeof(store_migrations) / sizeof(store_migrations[0])))
@@ -191,6 +201,33 @@ static int store_step_done(struct store *st, sqlite3_stmt *s, const char *what)
 	return store_fail(st, what);
 }
 
+/*
+ * Ends a statement stepped row by row to rc: a walk that a callback stopped
+ * keeps the callback's error (ret < 0); one that did not reach SQLITE_DONE
+ * is a store failure. Finalizes s.
+ */
+static int store_rows_end(struct store *st, sqlite3_stmt *s, int rc, int ret, const char *what)
+{
+	if (ret == 0 && rc != SQLITE_DONE)
+		ret = store_fail(st, what);
+	sqlite3_finalize(s);
+	return ret;
+}
+
+/* Runs a "SELECT count(*) ... WHERE ... = ?" with arg; the count or -errno. */
+static int store_count(struct store *st, const char *sql, const char *arg, const char *what)
+{
+	sqlite3_stmt *s;
+	int ret;
+
+	if ((ret = store_prepare(st, sql, &s)) < 0)
+		return ret;
+	sqlite3_bind_text(s, 1, arg, -1, SQLITE_STATIC);
+	ret = sqlite3_step(s) == SQLITE_ROW ? sqlite3_column_int(s, 0) : store_fail(st, what);
+	sqlite3_finalize(s);
+	return ret;
+}
+
 static void store_copy_text(char *dst, size_t len, sqlite3_stmt *s, int col);
 
 static int store_event_insert(struct store *st, const char *kind, const char *subject,
@@ -255,10 +292,7 @@ int store_event_list(struct store *st, int64_t after, int64_t since_ms, const ch
 		if ((ret = cb(&ev, opaque)) < 0)
 			break;
 	}
-	if (ret == 0 && rc != SQLITE_DONE)
-		ret = store_fail(st, "list events");
-	sqlite3_finalize(s);
-	return ret;
+	return store_rows_end(st, s, rc, ret, "list events");
 }
 
 static int store_get_version(struct store *st, int *version)
@@ -488,24 +522,13 @@ int store_image_list(struct store *st, store_image_cb cb, void *opaque)
 		if ((ret = cb(&img, opaque)) < 0)
 			break;
 	}
-	if (ret == 0 && rc != SQLITE_DONE)
-		ret = store_fail(st, "list images");
-	sqlite3_finalize(s);
-	return ret;
+	return store_rows_end(st, s, rc, ret, "list images");
 }
 
 int store_image_users(struct store *st, const char *id)
 {
-	sqlite3_stmt *s;
-	int ret;
-
-	if ((ret = store_prepare(st, "SELECT count(*) FROM instances WHERE image_id = ?", &s)) < 0)
-		return ret;
-	sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
-	ret = sqlite3_step(s) == SQLITE_ROW ? sqlite3_column_int(s, 0)
-					    : store_fail(st, "count image users");
-	sqlite3_finalize(s);
-	return ret;
+	return store_count(st, "SELECT count(*) FROM instances WHERE image_id = ?", id,
+			   "count image users");
 }
 
 /* DELETE/UPDATE by id in one transaction with its event; -ENOENT if no row changed. */
@@ -539,7 +562,7 @@ int store_image_delete(struct store *st, const char *id)
 
 #define STORE_INSTANCE_COLS                                                                      \
 	"id, name, image_id, spec, desired, observed, domain_uuid, restart_count, exit_status, " \
-	"exit_reason, message, created, started, finished, restart_at, restart_streak"
+	"exit_reason, message, created, started, finished, restart_at, restart_streak, memory_mib"
 
 static int store_instance_row(sqlite3_stmt *s, struct store_instance *inst)
 {
@@ -564,6 +587,7 @@ static int store_instance_row(sqlite3_stmt *s, struct store_instance *inst)
 	inst->finished = sqlite3_column_int64(s, 13);
 	inst->restart_at = sqlite3_column_int64(s, 14);
 	inst->restart_streak = sqlite3_column_int64(s, 15);
+	inst->mem_mib = (unsigned)sqlite3_column_int64(s, 16);
 	if (!inst->spec || (msg && !inst->message)) {
 		store_instance_clear(inst);
 		return -ENOMEM;
@@ -600,6 +624,7 @@ static void store_instance_bind(sqlite3_stmt *s, const struct store_instance *in
 	store_bind_time(s, 14, inst->finished);
 	store_bind_time(s, 15, inst->restart_at);
 	sqlite3_bind_int64(s, 16, inst->restart_streak);
+	sqlite3_bind_int64(s, 17, inst->mem_mib);
 }
 
 static int store_instance_write(struct store *st, const char *sql,
@@ -627,7 +652,7 @@ int store_instance_insert(struct store *st, const struct store_instance *inst)
 {
 	return store_instance_write(st,
 				    "INSERT INTO instances (" STORE_INSTANCE_COLS
-				    ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+				    ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
 				    inst, "instance.created", inst->name);
 }
 
@@ -639,7 +664,7 @@ int store_instance_update(struct store *st, const struct store_instance *inst, c
 				    "desired = ?5, observed = ?6, domain_uuid = ?7, "
 				    "restart_count = ?8, exit_status = ?9, exit_reason = ?10, "
 				    "message = ?11, created = ?12, started = ?13, finished = ?14, "
-				    "restart_at = ?15, restart_streak = ?16 "
+				    "restart_at = ?15, restart_streak = ?16, memory_mib = ?17 "
 				    "WHERE id = ?1",
 				    inst, kind, detail);
 }
@@ -715,10 +740,7 @@ int store_instance_list(struct store *st, store_instance_cb cb, void *opaque)
 		if (ret < 0)
 			break;
 	}
-	if (ret == 0 && rc != SQLITE_DONE)
-		ret = store_fail(st, "list instances");
-	sqlite3_finalize(s);
-	return ret;
+	return store_rows_end(st, s, rc, ret, "list instances");
 }
 
 int store_instance_delete(struct store *st, const char *id)
@@ -800,24 +822,13 @@ int store_network_list(struct store *st, store_network_cb cb, void *opaque)
 		if ((ret = cb(&net, opaque)) < 0)
 			break;
 	}
-	if (ret == 0 && rc != SQLITE_DONE)
-		ret = store_fail(st, "list networks");
-	sqlite3_finalize(s);
-	return ret;
+	return store_rows_end(st, s, rc, ret, "list networks");
 }
 
 int store_network_users(struct store *st, const char *name)
 {
-	sqlite3_stmt *s;
-	int ret;
-
-	if ((ret = store_prepare(st, "SELECT count(*) FROM addresses WHERE network = ?", &s)) < 0)
-		return ret;
-	sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
-	ret = sqlite3_step(s) == SQLITE_ROW ? sqlite3_column_int(s, 0)
-					    : store_fail(st, "count network users");
-	sqlite3_finalize(s);
-	return ret;
+	return store_count(st, "SELECT count(*) FROM addresses WHERE network = ?", name,
+			   "count network users");
 }
 
 int store_network_delete(struct store *st, const char *name)
@@ -932,7 +943,7 @@ int store_instance_insert_nic(struct store *st, struct store_instance *inst, str
 		return store_rollback(st, ret);
 	if ((ret = store_prepare(st,
 				 "INSERT INTO instances (" STORE_INSTANCE_COLS
-				 ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+				 ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
 				 &s)) < 0)
 		return store_rollback(st, ret);
 	store_instance_bind(s, inst);
@@ -1001,10 +1012,7 @@ int store_nic_list(struct store *st, store_nic_cb cb, void *opaque)
 		if ((ret = cb(&nic, opaque)) < 0)
 			break;
 	}
-	if (ret == 0 && rc != SQLITE_DONE)
-		ret = store_fail(st, "list addresses");
-	sqlite3_finalize(s);
-	return ret;
+	return store_rows_end(st, s, rc, ret, "list addresses");
 }
 
 int store_port_list(struct store *st, const char *instance_id, store_port_cb cb, void *opaque)
@@ -1033,8 +1041,5 @@ int store_port_list(struct store *st, const char *instance_id, store_port_cb cb,
 		if ((ret = cb(&p, opaque)) < 0)
 			break;
 	}
-	if (ret == 0 && rc != SQLITE_DONE)
-		ret = store_fail(st, "list ports");
-	sqlite3_finalize(s);
-	return ret;
+	return store_rows_end(st, s, rc, ret, "list ports");
 }

@@ -59,6 +59,7 @@ struct store_instance {
 	int64_t created, started, finished; /* ms since the epoch; 0 = never */
 	int64_t restart_at;		    /* a restart by the policy is due then; 0 = none */
 	int64_t restart_streak;		    /* restarts since a run stayed up (restart.h) */
+	unsigned mem_mib; /* the spec's memory_mib, for capacity.c without parsing the spec */
 };
 
 int store_open(const char *path, struct store **out);

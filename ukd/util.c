@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
+#include <jansson.h>
 #include <libgen.h>
 #include <limits.h>
 #include <stdio.h>
@@ -193,4 +194,21 @@ int util_sync_parent(const char *path)
 		ret = -errno;
 	close(fd);
 	return ret;
+}
+
+const char *util_json_known_keys(json_t *obj, const char *const *known, size_t n)
+{
+	const char *k;
+	json_t *v;
+
+	json_object_foreach(obj, k, v)
+	{
+		size_t i = 0;
+
+		while (i < n && strcmp(k, known[i]))
+			i++;
+		if (i == n)
+			return k;
+	}
+	return NULL;
 }

@@ -55,4 +55,12 @@ int util_rmtree(const char *path);
 /* fsyncs the directory holding path (after a rename into it). Returns 0 or -errno. */
 int util_sync_parent(const char *path);
 
+struct json_t; /* jansson's json_t */
+
+/*
+ * Returns the first key of the JSON object obj that is not among the n
+ * strings of known, or NULL if every key is known.
+ */
+const char *util_json_known_keys(struct json_t *obj, const char *const *known, size_t n);
+
 #endif

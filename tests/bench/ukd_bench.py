@@ -34,6 +34,7 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "daemon"))
+import test_daemon  # noqa: E402
 from test_daemon import UnixHTTPConnection  # noqa: E402
 
 import vms  # noqa: E402
@@ -138,18 +139,9 @@ class Ukd:
             pass
 
     def request(self, method, path, body=None, headers=None, timeout=600):
-        c = UnixHTTPConnection(self.sock, timeout=timeout)
-        try:
-            if isinstance(body, (dict, list)):
-                body = json.dumps(body).encode()
-                headers = dict(headers or {}, **{"Content-Type": "application/json"})
-            c.request(method, path, body=body, headers=headers or {})
-            r = c.getresponse()
-            data = r.read()
-            ok = (r.headers.get("Content-Type") or "").startswith("application/json") and data
-            return r.status, json.loads(data) if ok else data
-        finally:
-            c.close()
+        """(status, the JSON answer or else the raw body)."""
+        r = test_daemon.request(self.sock, method, path, body, headers, timeout)
+        return r.status, r.json if r.json is not None else r.raw
 
     def run(self, name, network=None):
         """POST /v1/instances (httpd, start:true). Returns (wall time sent, instance or

@@ -63,20 +63,6 @@ def boot_raw(g, timeout=120):
         p.stdout.close()
 
 
-DOMAIN = """<domain type='{type}'>
-  <name>{name}</name>
-  <memory unit='MiB'>{mem}</memory>
-  <vcpu>1</vcpu>
-  <os><type arch='x86_64' machine='pc'>hvm</type>
-    <loader type='rom'>/usr/share/qemu/qboot.rom</loader>
-    <kernel>{kernel}</kernel>{initrd}<cmdline>{cmdline}</cmdline></os>
-  <cpu mode='maximum'/>
-  <on_poweroff>destroy</on_poweroff><on_reboot>destroy</on_reboot><on_crash>destroy</on_crash>
-  <devices><controller type='usb' model='none'/><memballoon model='none'/>
-    <serial type='file'><source path='{console}'/></serial></devices>
-</domain>"""
-
-
 def virsh(*args, check=True):
     return subprocess.run(["virsh", "-c", URI] + list(args), stdout=subprocess.PIPE,
                           stderr=subprocess.STDOUT, text=True, check=check, timeout=120)
@@ -90,12 +76,8 @@ class Domain:
         self.g, self.name = g, name
         self.console = os.path.join(workdir, name + ".console")
         self.xml = os.path.join(workdir, name + ".xml")
-        kvm = guest.accel() == "kvm"
-        cmdline = g.cmdline.replace("&", "&amp;").replace("<", "&lt;")
         with open(self.xml, "w") as f:
-            f.write(DOMAIN.format(type="kvm" if kvm else "qemu", name=name, mem=g.mem,
-                                  kernel=g.kernel, cmdline=cmdline, console=self.console,
-                                  initrd="<initrd>%s</initrd>" % g.initrd if g.initrd else ""))
+            f.write(guest.domain_xml(name, g.kernel, self.console, g.cmdline, g.mem, g.initrd))
 
     def start(self):
         self.t0 = time.monotonic()

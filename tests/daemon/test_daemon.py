@@ -67,6 +67,19 @@ class Response:
         return "%d %r" % (self.status, self.raw[:2000])
 
 
+def request(sock, method, path, body=None, headers=None, timeout=120):
+    """One request to the ukd at unix socket sock; a dict or list body is sent as JSON."""
+    c = UnixHTTPConnection(sock, timeout=timeout)
+    try:
+        if isinstance(body, (dict, list)):
+            body = json.dumps(body).encode()
+            headers = dict(headers or {}, **{"Content-Type": "application/json"})
+        c.request(method, path, body=body, headers=headers or {})
+        return Response(c.getresponse())
+    finally:
+        c.close()
+
+
 def virsh(*args):
     return subprocess.run(["virsh", "-c", URI] + list(args), stdout=subprocess.PIPE,
                           stderr=subprocess.STDOUT, text=True, timeout=120)
@@ -160,15 +173,7 @@ class Daemon:
             return f.read()
 
     def request(self, method, path, body=None, headers=None, timeout=120):
-        c = UnixHTTPConnection(self.sock, timeout=timeout)
-        try:
-            if isinstance(body, (dict, list)):
-                body = json.dumps(body).encode()
-                headers = dict(headers or {}, **{"Content-Type": "application/json"})
-            c.request(method, path, body=body, headers=headers or {})
-            return Response(c.getresponse())
-        finally:
-            c.close()
+        return request(self.sock, method, path, body, headers, timeout)
 
 
 class DaemonTest(unittest.TestCase):

@@ -32,6 +32,29 @@ def qemu_argv(image, append="", mem=64, debug_exit=True, extra=()):
     return argv + list(extra)
 
 
+DOMAIN_XML = """<domain type='{type}'>
+  <name>{name}</name>
+  <memory unit='MiB'>{mem}</memory>
+  <vcpu>1</vcpu>
+  <os><type arch='x86_64' machine='pc'>hvm</type>
+    <loader type='rom'>/usr/share/qemu/qboot.rom</loader>
+    <kernel>{kernel}</kernel>{initrd}<cmdline>{cmdline}</cmdline></os>
+  <cpu mode='maximum'/>
+  <on_poweroff>destroy</on_poweroff><on_reboot>destroy</on_reboot><on_crash>destroy</on_crash>
+  <devices><controller type='usb' model='none'/><memballoon model='none'/>
+    <serial type='file'><source path='{console}'/></serial></devices>
+</domain>"""
+
+
+def domain_xml(name, kernel, console, cmdline="", mem=64, initrd=None):
+    """A transient libvirt domain booting kernel as ukd runs its guests (machine
+    pc, qboot, PVH direct boot, accel()), its serial console written to the
+    file console. kernel, initrd and console must be reachable by libvirt-qemu."""
+    cmdline = cmdline.replace("&", "&amp;").replace("<", "&lt;")
+    return DOMAIN_XML.format(type="kvm" if accel() == "kvm" else "qemu", name=name, mem=mem,
+                             kernel=kernel, cmdline=cmdline, console=console,
+                             initrd="<initrd>%s</initrd>" % initrd if initrd else "")
+
 def health_serial(sock_path):
     """COM2 (the runtime's fallback health channel) as a client of a unix socket the test listens on."""
     return ["-chardev", "socket,id=health,path=" + sock_path, "-serial", "chardev:health"]

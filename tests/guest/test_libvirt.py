@@ -18,20 +18,6 @@ import guest  # noqa: E402
 IMAGES = os.environ.get("UKD_IMAGES", "build/images")
 URI = "qemu:///system"
 
-DOMAIN = """<domain type='{type}'>
-  <name>{name}</name>
-  <memory unit='MiB'>32</memory>
-  <vcpu>1</vcpu>
-  <os><type arch='x86_64' machine='pc'>hvm</type>
-    <loader type='rom'>/usr/share/qemu/qboot.rom</loader>
-    <kernel>{image}</kernel><cmdline>{cmdline}</cmdline></os>
-  <cpu mode='maximum'/>
-  <on_poweroff>destroy</on_poweroff><on_reboot>destroy</on_reboot><on_crash>destroy</on_crash>
-  <devices><controller type='usb' model='none'/><memballoon model='none'/>
-    <serial type='file'><source path='{console}'/></serial></devices>
-</domain>"""
-
-
 def virsh(*args, check=True):
     return subprocess.run(["virsh", "-c", URI] + list(args), stdout=subprocess.PIPE,
                           stderr=subprocess.STDOUT, text=True, check=check, timeout=120)
@@ -55,9 +41,8 @@ class Libvirt(unittest.TestCase):
         console = os.path.join(self.dir, "console.log")
         xml = os.path.join(self.dir, "domain.xml")
         with open(xml, "w") as f:
-            f.write(DOMAIN.format(type="kvm" if guest.accel() == "kvm" else "qemu",
-                                  name=self.name, image=self.image, console=console,
-                                  cmdline="env.GREETING=libvirt -- 4"))
+            f.write(guest.domain_xml(self.name, self.image, console,
+                                     cmdline="env.GREETING=libvirt -- 4", mem=32))
         t0 = time.monotonic()
         virsh("create", xml)
         while time.monotonic() - t0 < 60 and self.name in virsh("list", "--name").stdout.split():

@@ -22,6 +22,7 @@ import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "daemon"))
 from test_daemon import HELLO, Daemon, UnixHTTPConnection  # noqa: E402
+from procstat import proc_fds, proc_rss_mib  # noqa: E402
 
 CONNS = int(os.environ.get("UKD_ABUSE_CONNS", "1000"))
 ROUNDS = int(os.environ.get("UKD_ABUSE_ROUNDS", "1"))
@@ -31,18 +32,6 @@ FD_SETTLE_S = 10  # time for the fd count to come back once the abusers are gone
 # ukd's timeouts (ukd/http.h): idle connections, and a whole request.
 IDLE_TIMEOUT_S = 30
 REQUEST_TIMEOUT_S = 60
-
-
-def proc_fds(pid):
-    return len(os.listdir("/proc/%d/fd" % pid))
-
-
-def proc_rss_mib(pid):
-    with open("/proc/%d/status" % pid) as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024.0
-    return 0.0
 
 
 class Probe(threading.Thread):

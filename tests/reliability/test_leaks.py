@@ -21,22 +21,11 @@ import unittest
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "daemon"))
 import test_daemon  # noqa: E402
 from test_daemon import HELLO, Daemon, running_domains, virsh  # noqa: E402
+from procstat import proc_fds, proc_rss_mib  # noqa: E402
 
 CYCLES = int(os.environ.get("UKD_LEAK_CYCLES", "300"))  # create + remove, no guest
 BOOTS = int(os.environ.get("UKD_LEAK_BOOTS", "10"))  # create + start + exit + remove
 RSS_GROWTH_CAP_MIB = 8
-
-
-def proc_fds(pid):
-    return len(os.listdir("/proc/%d/fd" % pid))
-
-
-def proc_rss_mib(pid):
-    with open("/proc/%d/status" % pid) as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024.0
-    return 0.0
 
 
 class LeakTest(unittest.TestCase):
