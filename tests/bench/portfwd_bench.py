@@ -23,6 +23,7 @@ import json
 import os
 import re
 import shutil
+import signal
 import socket
 import statistics
 import subprocess
@@ -190,19 +191,20 @@ def profile(u, port_url, seconds):
     """strace -c and perf of ukd for `seconds` under wrk through the port."""
     out = os.path.join(u.ctx.work, "prof")
     os.makedirs(out, exist_ok=True)
-    w = subprocess.Popen(["wrk", "-t1", "-c%d" % WRK_CONNS, "-d%ds" % (seconds + 4), port_url],
-                         stdout=subprocess.PIPE, text=True)
+    # strace first, then a wrk run of its own: every request counted happened under strace.
+    st = subprocess.Popen(["strace", "-c", "-f", "-p", str(u.proc.pid)], stdout=subprocess.PIPE,
+                          stderr=subprocess.STDOUT, text=True)
     time.sleep(1)
-    st = subprocess.run(["timeout", "-s", "INT", str(seconds), "strace", "-c", "-f", "-p",
-                         str(u.proc.pid)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                        text=True)
-    rps_out = w.communicate()[0]
-    print(st.stdout)
+    rps_out = subprocess.run(["wrk", "-t1", "-c%d" % WRK_CONNS, "-d%ds" % seconds, port_url],
+                             stdout=subprocess.PIPE, text=True).stdout
+    st.send_signal(signal.SIGINT)
+    strace_out = st.communicate()[0]
+    print(strace_out)
     print(rps_out)
-    reqs = float(re.search(r"Requests/sec:\s+([\d.]+)", rps_out).group(1)) * seconds
-    calls = re.search(r"^100\.00\s+\S+\s+\S+\s+(\d+)", st.stdout, re.M)
-    if calls:
-        print("syscalls per request (strace slows ukd; rate under strace): %.2f" %
+    reqs = int(re.search(r"(\d+) requests in", rps_out).group(1))
+    calls = re.search(r"^100\.00\s+\S+\s+\S+\s+(\d+)", strace_out, re.M)
+    if calls and reqs:
+        print("syscalls per request (under strace, which slows ukd): %.2f" %
               (int(calls.group(1)) / reqs))
     data = os.path.join(out, "perf.data")
     w = subprocess.Popen(["wrk", "-t1", "-c%d" % WRK_CONNS, "-d%ds" % (seconds + 2), port_url],
@@ -211,8 +213,9 @@ def profile(u, port_url, seconds):
     subprocess.run(["perf", "record", "-g", "-o", data, "-p", str(u.proc.pid), "--", "sleep",
                     str(seconds)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     w.wait()
-    rep = subprocess.run(["perf", "report", "-i", data, "--stdio", "--no-children",
-                          "--percent-limit", "1.5", "-g", "none"], stdout=subprocess.PIPE,
+    # With children: the share of each syscall (write, epoll_wait, read) shows.
+    rep = subprocess.run(["perf", "report", "-i", data, "--stdio", "--children",
+                          "--percent-limit", "5", "-g", "none"], stdout=subprocess.PIPE,
                          stderr=subprocess.DEVNULL, text=True)
     print(rep.stdout[:6000])
 
@@ -256,6 +259,8 @@ def main():
     ap.add_argument("--native", action="store_true",
                     help="also with httpd as a host process on the guest's address")
     a = ap.parse_args()
+    # SIGTERM (timeout(1)) unwinds like an error, so ukd, its guest and namespace go.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     ctx = StandaloneCtx(a.build)
     try:
         with ukd_bench.Ukd(ctx, "p") as u:
