@@ -11,11 +11,13 @@ Runs are short (2 s) and many (20 pairs): on a shared host the load drifts
 within seconds, and only runs close together in time compare. The result is
 the median of each side and the median of per-pair ratios with its spread
 (quartiles, min-max); and ukd's own CPU time per relayed request (utime +
-stime from /proc during one more run), the figure that the noise of other
-jobs hardly moves.
+stime from /proc during one more run; it moves with the host's load too, less).
+A second row repeats all this with the same httpd as a host process answering
+on the guest's address (NativeServer): the relay against a fast server.
 
 Run by tests/bench/run (--only 12), or alone:
   tests/bench/portfwd_bench.py [--build build] [--reps 20] [--seconds 2]
+      [--native]            # also the fast-server row
       [--profile SECONDS]   # also strace -c / perf ukd under load through the port
 """
 import argparse
