@@ -9,10 +9,12 @@
  * from every guest towards the host that the rules must then close again,
  * and state in the host's tables that a crashed ukd leaves behind. The proxy
  * adds no route at all, dies with ukd, and cannot be misconfigured into an
- * open door. Its cost is one user-space copy per byte: measured in
- * tests/net (test_bench), requests/s through the published port are within
- * the issue's 0.8 of a client in ukd's namespace hitting the guest directly,
- * because the guest, not the relay, is the bottleneck.
+ * open door. Its cost per request is two syscalls per direction (read and a
+ * direct write, uv_try_write) plus a share of epoll_wait, and two wake-ups:
+ * against a TCG guest, the bottleneck, requests/s through the published port
+ * come near a client in ukd's namespace hitting the guest directly; against a
+ * fast server they halve on a 2-core host (tests/bench/portfwd_bench.py and
+ * docs/networking.md, which also measures kernel NAT and a BPF sockmap).
  *
  * Everything runs on the loop thread.
  */
