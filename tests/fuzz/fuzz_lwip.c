@@ -12,9 +12,14 @@
  * only when the input says so, and each move runs the expired lwIP timers
  * the way the runtime's deadline does.
  *
- * Input: records of u8 milliseconds to advance, u16 length (little endian),
- * then the frame (frames outside 14..1518 bytes, which the driver never
- * delivers, only advance the clock). After each input every connection is
+ * Input: records of a u8 control byte, u16 length (little endian), then the
+ * frame (frames outside 14..1518 bytes, which the driver never delivers, only
+ * advance the clock). The control byte's low 6 bits are milliseconds to
+ * advance first; bit 6 sets an IPv4 TCP segment's acknowledgement number to
+ * the next sequence number the guest will send (the peer follows the
+ * conversation, whatever initial sequence number lwIP picked); bit 7 fixes
+ * the IPv4 header's and TCP/UDP/ICMP checksums, so that mutations reach past
+ * the checksum checks. After each input every connection is
  * aborted, the ARP table flushed and the clock moved 20 s on, so inputs do
  * not depend on each other more than lwIP's counters make them.
  *
@@ -108,16 +113,93 @@ struct netdev *netdev_first(void)
 	return &dev;
 }
 
+static uint32_t guest_next_seq; /* after the last TCP segment the guest sent */
+
+static uint32_t get32(const uint8_t *p)
+{
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
 static int transmit(struct netdev *nd, const void *frame, size_t len)
 {
+	const uint8_t *f = frame;
 	volatile uint8_t sum = 0;
+	size_t ihl, doff;
 
 	(void)nd;
 	if (len < 14 || len > 1518)
 		abort();
 	for (size_t i = 0; i < len; i++)
-		sum += ((const uint8_t *)frame)[i];
+		sum += f[i];
+	/* An IPv4 TCP segment: remember where the guest's sequence space goes next. */
+	if (len < 34 || f[12] != 0x08 || f[13] != 0 || f[23] != 6)
+		return 0;
+	ihl = (size_t)(f[14] & 0xf) * 4;
+	if (len < 14 + ihl + 20 || (doff = (size_t)(f[14 + ihl + 12] >> 4) * 4) < 20 ||
+	    len < 14 + ihl + doff)
+		return 0;
+	guest_next_seq = get32(f + 14 + ihl + 4) + (uint32_t)(len - 14 - ihl - doff) +
+			 !!(f[14 + ihl + 13] & 0x02) + !!(f[14 + ihl + 13] & 0x01);
 	return 0;
+}
+
+/* ---- the peer's help for the fuzzer (control bits 6 and 7) ---- */
+
+static uint16_t csum(uint32_t sum, const uint8_t *p, size_t len)
+{
+	for (size_t i = 0; i + 1 < len; i += 2)
+		sum += (uint32_t)p[i] << 8 | p[i + 1];
+	if (len & 1)
+		sum += (uint32_t)p[len - 1] << 8;
+	while (sum >> 16)
+		sum = (sum & 0xffff) + (sum >> 16);
+	return (uint16_t)~sum;
+}
+
+static void put16(uint8_t *p, uint16_t v)
+{
+	p[0] = (uint8_t)(v >> 8);
+	p[1] = (uint8_t)v;
+}
+
+static void fix_frame(uint8_t *f, size_t len, int ack, int sums)
+{
+	size_t ihl, l4len;
+	uint8_t *ip = f + 14, *l4;
+	uint32_t pseudo;
+
+	if (len < 34 || f[12] != 0x08 || f[13] != 0 || (ip[0] >> 4) != 4)
+		return;
+	ihl = (size_t)(ip[0] & 0xf) * 4;
+	if (ihl < 20 || len < 14 + ihl)
+		return;
+	l4 = ip + ihl;
+	l4len = len - 14 - ihl;
+	if (ack && ip[9] == 6 && l4len >= 20) {
+		uint32_t a = guest_next_seq;
+
+		l4[8] = (uint8_t)(a >> 24), l4[9] = (uint8_t)(a >> 16);
+		l4[10] = (uint8_t)(a >> 8), l4[11] = (uint8_t)a;
+	}
+	if (!sums)
+		return;
+	put16(ip + 10, 0);
+	put16(ip + 10, csum(0, ip, ihl));
+	if ((ip[6] & 0x3f) || ip[7])
+		return; /* a fragment: its checksum covers the whole datagram */
+	pseudo = (uint32_t)(ip[12] << 8 | ip[13]) + (uint32_t)(ip[14] << 8 | ip[15]) +
+		 (uint32_t)(ip[16] << 8 | ip[17]) + (uint32_t)(ip[18] << 8 | ip[19]) + ip[9] +
+		 (uint32_t)l4len;
+	if (ip[9] == 6 && l4len >= 20) {
+		put16(l4 + 16, 0);
+		put16(l4 + 16, csum(pseudo, l4, l4len));
+	} else if (ip[9] == 17 && l4len >= 8) {
+		put16(l4 + 6, 0);
+		put16(l4 + 6, csum(pseudo, l4, l4len));
+	} else if (ip[9] == 1 && l4len >= 4) {
+		put16(l4 + 2, 0);
+		put16(l4 + 2, csum(0, l4, l4len));
+	}
 }
 
 /* ---- the application ---- */
@@ -188,16 +270,21 @@ static void advance(uint32_t ms)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
+	uint8_t frame[1518];
+
 	rng = 0x9e3779b97f4a7c15ull;
 	while (size >= 3) {
-		uint8_t ms = data[0];
+		uint8_t ctl = data[0];
 		size_t len = (size_t)(data[1] | data[2] << 8);
 
 		data += 3, size -= 3;
 		len = len < size ? len : size;
-		advance(ms);
-		if (len >= 14 && len <= 1518)
-			dev.receive(dev.ctx, data, len);
+		advance(ctl & 0x3f);
+		if (len >= 14 && len <= sizeof(frame)) {
+			memcpy(frame, data, len);
+			fix_frame(frame, len, ctl & 0x40, ctl & 0x80);
+			dev.receive(dev.ctx, frame, len);
+		}
 		data += len, size -= len;
 	}
 	/* Forget this input: connections, ARP entries, fragments waiting for reassembly. */

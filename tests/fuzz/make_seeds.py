@@ -111,23 +111,30 @@ def virtq_seeds():
                      vq_deliver(net_hdr() + PING) + VQ_IRQ)
 
 
-# ---- fuzz_lwip: records of u8 milliseconds to advance, u16 length, frame ----
-def rec(frame, ms=0):
-    return struct.pack("<BH", ms, len(frame)) + frame
+# ---- fuzz_lwip: records of u8 control (ms to advance, 0x40 ack the guest,
+# 0x80 fix checksums), u16 length, frame ----
+def rec(frame, ms=0, ack=False, fix=True):
+    return struct.pack("<BH", ms | (0x40 if ack else 0) | (0x80 if fix else 0), len(frame)) + frame
 
 
 def lwip_seeds():
     yield "arp_request", rec(ARP_REQ)
     yield "arp_reply", rec(ARP_REPLY)
     yield "tcp_syn", rec(SYN)
-    yield "tcp_handshake", rec(SYN) + rec(ACK, 10) + rec(
-        tcp(40000, 80, 1001, 0, 0x18, b"GET / HTTP/1.0\r\n\r\n"), 10)
-    yield "udp_datagram", rec(UDP)
+    yield "tcp_handshake", rec(ARP_REPLY) + rec(SYN) + rec(ACK, 10, ack=True) + rec(
+        tcp(40000, 80, 1001, 0, 0x18, b"GET / HTTP/1.0\r\n\r\n"), 10, ack=True) + rec(
+            tcp(40000, 80, 1019, 0, 0x11), 10, ack=True)
+    # The guest's answers wait for ARP: the peer's address comes first.
+    yield "tcp_data_both_ways", rec(ARP_REPLY) + rec(SYN) + rec(ACK, 10, ack=True) + rec(
+        tcp(40000, 80, 1001, 0, 0x18, b"x" * 1400), 1, ack=True) + rec(
+            tcp(40000, 80, 2401, 0, 0x10), 63, ack=True) + rec(
+                tcp(40000, 80, 2401, 0, 0x04), 1, ack=True)
+    yield "udp_datagram", rec(ARP_REPLY) + rec(UDP)
     yield "icmp_echo", rec(ARP_REPLY) + rec(PING)
     # An IP datagram in two fragments (reassembly), then time for its timer.
     payload = struct.pack("!HHHH", 40002, 53, 8 + 40, 0) + b"f" * 40
     yield "ip_fragments", (rec(ip4(17, payload[:24], ident=9, frag=0x2000)) +
-                           rec(ip4(17, payload[24:], ident=9, frag=3), 50) + rec(b"", 255))
+                           rec(ip4(17, payload[24:], ident=9, frag=3), 50) + rec(b"", 63, fix=False))
 
 
 # ---- fuzz_vcon_ctrl: u8 max_nr_ports, then (u8 reported length, u8 bytes, bytes) ----
