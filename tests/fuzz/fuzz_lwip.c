@@ -12,12 +12,16 @@
  * only when the input says so, and each move runs the expired lwIP timers
  * the way the runtime's deadline does.
  *
- * Input: records of a u8 control byte, u16 length (little endian), then the
+ * Input: a mode byte, then records. Mode bit 0 set: the interface starts
+ * without an address and runs DHCP, as net.c does without ip= (dhcp_start),
+ * so the records can answer it; otherwise it has its static address.
+ * Records: a u8 control byte, u16 length (little endian), then the
  * frame (frames outside 14..1518 bytes, which the driver never delivers, only
  * advance the clock). The control byte's low 6 bits are milliseconds to
  * advance first; bit 6 sets an IPv4 TCP segment's acknowledgement number to
  * the next sequence number the guest will send (the peer follows the
- * conversation, whatever initial sequence number lwIP picked); bit 7 fixes
+ * conversation, whatever initial sequence number lwIP picked) and a DHCP
+ * reply's transaction id to the guest's last one; bit 7 fixes
  * the IPv4 header's and TCP/UDP/ICMP checksums, so that mutations reach past
  * the checksum checks. After each input every connection is
  * aborted, the ARP table flushed and the clock moved 20 s on, so inputs do
@@ -31,6 +35,7 @@
  *   build/tests/fuzz/fuzz_lwip -max_total_time=3600 -max_len=8192 CORPUS_DIR tests/fuzz/corpus/lwip
  */
 /* lwIP first: its arch/cc.h defines BYTE_ORDER, which libc's headers then leave alone. */
+#include "lwip/dhcp.h"
 #include "lwip/netif.h"
 #include "lwip/etharp.h"
 #include "lwip/priv/tcp_priv.h"
@@ -114,6 +119,7 @@ struct netdev *netdev_first(void)
 }
 
 static uint32_t guest_next_seq; /* after the last TCP segment the guest sent */
+static uint8_t guest_xid[4];	/* of the last DHCP message the guest sent */
 
 static uint32_t get32(const uint8_t *p)
 {
@@ -131,10 +137,15 @@ static int transmit(struct netdev *nd, const void *frame, size_t len)
 		abort();
 	for (size_t i = 0; i < len; i++)
 		sum += f[i];
-	/* An IPv4 TCP segment: remember where the guest's sequence space goes next. */
-	if (len < 34 || f[12] != 0x08 || f[13] != 0 || f[23] != 6)
+	if (len < 34 || f[12] != 0x08 || f[13] != 0)
 		return 0;
 	ihl = (size_t)(f[14] & 0xf) * 4;
+	/* A DHCP message (UDP to port 67): remember its transaction id. */
+	if (f[23] == 17 && len >= 14 + ihl + 8 + 8 && f[14 + ihl + 3] == 67)
+		memcpy(guest_xid, f + 14 + ihl + 8 + 4, 4);
+	/* A TCP segment: remember where the guest's sequence space goes next. */
+	if (f[23] != 6)
+		return 0;
 	if (len < 14 + ihl + 20 || (doff = (size_t)(f[14 + ihl + 12] >> 4) * 4) < 20 ||
 	    len < 14 + ihl + doff)
 		return 0;
@@ -181,6 +192,8 @@ static void fix_frame(uint8_t *f, size_t len, int ack, int sums)
 		l4[8] = (uint8_t)(a >> 24), l4[9] = (uint8_t)(a >> 16);
 		l4[10] = (uint8_t)(a >> 8), l4[11] = (uint8_t)a;
 	}
+	if (ack && ip[9] == 17 && l4len >= 8 + 8 && l4[3] == 68)
+		memcpy(l4 + 8 + 4, guest_xid, 4);
 	if (!sums)
 		return;
 	put16(ip + 10, 0);
@@ -270,9 +283,24 @@ static void advance(uint32_t ms)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
+	struct netif *nif = netif_default;
+	ip4_addr_t addr, mask, gw;
 	uint8_t frame[1518];
+	int dhcp;
 
+	if (!size)
+		return 0;
 	rng = 0x9e3779b97f4a7c15ull;
+	dhcp = data[0] & 1;
+	data++, size--;
+	if (dhcp) {
+		ip4_addr_copy(addr, *netif_ip4_addr(nif));
+		ip4_addr_copy(mask, *netif_ip4_netmask(nif));
+		ip4_addr_copy(gw, *netif_ip4_gw(nif));
+		netif_set_addr(nif, IP4_ADDR_ANY4, IP4_ADDR_ANY4, IP4_ADDR_ANY4);
+		if (dhcp_start(nif) != ERR_OK)
+			abort();
+	}
 	while (size >= 3) {
 		uint8_t ctl = data[0];
 		size_t len = (size_t)(data[1] | data[2] << 8);
@@ -292,7 +320,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		tcp_abort(tcp_active_pcbs);
 	while (tcp_tw_pcbs)
 		tcp_abort(tcp_tw_pcbs);
-	etharp_cleanup_netif(netif_default);
+	if (dhcp) {
+		dhcp_release_and_stop(nif);
+		netif_set_addr(nif, &addr, &mask, &gw);
+	}
+	etharp_cleanup_netif(nif);
 	for (int i = 0; i < 20; i++)
 		advance(1000);
 	return 0;

@@ -30,11 +30,11 @@ def eth(dst, ethertype, payload):
     return dst + PEER_MAC + struct.pack("!H", ethertype) + payload
 
 
-def ip4(proto, payload, src=PEER_IP, dst=GUEST_IP, ident=1, frag=0):
+def ip4(proto, payload, src=PEER_IP, dst=GUEST_IP, ident=1, frag=0, dst_mac=GUEST_MAC):
     hdr = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(payload), ident, frag, 64, proto, 0,
                       src, dst)
     hdr = hdr[:10] + struct.pack("!H", csum(hdr)) + hdr[12:]
-    return eth(GUEST_MAC, 0x0800, hdr + payload)
+    return eth(dst_mac, 0x0800, hdr + payload)
 
 
 def l4_csum(proto, seg, src=PEER_IP, dst=GUEST_IP):
@@ -49,10 +49,11 @@ def tcp(sport, dport, seq, ack, flags, data=b"", opts=b""):
     return ip4(6, seg[:16] + struct.pack("!H", c) + seg[18:])
 
 
-def udp(sport, dport, data):
+def udp(sport, dport, data, dst=GUEST_IP, dst_mac=GUEST_MAC, ident=1):
     seg = struct.pack("!HHHH", sport, dport, 8 + len(data), 0) + data
-    c = l4_csum(17, seg) or 0xFFFF
-    return ip4(17, seg[:6] + struct.pack("!H", c) + seg[8:])
+    c = l4_csum(17, seg, dst=dst) or 0xFFFF
+    return ip4(17, seg[:6] + struct.pack("!H", c) + seg[8:], dst=dst, dst_mac=dst_mac,
+               ident=ident)
 
 
 def icmp_echo(ident, seq, data):
@@ -111,13 +112,33 @@ def virtq_seeds():
                      vq_deliver(net_hdr() + PING) + VQ_IRQ)
 
 
-# ---- fuzz_lwip: records of u8 control (ms to advance, 0x40 ack the guest,
+# ---- fuzz_lwip: a mode byte (bit 0: DHCP), then records of u8 control (ms to advance, 0x40 ack the guest,
 # 0x80 fix checksums), u16 length, frame ----
 def rec(frame, ms=0, ack=False, fix=True):
     return struct.pack("<BH", ms | (0x40 if ack else 0) | (0x80 if fix else 0), len(frame)) + frame
 
 
+def dhcp(msg_type, ident):
+    """A DHCP reply from 10.0.0.1 offering 10.0.0.2 (the harness fills in the xid)."""
+    bootp = struct.pack("!BBBBIHH4s4s4s4s16s64s128s", 2, 1, 6, 0, 0, 0, 0, b"\0" * 4, GUEST_IP,
+                        PEER_IP, b"\0" * 4, GUEST_MAC, b"", b"")
+    opts = (b"\x63\x82\x53\x63" + bytes([53, 1, msg_type]) + bytes([54, 4]) + PEER_IP +
+            bytes([51, 4]) + struct.pack("!I", 3600) + bytes([1, 4, 255, 255, 255, 0]) +
+            bytes([3, 4]) + PEER_IP + bytes([6, 4]) + PEER_IP + b"\xff")
+    return udp(67, 68, bootp + opts, dst=b"\xff" * 4, dst_mac=b"\xff" * 6, ident=ident)
+
+
 def lwip_seeds():
+    for name, data in lwip_records():
+        yield name, b"\0" + data  # mode 0: the static address
+    # mode 1: DHCP; the offer and the ack follow the guest's transaction ids.
+    yield "dhcp_offer_ack", b"\x01" + rec(dhcp(2, 1), 1, ack=True) + rec(
+        dhcp(5, 2), 1, ack=True) + rec(b"", 63, fix=False) + rec(b"", 63, fix=False) + rec(
+            PING, 1)
+    yield "dhcp_nak", b"\x01" + rec(dhcp(2, 1), 1, ack=True) + rec(dhcp(6, 2), 1, ack=True)
+
+
+def lwip_records():
     yield "arp_request", rec(ARP_REQ)
     yield "arp_reply", rec(ARP_REPLY)
     yield "tcp_syn", rec(SYN)
