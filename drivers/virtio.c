@@ -157,9 +157,9 @@ int virtq_setup(struct virtio_dev *v, struct virtq *q, uint16_t index, uint16_t 
 		return -ENODEV;
 	w16(v, C_Q_SELECT, index);
 	size = r16(v, C_Q_SIZE);
+	/* Split queues are powers of two: the free-running ring indices wrap with them. */
 	if (!size || (size & (size - 1)))
-		return -ENODEV; /* split queues are powers of two: the ring indices wrap with them
-				 */
+		return -ENODEV;
 	if (size > max_size)
 		size = max_size; /* max_size is a power of two too */
 	/* The device's word for where this queue's doorbell is: inside the notify structure. */
