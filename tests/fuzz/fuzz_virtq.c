@@ -37,12 +37,23 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <sanitizer/asan_interface.h>
+
 #include "../../drivers/virtio_net.c"
 
 /* ---- what the drivers need from the runtime, on the host ---- */
 
+/*
+ * All of the driver's memory comes from one arena, page-aligned, each
+ * allocation followed by a poisoned guard page, and all of it poisoned again
+ * after each input: ASan sees any access outside what the driver holds now,
+ * without the cost of its free-list quarantine (10x slower).
+ */
 #define MAX_ALLOCS 1024
+#define ARENA (8u << 20)
 
+static uint8_t arena[ARENA] __attribute__((aligned(4096)));
+static size_t arena_used;
 static struct alloc {
 	uint8_t *p;
 	size_t len;
@@ -51,13 +62,24 @@ static int nallocs;
 
 static void *track(size_t len)
 {
-	void *p;
+	size_t span = ALIGN_UP(len ? len : 1, 4096) + 4096;
+	uint8_t *p;
 
-	if (nallocs == MAX_ALLOCS || !(p = aligned_alloc(4096, ALIGN_UP(len ? len : 1, 4096))))
+	if (nallocs == MAX_ALLOCS || span > ARENA - arena_used)
 		return 0;
-	memset(p, 0, ALIGN_UP(len ? len : 1, 4096));
+	p = arena + arena_used;
+	arena_used += span;
+	ASAN_UNPOISON_MEMORY_REGION(p, len);
+	memset(p, 0, len);
 	allocs[nallocs++] = (struct alloc){p, len};
 	return p;
+}
+
+static void arena_reset(void)
+{
+	ASAN_POISON_MEMORY_REGION(arena, ARENA);
+	arena_used = 0;
+	nallocs = 0;
 }
 
 /* 1 if [pa, pa+len) lies inside memory the driver allocated: all DMA a device may do. */
@@ -329,9 +351,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	uint8_t b[BAR_LEN];
 
 	bar = b;
+	arena_reset();
 	run(data, size);
-	for (int i = 0; i < nallocs; i++)
-		free(allocs[i].p);
-	nallocs = 0;
 	return 0;
 }
