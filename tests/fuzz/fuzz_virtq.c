@@ -205,15 +205,15 @@ void pci_register(const struct pci_driver *drv)
 
 /* ---- the stack's side: checks what the driver hands it ---- */
 
+static uint8_t sink[MAX_FRAME];
+
 static void receive(void *ctx, const void *frame, size_t len)
 {
 	(void)ctx;
 	if (len < 14 || len > MAX_FRAME)
 		abort();
-	/* Touch every byte: ASan checks the driver's frame buffer. */
-	volatile uint8_t sum = 0;
-	for (size_t i = 0; i < len; i++)
-		sum += ((const uint8_t *)frame)[i];
+	/* Read every byte: ASan checks the driver's frame buffer. */
+	memcpy(sink, frame, len);
 }
 
 /* ---- the device ---- */
