@@ -27,9 +27,8 @@
  * aborted, the ARP table flushed and the clock moved 20 s on, so inputs do
  * not depend on each other more than lwIP's counters make them.
  *
- * Checked: no memory error or undefined behaviour (unaligned accesses
- * aside: lwIP reads IP headers at 2-byte offsets, which x86 allows), no lwIP
- * assertion, every frame sent is 14..1518 bytes.
+ * Checked: no memory error or undefined behaviour, no lwIP assertion, every
+ * frame sent is 14..1518 bytes.
  *
  *   (the build: tests/fuzz/CMakeLists.txt, target fuzz_lwip)
  *   build/tests/fuzz/fuzz_lwip -max_total_time=3600 -max_len=8192 CORPUS_DIR tests/fuzz/corpus/lwip
