@@ -100,6 +100,7 @@ static int find_caps(struct virtio_dev *v)
 			p = pci_map(base + off, len);
 			v->notify_base = p;
 			v->notify_mult = pci_read32(&v->pci, c + 16);
+			v->notify_len = len;
 		}
 	}
 	return v->common && v->notify_base ? 0 : -ENODEV;
@@ -149,17 +150,22 @@ static void *alloc_zeroed(size_t bytes, uint64_t *pa)
 int virtq_setup(struct virtio_dev *v, struct virtq *q, uint16_t index, uint16_t max_size,
 		uint16_t msix_entry)
 {
-	uint64_t dpa, apa, upa, aoff, uoff;
+	uint64_t dpa, apa, upa, aoff, uoff, notify_off;
 	uint16_t size;
 
 	if (index >= r16(v, C_NUMQ))
 		return -ENODEV;
 	w16(v, C_Q_SELECT, index);
 	size = r16(v, C_Q_SIZE);
-	if (!size)
+	/* Split queues are powers of two: the free-running ring indices wrap with them. */
+	if (!size || (size & (size - 1)))
 		return -ENODEV;
 	if (size > max_size)
-		size = max_size; /* sizes are powers of two; max_size is too */
+		size = max_size; /* max_size is a power of two too */
+	/* The device's word for where this queue's doorbell is: inside the notify structure. */
+	notify_off = (uint64_t)r16(v, C_Q_NOFF) * v->notify_mult;
+	if (notify_off + sizeof(uint16_t) > v->notify_len)
+		return -ENODEV;
 	q->size = size;
 	q->index = index;
 	/*
@@ -179,11 +185,11 @@ int virtq_setup(struct virtio_dev *v, struct virtq *q, uint16_t index, uint16_t 
 		q->avail = alloc_zeroed(6u + 2u * size, &apa);
 		q->used = alloc_zeroed(6u + 8u * size, &upa);
 	}
-	q->cookie = kmalloc(sizeof(void *) * size); /* zeroed */
-	if (!q->desc || !q->avail || !q->used || !q->cookie)
+	q->slot = kmalloc(sizeof(*q->slot) * size); /* zeroed */
+	if (!q->desc || !q->avail || !q->used || !q->slot)
 		return -ENOMEM;
 	for (uint16_t i = 0; i < size; i++)
-		q->desc[i].next = (uint16_t)(i + 1);
+		q->slot[i].next = (uint16_t)(i + 1);
 	q->free_head = 0;
 	q->num_free = size;
 	w16(v, C_Q_SIZE, size);
@@ -193,8 +199,7 @@ int virtq_setup(struct virtio_dev *v, struct virtq *q, uint16_t index, uint16_t 
 	w16(v, C_Q_MSIX, msix_entry);
 	if (msix_entry != VIRTIO_NO_VECTOR && r16(v, C_Q_MSIX) != msix_entry)
 		return -EIO; /* the device could not take the vector */
-	q->notify =
-		(volatile uint16_t *)(v->notify_base + (uint32_t)r16(v, C_Q_NOFF) * v->notify_mult);
+	q->notify = (volatile uint16_t *)(v->notify_base + notify_off);
 	w16(v, C_Q_ENABLE, 1);
 	return 0;
 }
@@ -212,9 +217,11 @@ volatile uint8_t *virtio_config(struct virtio_dev *v)
 int virtq_add(struct virtq *q, const struct vq_buf *bufs, int n, void *cookie)
 {
 	uint16_t head = q->free_head, i = head, last = head;
+	uint32_t written = 0;
 
 	if (n <= 0 || q->num_free < n)
 		return -ENOSPC;
+	/* Links come from q->slot, never from the table the device can write. */
 	for (int k = 0; k < n; k++) {
 		struct vq_desc *d = &q->desc[i];
 
@@ -222,12 +229,17 @@ int virtq_add(struct virtq *q, const struct vq_buf *bufs, int n, void *cookie)
 		d->len = bufs[k].len;
 		d->flags =
 			(uint16_t)((bufs[k].write ? DESC_WRITE : 0) | (k + 1 < n ? DESC_NEXT : 0));
+		d->next = q->slot[i].next;
+		if (bufs[k].write)
+			written += bufs[k].len;
 		last = i;
-		i = d->next;
+		i = q->slot[i].next;
 	}
-	q->free_head = q->desc[last].next;
+	q->free_head = q->slot[last].next;
 	q->num_free = (uint16_t)(q->num_free - n);
-	q->cookie[head] = cookie;
+	q->slot[head].cookie = cookie;
+	q->slot[head].written = written;
+	q->slot[head].count = (uint16_t)n;
 	q->avail->ring[q->avail->idx % q->size] = head;
 	__atomic_thread_fence(__ATOMIC_RELEASE); /* the ring entry before the index */
 	q->avail->idx++;
@@ -243,24 +255,30 @@ void virtq_kick(struct virtq *q)
 
 void *virtq_get_used(struct virtq *q, uint32_t *len)
 {
-	uint16_t id, i, n = 1;
-	void *cookie;
+	/* At most a ring's worth per call, however far the device moves used->idx. */
+	for (uint16_t tries = 0; tries < q->size && q->last_used != q->used->idx; tries++) {
+		uint32_t id, written;
+		uint16_t i;
+		void *cookie;
 
-	if (q->last_used == q->used->idx)
-		return 0;
-	__atomic_thread_fence(__ATOMIC_ACQUIRE);
-	id = (uint16_t)q->used->ring[q->last_used % q->size].id;
-	*len = q->used->ring[q->last_used % q->size].len;
-	q->last_used++;
-	if (id >= q->size || !q->cookie[id])
-		return 0; /* a device bug: never trust an index we did not hand out */
-	cookie = q->cookie[id];
-	q->cookie[id] = 0;
-	/* Return the chain to the free list. */
-	for (i = id; q->desc[i].flags & DESC_NEXT && n < q->size; i = q->desc[i].next)
-		n++;
-	q->desc[i].next = q->free_head;
-	q->free_head = id;
-	q->num_free = (uint16_t)(q->num_free + n);
-	return cookie;
+		__atomic_thread_fence(__ATOMIC_ACQUIRE);
+		/* Each field read once: the device may change them under us. */
+		id = q->used->ring[q->last_used % q->size].id;
+		written = q->used->ring[q->last_used % q->size].len;
+		q->last_used++;
+		if (id >= q->size || !q->slot[id].cookie)
+			continue; /* a device bug: never trust an index we did not hand out */
+		cookie = q->slot[id].cookie;
+		q->slot[id].cookie = 0;
+		*len = MIN(written, q->slot[id].written); /* never past the buffers */
+		/* Return the chain to the free list. */
+		i = (uint16_t)id;
+		for (uint16_t k = 1; k < q->slot[id].count; k++)
+			i = q->slot[i].next;
+		q->slot[i].next = q->free_head;
+		q->free_head = (uint16_t)id;
+		q->num_free = (uint16_t)(q->num_free + q->slot[id].count);
+		return cookie;
+	}
+	return 0;
 }

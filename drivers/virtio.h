@@ -35,6 +35,18 @@ struct vq_used {
 	struct vq_used_elem ring[];
 };
 
+/*
+ * The driver's own record of a descriptor, kept out of the memory the device
+ * sees: the device may rewrite the descriptor table, but the free list and
+ * the chains are walked from here only.
+ */
+struct vq_slot {
+	void *cookie;	  /* per head descriptor: what virtq_get_used returns */
+	uint32_t written; /* per head: bytes the device may write into the chain */
+	uint16_t next;	  /* the free list's or the chain's next descriptor */
+	uint16_t count;	  /* per head: descriptors in the chain */
+};
+
 struct virtq {
 	uint16_t size, index;
 	struct vq_desc *desc;
@@ -42,14 +54,14 @@ struct virtq {
 	volatile struct vq_used *used;
 	uint16_t free_head, num_free, last_used;
 	volatile uint16_t *notify;
-	void **cookie; /* per head descriptor */
+	struct vq_slot *slot; /* size entries */
 };
 
 struct virtio_dev {
 	struct pci_dev pci;
 	volatile uint8_t *common, *isr, *device_cfg;
 	volatile uint8_t *notify_base;
-	uint32_t notify_mult;
+	uint32_t notify_mult, notify_len;
 	uint64_t features;
 };
 
@@ -74,7 +86,11 @@ void virtio_ready(struct virtio_dev *v);
 /* Adds a chain; returns 0 or -ENOSPC when the queue is full. */
 int virtq_add(struct virtq *q, const struct vq_buf *bufs, int n, void *cookie);
 void virtq_kick(struct virtq *q);
-/* The next completed chain's cookie (and bytes written by the device), or NULL. */
+/*
+ * The next completed chain's cookie and the bytes the device wrote (never
+ * more than the chain's writable length), or NULL. Used entries naming a
+ * descriptor that is not the head of a chain in flight are skipped.
+ */
 void *virtq_get_used(struct virtq *q, uint32_t *len);
 /* Device-specific configuration space. */
 volatile uint8_t *virtio_config(struct virtio_dev *v);

@@ -78,8 +78,10 @@ static int receive_one(struct vnet *n)
 	for (uint16_t k = 0; k < nbufs || k == 0; k++) {
 		uint32_t off = k == 0 ? HDR : 0;
 
-		if (k > 0 && !(buf = virtq_get_used(&n->rx, &len)))
+		if (k > 0 && !(buf = virtq_get_used(&n->rx, &len))) {
+			ok = 0; /* fewer buffers than the header said: a partial frame */
 			break;
+		}
 		if (len > BUF || len < off || total + (len - off) > sizeof(n->frame))
 			ok = 0; /* too long or malformed: dropped, buffers still recycled */
 		else
