@@ -46,6 +46,7 @@ struct consolelog_inst {
 	int log_fd, idx_fd;
 	long long base, end;   /* console.log holds the run's bytes [base, end) */
 	long long idx_off;     /* the offset the index recorded last */
+	long long idx_size;    /* console.idx's size */
 	int64_t idx_ms;	       /* and when */
 	unsigned long dropped; /* bytes that could not be written */
 	struct consolelog_inst *next;
@@ -84,22 +85,11 @@ static struct consolelog_inst **consolelog_find(struct daemon *d, const char *id
 
 /* --- the index --- */
 
-static void consolelog_date(struct consolelog_inst *ci)
-{
-	int ret;
-
-	if (ci->end == ci->idx_off || ci->idx_fd < 0)
-		return;
-	ci->idx_ms = util_now_ms();
-	ci->idx_off = ci->end;
-	if ((ret = logtime_append(ci->idx_fd, ci->idx_ms, ci->end)) < 0)
-		log_warn("instance %s: cannot write console.idx: %s", ci->id, strerror(-ret));
-}
-
 /* Keeps the index small: rewritten without what is gone, and thinned (logtime.h). */
 static void consolelog_index_rewrite(struct consolelog_inst *ci, long long oldest)
 {
 	int fd = logtime_rewrite(ci->dir, ci->base, oldest);
+	struct stat st;
 
 	if (fd < 0) {
 		log_warn("instance %s: cannot rewrite console.idx: %s", ci->id, strerror(-fd));
@@ -108,6 +98,33 @@ static void consolelog_index_rewrite(struct consolelog_inst *ci, long long oldes
 	if (ci->idx_fd >= 0)
 		close(ci->idx_fd);
 	ci->idx_fd = fd;
+	ci->idx_size = fstat(fd, &st) == 0 ? (long long)st.st_size : 0;
+}
+
+/* Half of --console-max: where console.log rotates. */
+static long long consolelog_half(struct consolelog_inst *ci)
+{
+	size_t max = ci->d->cfg->console_max ? ci->d->cfg->console_max : CONSOLELOG_MAX_DEFAULT;
+
+	return (long long)(max / 2);
+}
+
+static void consolelog_date(struct consolelog_inst *ci)
+{
+	long long half = consolelog_half(ci);
+	int ret;
+
+	if (ci->end == ci->idx_off || ci->idx_fd < 0)
+		return;
+	ci->idx_ms = util_now_ms();
+	ci->idx_off = ci->end;
+	if ((ret = logtime_append(ci->idx_fd, ci->idx_ms, ci->end)) < 0) {
+		log_warn("instance %s: cannot write console.idx: %s", ci->id, strerror(-ret));
+		return;
+	}
+	/* A big --console-max rotates rarely: the index is kept small in between too. */
+	if ((ci->idx_size += ret) > (long long)LOGTIME_IDX_MAX)
+		consolelog_index_rewrite(ci, ci->base > half ? ci->base - half : 0);
 }
 
 /* --- the log --- */
@@ -138,9 +155,7 @@ static int consolelog_rotate(struct consolelog_inst *ci)
 
 static void consolelog_write(struct consolelog_inst *ci, const char *buf, size_t n)
 {
-	long long half = (long long)(ci->d->cfg->console_max ? ci->d->cfg->console_max
-							     : CONSOLELOG_MAX_DEFAULT) /
-			 2;
+	long long half = consolelog_half(ci);
 	int ret;
 
 	while (n > 0) {
@@ -353,8 +368,9 @@ static int consolelog_open_files(struct consolelog_inst *ci, int fresh)
 	if (fstat(ci->log_fd, &st) < 0)
 		return -errno;
 	ci->end = ci->idx_off = ci->base + (long long)st.st_size;
+	ci->idx_size = fstat(ci->idx_fd, &st) == 0 ? (long long)st.st_size : 0;
 	/* An index that grew past its bound under an older ukd starts small again. */
-	if (!fresh && fstat(ci->idx_fd, &st) == 0 && st.st_size > (off_t)LOGTIME_IDX_MAX)
+	if (ci->idx_size > (long long)LOGTIME_IDX_MAX)
 		consolelog_index_rewrite(ci, 0);
 	return 0;
 }

@@ -37,7 +37,7 @@ int logtime_append(int fd, int64_t ms, long long off)
 	char line[64];
 	int n = snprintf(line, sizeof(line), "%lld %lld\n", (long long)ms, off);
 
-	return write(fd, line, (size_t)n) == n ? 0 : -errno;
+	return write(fd, line, (size_t)n) == n ? n : -errno;
 }
 
 /* The entries of the index at path, at offset oldest or later: a malloc'd array of pairs. */
@@ -71,7 +71,7 @@ static long long *logtime_load(const char *path, long long oldest, size_t *n)
 int logtime_rewrite(const char *dir, long long base, long long oldest)
 {
 	char path[PATH_MAX], tmp[PATH_MAX];
-	size_t n, step = 1;
+	size_t n, keep, step = 1;
 	long long *v;
 	FILE *f;
 	int fd, ret = 0;
@@ -79,8 +79,14 @@ int logtime_rewrite(const char *dir, long long base, long long oldest)
 	logtime_path(dir, "console.idx", path, sizeof(path));
 	logtime_path(dir, "console.idx.new", tmp, sizeof(tmp));
 	v = logtime_load(path, oldest, &n);
-	/* About 24 bytes a line: thin until half the limit, so rewrites stay rare. */
-	while (n / step * 24 > LOGTIME_IDX_MAX / 2)
+	/*
+	 * About 24 bytes a line. The newest quarter of the limit stays as it is
+	 * (recent times precise to LOGTIME_PERIOD_MS); older entries are thinned
+	 * into another quarter, so that rewrites stay rare.
+	 */
+	keep = LOGTIME_IDX_MAX / 4 / 24;
+	keep = n < keep ? n : keep;
+	while ((n - keep) / step * 24 > LOGTIME_IDX_MAX / 4)
 		step *= 2;
 	if (!(f = fopen(tmp, "we"))) {
 		ret = -errno;
@@ -89,7 +95,7 @@ int logtime_rewrite(const char *dir, long long base, long long oldest)
 	fprintf(f, "base %lld\n", base);
 	/* Keeping the last entry of each step keeps lookups early, never late. */
 	for (size_t i = 0; i < n; i++)
-		if ((n - 1 - i) % step == 0)
+		if (i >= n - keep || (n - keep - 1 - i) % step == 0)
 			fprintf(f, "%lld %lld\n", v[2 * i], v[2 * i + 1]);
 	if (fflush(f) != 0 || ferror(f))
 		ret = -EIO;

@@ -15,9 +15,9 @@
  * LOGTIME_PERIOD_MS of the time recorded after it. Its size is bounded: at
  * every rotation, and whenever it outgrows LOGTIME_IDX_MAX, the index is
  * rewritten (a new file renamed over the old) without the entries of bytes
- * no longer on disk, and with every other entry dropped while it is still
- * too big: older times get coarser, and a lookup may start earlier, never
- * later. Everything here runs on the daemon's loop thread.
+ * no longer on disk; the newest entries stay, older ones are thinned (every
+ * other one dropped, as often as needed) to fit: older times get coarser,
+ * and a lookup may start earlier, never later. Everything here runs on the daemon's loop thread.
  */
 #ifndef LOGTIME_H
 #define LOGTIME_H
@@ -33,7 +33,7 @@
  */
 long long logtime_base(const char *dir);
 
-/* Appends "ms off" to the open index fd. Returns 0 or -errno. */
+/* Appends "ms off" to the open index fd. Returns the bytes written or -errno. */
 int logtime_append(int fd, int64_t ms, long long off);
 
 /*
