@@ -41,7 +41,8 @@ struct consolelog_inst {
 	uv_pipe_t server;
 	uv_timer_t timer;
 	int handles; /* open uv handles in this struct */
-	int listening, paused, write_failed;
+	int listening, write_failed;
+	int polling; /* the guest is writing: read by the timer, not the loop */
 	struct consolelog_client *client;
 	int log_fd, idx_fd;
 	long long base, end;   /* console.log holds the run's bytes [base, end) */
@@ -53,6 +54,7 @@ struct consolelog_inst {
 };
 
 static struct consolelog_inst *consolelog_list;
+static unsigned consolelog_npolling; /* instances whose guest is writing */
 
 /*
  * One read buffer for every instance: a chunk is written out in the read
@@ -198,6 +200,27 @@ static void consolelog_handle_closed(uv_handle_t *h)
 		free(ci);
 }
 
+static void consolelog_set_polling(struct consolelog_inst *ci, int on)
+{
+	if (ci->polling != on)
+		consolelog_npolling += on ? 1u : (unsigned)-1;
+	ci->polling = on;
+}
+
+/*
+ * The time between two polls of a writing guest's socket: the period, made
+ * longer when more than CONSOLELOG_POLLERS guests write at once, so that
+ * however many flood, ukd polls about CONSOLELOG_POLLERS * 1000 /
+ * CONSOLELOG_PERIOD_MS times a second in all.
+ */
+static uint64_t consolelog_period(void)
+{
+	unsigned n =
+		consolelog_npolling > CONSOLELOG_POLLERS ? consolelog_npolling : CONSOLELOG_POLLERS;
+
+	return (uint64_t)CONSOLELOG_PERIOD_MS * n / CONSOLELOG_POLLERS;
+}
+
 static void consolelog_client_closed(uv_handle_t *h)
 {
 	free(h->data);
@@ -210,6 +233,7 @@ static void consolelog_client_close(struct consolelog_inst *ci)
 	if (!c)
 		return;
 	ci->client = NULL;
+	consolelog_set_polling(ci, 0);
 	c->ci = NULL;
 	uv_read_stop((uv_stream_t *)&c->pipe);
 	uv_close((uv_handle_t *)&c->pipe, consolelog_client_closed);
@@ -223,22 +247,64 @@ static void consolelog_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 }
 
 static void consolelog_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf);
+static void consolelog_timer_cb(uv_timer_t *t);
+
+/* Writes out a chunk from the guest, and dates it if the index is due. */
+static void consolelog_take(struct consolelog_inst *ci, const char *buf, size_t n)
+{
+	consolelog_write(ci, buf, n);
+	if (util_now_ms() - ci->idx_ms >= LOGTIME_PERIOD_MS)
+		consolelog_date(ci);
+}
+
+/*
+ * While the guest writes, ukd polls its socket every CONSOLELOG_PERIOD_MS,
+ * one chunk per poll: what the guest writes meanwhile waits in the socket,
+ * and the guest waits once it is full (consolelog.h). A poll that finds
+ * nothing hands the socket back to the loop, which wakes ukd at the next
+ * byte: an idle console costs no wake-ups, a busy one one per period.
+ */
+static void consolelog_poll(struct consolelog_inst *ci)
+{
+	uv_os_fd_t fd;
+	ssize_t n;
+
+	if (uv_fileno((uv_handle_t *)&ci->client->pipe, &fd) < 0) {
+		consolelog_client_close(ci);
+		return;
+	}
+	n = recv(fd, consolelog_buf, sizeof(consolelog_buf), MSG_DONTWAIT);
+	if (n > 0 || (n < 0 && errno == EINTR)) {
+		if (n > 0)
+			consolelog_take(ci, consolelog_buf, (size_t)n);
+		uv_timer_start(&ci->timer, consolelog_timer_cb, consolelog_period(), 0);
+		return;
+	}
+	consolelog_set_polling(ci, 0);
+	if (n == 0 || errno != EAGAIN) { /* QEMU went away */
+		consolelog_client_close(ci);
+		return;
+	}
+	uv_read_start((uv_stream_t *)&ci->client->pipe, consolelog_alloc, consolelog_read);
+}
 
 static void consolelog_timer_cb(uv_timer_t *t)
 {
 	struct consolelog_inst *ci = t->data;
-	int64_t wait = ci->idx_ms + LOGTIME_PERIOD_MS - util_now_ms();
+	int64_t wait;
 
-	if (ci->end != ci->idx_off) {
-		if (wait <= 0)
-			consolelog_date(ci);
-		else
-			uv_timer_start(&ci->timer, consolelog_timer_cb, (uint64_t)wait, 0);
+	if (ci->polling && ci->client) {
+		consolelog_poll(ci);
+		if (ci->polling)
+			return;
 	}
-	if (ci->paused && ci->client) {
-		ci->paused = 0;
-		uv_read_start((uv_stream_t *)&ci->client->pipe, consolelog_alloc, consolelog_read);
-	}
+	/* Idle again: the last bytes are dated once the index is due. */
+	if (ci->end == ci->idx_off)
+		return;
+	if ((wait = ci->idx_ms + LOGTIME_PERIOD_MS - util_now_ms()) <= 0)
+		consolelog_date(ci);
+	else
+		uv_timer_start(&ci->timer, consolelog_timer_cb, (uint64_t)wait, 0);
 }
 
 static void consolelog_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
@@ -255,16 +321,10 @@ static void consolelog_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 		consolelog_date(ci);
 		return;
 	}
-	consolelog_write(ci, buf->base, (size_t)nread);
-	if (util_now_ms() - ci->idx_ms >= LOGTIME_PERIOD_MS)
-		consolelog_date(ci);
-	/*
-	 * One chunk per period: what the guest writes meanwhile waits in the
-	 * socket, and the guest waits once it is full (consolelog.h).
-	 */
+	consolelog_take(ci, buf->base, (size_t)nread);
 	uv_read_stop(s);
-	ci->paused = 1;
-	uv_timer_start(&ci->timer, consolelog_timer_cb, CONSOLELOG_PERIOD_MS, 0);
+	consolelog_set_polling(ci, 1);
+	uv_timer_start(&ci->timer, consolelog_timer_cb, consolelog_period(), 0);
 }
 
 /*
@@ -319,7 +379,7 @@ static void consolelog_connected(uv_stream_t *server, int status)
 	consolelog_client_close(ci);
 	c->ci = ci;
 	ci->client = c;
-	ci->paused = 0;
+	consolelog_set_polling(ci, 0);
 	if ((ret = uv_read_start((uv_stream_t *)&c->pipe, consolelog_alloc, consolelog_read)) < 0) {
 		log_warn("instance %s: console channel: %s", ci->id, uv_strerror(ret));
 		consolelog_client_close(ci);

@@ -20,13 +20,17 @@
  * ...), unseen by the index, and at a cost: QEMU writes the UART a byte at
  * a time, virtlogd wakes for nearly every byte (17% of a core for one guest
  * writing 85 KB/s here), and ukd's inotify watch that dated the log woke
- * as often (6%). Here ukd reads at most CONSOLELOG_CHUNK bytes per
- * instance and then stops reading for CONSOLELOG_PERIOD_MS: bytes pile up
- * in the socket meanwhile, so a flooding guest costs ukd at most
- * 1000/CONSOLELOG_PERIOD_MS wake-ups a second and one fixed buffer shared
- * by all instances, and a guest that writes faster than that waits for its
- * UART (QEMU stops taking bytes when the socket is full): the flood slows
- * the flooder only.
+ * as often (8%). Here ukd takes at most CONSOLELOG_CHUNK bytes per
+ * instance and then polls the socket every CONSOLELOG_PERIOD_MS while the
+ * guest writes (longer when more than CONSOLELOG_POLLERS guests write at
+ * once), back to the loop's wake-up at the first byte once it is quiet:
+ * bytes pile up in the socket meanwhile, so a flooding guest costs ukd at
+ * most 1000/CONSOLELOG_PERIOD_MS polls a second, all floods together about
+ * CONSOLELOG_POLLERS times that, and one fixed buffer shared by all
+ * instances. A guest that writes faster waits for its UART (QEMU stops
+ * taking bytes while the socket is full; QEMU's socket holds only some 270
+ * one-byte writes, so about 30-50 KB/s get through): the flood slows the
+ * flooder, not ukd or the other instances.
  *
  * The price: while no ukd listens (it was killed or is restarting), QEMU
  * drops what the guest writes to COM1 instead of blocking it; QEMU
@@ -47,6 +51,7 @@
 #define CONSOLELOG_MAX_MIN ((size_t)64 << 10)
 #define CONSOLELOG_CHUNK (64u << 10)
 #define CONSOLELOG_PERIOD_MS 5
+#define CONSOLELOG_POLLERS 4
 
 /* ROOT/instances/ID/console.sock into buf; -ENAMETOOLONG if it does not fit a unix socket. */
 int consolelog_socket_path(struct daemon *d, const char *id, char *buf, size_t len);
