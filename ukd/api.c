@@ -40,6 +40,8 @@
 #define API_SEGS_MAX 6
 #define API_QUERY_LIST_MAX 256
 #define API_FOLLOW_POLL_MS 200
+/* A follower that reads slower than the guest writes gets no more than this queued. */
+#define API_FOLLOW_QUEUED_MAX (1u << 20)
 /* Build output held for a slow stream reader; more is dropped (the error keeps its end). */
 #define API_STREAM_PENDING_MAX (1u << 20)
 
@@ -659,7 +661,7 @@ struct api_follow {
 	struct http_poll poll; /* first: http_poll_end frees the struct */
 	struct daemon *d;
 	char id[STORE_INSTANCE_ID_LEN + 1];
-	char path[PATH_MAX];
+	char dir[PATH_MAX]; /* the instance's directory */
 	long long off;
 };
 
@@ -669,20 +671,29 @@ static void api_follow_tick(uv_timer_t *t)
 	struct store_instance inst;
 	char *buf;
 	size_t len;
-	int active = 0;
+	int active = 0, behind = 0;
 
 	/* Whether it still runs is read before the file, so no last words are missed. */
 	if (store_instance_find(f->d->store, f->id, &inst) == 0) {
 		active = instance_active(&inst);
 		store_instance_clear(&inst);
 	}
-	do {
-		if (console_read_from(f->path, &f->off, 256u << 10, &buf, &len) < 0)
+	/*
+	 * A slow client's backlog stays on disk, not in ukd's memory: it reads
+	 * on where it is once the socket took its queue, from the oldest byte
+	 * still on disk if the log rotated past it meanwhile.
+	 */
+	while (!f->poll.ended && !http_req_gone(f->poll.req)) {
+		if ((behind = http_req_queued(f->poll.req) >= API_FOLLOW_QUEUED_MAX))
+			break;
+		if (console_read_from(f->dir, &f->off, 256u << 10, &buf, &len) < 0)
 			break;
 		http_stream_write(f->poll.req, buf, len);
 		free(buf);
-	} while (len && !f->poll.ended && !http_req_gone(f->poll.req));
-	if (!active || f->d->stopping)
+		if (!len)
+			break;
+	}
+	if ((!active && !behind) || f->d->stopping)
 		http_poll_end(&f->poll);
 }
 
@@ -707,7 +718,7 @@ static void api_instance_logs(struct api_ctx *c)
 {
 	struct store_instance inst;
 	struct api_follow *f;
-	char path[PATH_MAX], dir[PATH_MAX], *text;
+	char dir[PATH_MAX], *text;
 	size_t len;
 	long tail;
 	long long end;
@@ -718,11 +729,10 @@ static void api_instance_logs(struct api_ctx *c)
 	    api_query_since(c->req, &since) < 0 || api_instance_lookup(c, &inst) < 0)
 		return;
 	snprintf(dir, sizeof(dir), "%s/instances/%s", c->d->cfg->root, inst.id);
-	snprintf(path, sizeof(path), "%s/instances/%s/console.log", c->d->cfg->root, inst.id);
 	if (since)
-		ret = console_since(path, logtime_offset(dir, since), tail, &text, &len, &end);
+		ret = console_since(dir, logtime_offset(dir, since), tail, &text, &len, &end);
 	else
-		ret = console_tail(path, tail, &text, &len, &end);
+		ret = console_tail(dir, tail, &text, &len, &end);
 	if (ret < 0) {
 		http_respond_error(c->req, 500, "internal", "cannot read the console log");
 		goto clear;
@@ -738,7 +748,7 @@ static void api_instance_logs(struct api_ctx *c)
 	f->d = c->d;
 	f->off = end;
 	snprintf(f->id, sizeof(f->id), "%s", inst.id);
-	snprintf(f->path, sizeof(f->path), "%s", path);
+	snprintf(f->dir, sizeof(f->dir), "%s", dir);
 	/* The backlog goes out before the first tick: the timer fires on a later turn. */
 	http_poll_start(&f->poll, c->d->loop, c->req, "text/plain; charset=utf-8", api_follow_tick,
 			API_FOLLOW_POLL_MS);

@@ -33,7 +33,7 @@
 #include "listing.h"
 #include "restart.h"
 #include "log.h"
-#include "logtime.h"
+#include "consolelog.h"
 #include "network.h"
 #include "store.h"
 #include "util.h"
@@ -220,7 +220,7 @@ static void daemon_stop(uv_signal_t *s, int signum)
 	instance_shutdown(d);
 	restart_close_all(d);
 	health_close_all(d);
-	logtime_close_all(d);
+	consolelog_close_all(d);
 	listing_clear();
 	network_stop(d);
 	uv_close((uv_handle_t *)&d->sigterm, NULL);

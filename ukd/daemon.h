@@ -32,6 +32,7 @@ struct daemon_cfg {
 	const char *dns;	    /* dns= for guests, or NULL */
 	const char *rng;	    /* virtio-rng in guests: "on", "off", or NULL/"auto" */
 	double mem_overcommit;	    /* guest memory / host memory allowed; 0: the default */
+	size_t console_max;	    /* disk for an instance's console; 0: CONSOLELOG_MAX_DEFAULT */
 	const char *listen;	    /* TCP HOST:PORT for the API, or NULL */
 	const char *token;	    /* the bearer token TCP requests must carry (with listen) */
 	const void *runtime;	    /* runtime ELF bytes, embedded in ukd */

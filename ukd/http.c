@@ -117,6 +117,11 @@ int http_req_gone(const struct http_req *req)
 	return !req->conn || req->conn->closing;
 }
 
+size_t http_req_queued(const struct http_req *req)
+{
+	return req->conn ? uv_stream_get_write_queue_size(&req->conn->h.stream) : 0;
+}
+
 static int http_hexval(char c)
 {
 	if (c >= '0' && c <= '9')

@@ -83,6 +83,9 @@ void http_server_stop(struct http_server *srv);
 /* 1 if the client is gone: an answer would be dropped. */
 int http_req_gone(const struct http_req *req);
 
+/* Bytes of the answer queued for the client but not yet taken by the socket. */
+size_t http_req_queued(const struct http_req *req);
+
 /*
  * Returns the value of query parameter key, percent-decoded, in buf
  * (len bytes): 1 if present, 0 if absent, -EINVAL if malformed or too long.

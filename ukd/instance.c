@@ -27,7 +27,7 @@
 #include "health.h"
 #include "image.h"
 #include "log.h"
-#include "logtime.h"
+#include "consolelog.h"
 #include "network.h"
 #include "restart.h"
 #include "util.h"
@@ -70,7 +70,6 @@ struct instance_job {
 	struct virt *virt;
 	char uuid[37];
 	char *xml;
-	char console[PATH_MAX];
 	int ret;
 	char err[512];
 	int has_tap; /* JOB_CREATE of an attached instance: the run's tap */
@@ -94,11 +93,6 @@ int instance_active(const struct store_instance *inst)
 static void instance_dir(struct daemon *d, const char *id, char *buf, size_t len)
 {
 	snprintf(buf, len, "%s/instances/%s", d->cfg->root, id);
-}
-
-static void instance_console(struct daemon *d, const char *id, char *buf, size_t len)
-{
-	snprintf(buf, len, "%s/instances/%s/console.log", d->cfg->root, id);
 }
 
 static json_t *instance_time(int64_t ms)
@@ -471,13 +465,15 @@ static void instance_exited(struct daemon *d, struct store_instance *inst, const
 			    const char *message)
 {
 	struct instance_op *op = instance_op_find(d, inst->id);
-	char console[PATH_MAX], why[64] = "";
+	char dir[PATH_MAX], why[64] = "";
 	struct health_exit hx;
 	char detail[128];
 	int status, ret, hret, user, crash_loop;
 
-	instance_console(d, inst->id, console, sizeof(console));
-	ret = console_exit_status(console, &status);
+	/* What the guest wrote last is still in the socket: the log first, then its last line. */
+	consolelog_unwatch(d, inst->id);
+	instance_dir(d, inst->id, dir, sizeof(dir));
+	ret = console_exit_status(dir, &status);
 	/* The health channel's exit frame is structured and says why: it wins over the log. */
 	if ((hret = health_exit_info(d, inst->id, &hx)) == 1) {
 		ret = 1;
@@ -492,7 +488,6 @@ static void instance_exited(struct daemon *d, struct store_instance *inst, const
 			message = why;
 	}
 	health_unwatch(d, inst->id);
-	logtime_unwatch(d, inst->id);
 	network_run_ended(d, inst->id, inst->domain_uuid);
 	inst->has_exit_status = ret == 1;
 	inst->exit_status = ret == 1 ? status : 0;
@@ -577,12 +572,6 @@ static void instance_job_work(uv_work_t *w)
 
 	switch (j->kind) {
 	case JOB_CREATE:
-		/* A fresh log per run: its last "exit status" line is this run's. */
-		if (unlink(j->console) < 0 && errno != ENOENT) {
-			j->ret = -errno;
-			snprintf(j->err, sizeof(j->err), "%.300s: %s", j->console, strerror(errno));
-			return;
-		}
 		if (j->has_tap &&
 		    (j->ret = network_tap_create(&j->tap, j->err, sizeof(j->err))) < 0)
 			return;
@@ -645,7 +634,7 @@ static void instance_remove(struct instance_op *op, struct store_instance *inst)
 	}
 	restart_cancel(op->d, inst->id);
 	health_forget(op->d, inst->id);
-	logtime_unwatch(op->d, inst->id);
+	consolelog_unwatch(op->d, inst->id);
 	network_instance_removed(op->d, inst->id);
 	instance_dir(op->d, inst->id, dir, sizeof(dir));
 	if ((ret = util_rmtree(dir)) < 0)
@@ -779,7 +768,6 @@ static void instance_job_queue(struct instance_op *op, enum instance_job_kind ki
 		j->has_tap = network_run_tap(op->d, op->id, uuid, &j->tap);
 	}
 	snprintf(j->uuid, sizeof(j->uuid), "%s", uuid);
-	instance_console(op->d, op->id, j->console, sizeof(j->console));
 	if ((ret = uv_queue_work(op->d->loop, &j->work, instance_job_work, instance_job_done)) <
 	    0) {
 		free(xml);
@@ -830,7 +818,6 @@ static void instance_boot(struct daemon *d, struct instance_op *op, struct store
 	int ret, plen, has_tap;
 
 	image_path(d->cfg->root, inst->image_id, image, sizeof(image));
-	instance_console(d, inst->id, console, sizeof(console));
 	if (util_random_uuid(uuid) < 0) {
 		instance_op_fail(op, 500, "internal", "no random bytes for a UUID");
 		goto free_spec;
@@ -864,16 +851,16 @@ static void instance_boot(struct daemon *d, struct instance_op *op, struct store
 	vs.uuid = uuid;
 	vs.instance_id = inst->id;
 	vs.image_path = image;
-	vs.console_path = console;
+	/* A fresh log per run (its last "exit status" line is this run's), before QEMU connects. */
+	if (consolelog_socket_path(d, inst->id, console, sizeof(console)) == 0 &&
+	    consolelog_watch(d, inst->id, 1) == 0)
+		vs.console_path = console;
 	if ((ret = health_socket_path(d, inst->id, health, sizeof(health))) == 0 &&
 	    (ret = health_watch(d, inst->id, inst->image_id, 0)) == 0) {
 		vs.health_path = health;
 		health_set_interval(d, inst->id, hb);
 	} else
 		log_warn("instance %s: no health channel: %s", inst->id, strerror(-ret));
-	if ((ret = logtime_watch(d, inst->id, 1)) < 0)
-		log_warn("instance %s: console log times not recorded: %s", inst->id,
-			 strerror(-ret));
 	vs.cmdline = cmdline;
 	instance_disks(json_object_get(spec, "volumes"), &vs, disks, targets);
 	vs.mem_mib = (unsigned)json_integer_value(json_object_get(spec, "memory_mib"));
@@ -1517,15 +1504,15 @@ static void instance_reconcile_one(struct daemon *d, const char *id, const struc
 		/* Its QEMU reconnects to the new listener within a second. */
 		health_watch(d, inst.id, inst.image_id, 1);
 		health_set_interval(d, inst.id, instance_heartbeat(&inst));
-		logtime_watch(d, inst.id, 0);
+		consolelog_watch(d, inst.id, 0);
 	} else {
-		char console[PATH_MAX];
+		char dir[PATH_MAX];
 		int status;
 
 		/* It ended while nobody watched: a final status on the console says how. */
-		instance_console(d, inst.id, console, sizeof(console));
+		instance_dir(d, inst.id, dir, sizeof(dir));
 		instance_exited(d, &inst,
-				console_exit_status(console, &status) == 1 ? "exited" : "vanished",
+				console_exit_status(dir, &status) == 1 ? "exited" : "vanished",
 				"the domain ended while ukd was not watching");
 	}
 	store_instance_clear(&inst);

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "check.h"
+#include "consolelog.h"
 #include "daemon.h"
 #include "http.h"
 #include "log.h"
@@ -280,6 +281,10 @@ static void main_daemon_usage(FILE *f)
 	      "                         is ROOT/ukd.log and ukd returns once it serves)\n"
 	      "      --log-level LEVEL  error, warn, info (default) or debug\n"
 	      "      --max-image-mib N  largest image upload in MiB (default 128)\n"
+	      "      --console-max SIZE disk for each instance's console output, bytes or\n"
+	      "                         with K, M or G (default 4M, at least 64K): the log\n"
+	      "                         rotates at half of it (console.log, console.log.1);\n"
+	      "                         e.g. ukd --console-max 64M\n"
 	      "      --health-violations N  health-protocol violations before a guest's\n"
 	      "                         channel is closed (default 16)\n"
 	      "      --health-missed N  missed heartbeats before an instance is unhealthy\n"
@@ -355,6 +360,19 @@ static int main_daemon_option(struct daemon_cfg *cfg, int argc, char **argv, int
 			return main_daemon_usage_err(
 				"--max-image-mib: expected 1 to 4096, not \"%s\"", v);
 		cfg->image_max = (size_t)mib << 20;
+	} else if (!m && (m = main_opt(argc, argv, i, "--console-max", NULL, &v)) > 0) {
+		unsigned long long n = strtoull(v, &end, 10);
+		int shift = !*end		? 0
+			    : !strcmp(end, "K") ? 10
+			    : !strcmp(end, "M") ? 20
+			    : !strcmp(end, "G") ? 30
+						: -1;
+
+		if (v[0] < '0' || v[0] > '9' || shift < 0 || n > (1ull << 40) >> shift ||
+		    (n << shift) < CONSOLELOG_MAX_MIN)
+			return main_daemon_usage_err(
+				"--console-max: expected a size from 64K to 1024G, not \"%s\"", v);
+		cfg->console_max = (size_t)(n << shift);
 	} else if (!m && (m = main_opt(argc, argv, i, "--netns", NULL, &v)) > 0) {
 		/* A name ip netns accepts: it becomes a file under /run/netns. */
 		if (!*v || strlen(v) > 48 || strchr(v, '/') || v[0] == '.')

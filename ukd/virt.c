@@ -585,11 +585,18 @@ char *virt_domain_xml(const struct virt_spec *s)
 			  "<on_crash>destroy</on_crash>\n"
 			  "  <devices>\n"
 			  "    <controller type='usb' model='none'/>\n"
-			  "    <memballoon model='none'/>\n"
-			  "    <serial type='file'><source path='");
-	util_buf_xml(&b, s->console_path);
-	/* COM1, the console (port 0 said outright; old domains had COM2 too). */
-	util_buf_puts(&b, "'/><target port='0'/></serial>\n");
+			  "    <memballoon model='none'/>\n");
+	/*
+	 * COM1, the console (port 0 said outright; old domains had COM2 too):
+	 * to ukd's socket, which writes and rotates the log (consolelog.h says
+	 * why not a file); QEMU reconnects every second after a ukd restart.
+	 */
+	if (s->console_path) {
+		util_buf_puts(&b, "    <serial type='unix'><source mode='connect' path='");
+		util_buf_xml(&b, s->console_path);
+		util_buf_puts(&b, "'><reconnect enabled='yes' timeout='1'/></source>"
+				  "<target port='0'/></serial>\n");
+	}
 	/*
 	 * The health channel (ukd/health.h) is a named virtio-console port:
 	 * QEMU connects to ukd's socket, and reconnects every second after a

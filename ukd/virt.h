@@ -56,8 +56,8 @@ struct virt_spec {
 	const char *uuid;	 /* libvirt domain UUID, chosen by ukd */
 	const char *instance_id; /* goes into ukd's <metadata> */
 	const char *image_path;
-	const char *console_path;
-	const char *health_path; /* the health channel's socket (ukd listens), or NULL */
+	const char *console_path; /* COM1's socket (ukd listens, consolelog.h), or NULL: none */
+	const char *health_path;  /* the health channel's socket (ukd listens), or NULL */
 	const char *cmdline;
 	unsigned mem_mib;
 	int kvm;	 /* 1: <domain type='kvm'>; 0: TCG */

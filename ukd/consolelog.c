@@ -1,0 +1,514 @@
+/*
+ * consolelog.c: ukd's writer of instance consoles (see consolelog.h).
+ *
+ * Per instance: a listening pipe, at most one connected client (QEMU), a
+ * timer that resumes reading after each chunk (and dates the last bytes),
+ * and the open console.log and console.idx. A handle-count frees the
+ * struct only once libuv has closed every handle in it.
+ */
+#define _GNU_SOURCE
+#include "consolelog.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "logtime.h"
+#include "store.h"
+#include "util.h"
+
+/* Most that consolelog_unwatch writes out of the socket of a domain that ended. */
+#define CONSOLELOG_DRAIN_MAX (4u << 20)
+
+struct consolelog_client {
+	uv_pipe_t pipe;
+	struct consolelog_inst *ci; /* NULL once detached from its instance */
+};
+
+struct consolelog_inst {
+	struct daemon *d;
+	char id[STORE_INSTANCE_ID_LEN + 1];
+	char dir[PATH_MAX];
+	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+	uv_pipe_t server;
+	uv_timer_t timer;
+	int handles; /* open uv handles in this struct */
+	int listening, write_failed;
+	int polling; /* the guest is writing: read by the timer, not the loop */
+	struct consolelog_client *client;
+	int log_fd, idx_fd;
+	long long base, end;   /* console.log holds the run's bytes [base, end) */
+	long long idx_off;     /* the offset the index recorded last */
+	long long idx_size;    /* console.idx's size */
+	int64_t idx_ms;	       /* and when */
+	unsigned long dropped; /* bytes that could not be written */
+	struct consolelog_inst *next;
+};
+
+static struct consolelog_inst *consolelog_list;
+static unsigned consolelog_npolling; /* instances whose guest is writing */
+
+/*
+ * One read buffer for every instance: a chunk is written out in the read
+ * callback that received it, on the one loop thread, before the next read.
+ */
+static char consolelog_buf[CONSOLELOG_CHUNK];
+
+static void consolelog_file(struct consolelog_inst *ci, const char *name, char *buf, size_t len)
+{
+	if (snprintf(buf, len, "%s/%s", ci->dir, name) >= (int)len)
+		buf[0] = 0;
+}
+
+int consolelog_socket_path(struct daemon *d, const char *id, char *buf, size_t len)
+{
+	int n = snprintf(buf, len, "%s/instances/%s/console.sock", d->cfg->root, id);
+
+	if (n < 0 || (size_t)n >= len || (size_t)n >= sizeof(((struct sockaddr_un *)0)->sun_path))
+		return -ENAMETOOLONG;
+	return 0;
+}
+
+static struct consolelog_inst **consolelog_find(struct daemon *d, const char *id)
+{
+	for (struct consolelog_inst **pp = &consolelog_list; *pp; pp = &(*pp)->next)
+		if ((*pp)->d == d && !strcmp((*pp)->id, id))
+			return pp;
+	return NULL;
+}
+
+/* --- the index --- */
+
+/* Keeps the index small: rewritten without what is gone, and thinned (logtime.h). */
+static void consolelog_index_rewrite(struct consolelog_inst *ci, long long oldest)
+{
+	int fd = logtime_rewrite(ci->dir, ci->base, oldest);
+	struct stat st;
+
+	if (fd < 0) {
+		log_warn("instance %s: cannot rewrite console.idx: %s", ci->id, strerror(-fd));
+		return;
+	}
+	if (ci->idx_fd >= 0)
+		close(ci->idx_fd);
+	ci->idx_fd = fd;
+	ci->idx_size = fstat(fd, &st) == 0 ? (long long)st.st_size : 0;
+}
+
+/* Half of --console-max: where console.log rotates. */
+static long long consolelog_half(struct consolelog_inst *ci)
+{
+	size_t max = ci->d->cfg->console_max ? ci->d->cfg->console_max : CONSOLELOG_MAX_DEFAULT;
+
+	return (long long)(max / 2);
+}
+
+static void consolelog_date(struct consolelog_inst *ci)
+{
+	long long half = consolelog_half(ci);
+	int ret;
+
+	if (ci->end == ci->idx_off || ci->idx_fd < 0)
+		return;
+	ci->idx_ms = util_now_ms();
+	ci->idx_off = ci->end;
+	if ((ret = logtime_append(ci->idx_fd, ci->idx_ms, ci->end)) < 0) {
+		log_warn("instance %s: cannot write console.idx: %s", ci->id, strerror(-ret));
+		return;
+	}
+	/* A big --console-max rotates rarely: the index is kept small in between too. */
+	if ((ci->idx_size += ret) > (long long)LOGTIME_IDX_MAX)
+		consolelog_index_rewrite(ci, ci->base > half ? ci->base - half : 0);
+}
+
+/* --- the log --- */
+
+/*
+ * console.log becomes console.log.1 and a new one begins at offset end. The
+ * index learns the new base first: a crash in between misplaces one file's
+ * offsets, where the other order would lose the base of both.
+ */
+static int consolelog_rotate(struct consolelog_inst *ci)
+{
+	char log[PATH_MAX], old[PATH_MAX];
+	long long oldest = ci->base;
+	int fd;
+
+	consolelog_file(ci, "console.log", log, sizeof(log));
+	consolelog_file(ci, "console.log.1", old, sizeof(old));
+	ci->base = ci->end;
+	consolelog_index_rewrite(ci, oldest);
+	if (rename(log, old) < 0 && errno != ENOENT)
+		return -errno;
+	if ((fd = open(log, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0644)) < 0)
+		return -errno;
+	close(ci->log_fd);
+	ci->log_fd = fd;
+	return 0;
+}
+
+static void consolelog_write(struct consolelog_inst *ci, const char *buf, size_t n)
+{
+	long long half = consolelog_half(ci);
+	int ret;
+
+	while (n > 0) {
+		long long room = half - (ci->end - ci->base);
+		size_t k = (long long)n < room ? n : (size_t)(room > 0 ? room : 0);
+		ssize_t w;
+
+		if (k == 0) {
+			if ((ret = consolelog_rotate(ci)) < 0)
+				goto fail;
+			continue;
+		}
+		if ((w = write(ci->log_fd, buf, k)) < 0 && errno == EINTR)
+			continue;
+		if (w <= 0) {
+			ret = w < 0 ? -errno : -EIO;
+			goto fail;
+		}
+		ci->end += w;
+		buf += w;
+		n -= (size_t)w;
+	}
+	ci->write_failed = 0;
+	return;
+fail:
+	/* The disk is full, say: the guest goes on, its output is dropped and counted. */
+	ci->dropped += n;
+	if (!ci->write_failed)
+		log_warn("instance %s: console output dropped: %s", ci->id, strerror(-ret));
+	ci->write_failed = 1;
+}
+
+/* --- the channel --- */
+
+static void consolelog_handle_closed(uv_handle_t *h)
+{
+	struct consolelog_inst *ci = h->data;
+
+	if (--ci->handles == 0)
+		free(ci);
+}
+
+static void consolelog_set_polling(struct consolelog_inst *ci, int on)
+{
+	if (ci->polling != on)
+		consolelog_npolling += on ? 1u : (unsigned)-1;
+	ci->polling = on;
+}
+
+/*
+ * The time between two polls of a writing guest's socket: the period, made
+ * longer when more than CONSOLELOG_POLLERS guests write at once, so that
+ * however many flood, ukd polls about CONSOLELOG_POLLERS * 1000 /
+ * CONSOLELOG_PERIOD_MS times a second in all.
+ */
+static uint64_t consolelog_period(void)
+{
+	unsigned n =
+		consolelog_npolling > CONSOLELOG_POLLERS ? consolelog_npolling : CONSOLELOG_POLLERS;
+
+	return (uint64_t)CONSOLELOG_PERIOD_MS * n / CONSOLELOG_POLLERS;
+}
+
+static void consolelog_client_closed(uv_handle_t *h)
+{
+	free(h->data);
+}
+
+static void consolelog_client_close(struct consolelog_inst *ci)
+{
+	struct consolelog_client *c = ci->client;
+
+	if (!c)
+		return;
+	ci->client = NULL;
+	consolelog_set_polling(ci, 0);
+	c->ci = NULL;
+	uv_read_stop((uv_stream_t *)&c->pipe);
+	uv_close((uv_handle_t *)&c->pipe, consolelog_client_closed);
+}
+
+static void consolelog_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+{
+	(void)h;
+	(void)suggested;
+	*buf = uv_buf_init(consolelog_buf, sizeof(consolelog_buf));
+}
+
+static void consolelog_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf);
+static void consolelog_timer_cb(uv_timer_t *t);
+
+/* Writes out a chunk from the guest, and dates it if the index is due. */
+static void consolelog_take(struct consolelog_inst *ci, const char *buf, size_t n)
+{
+	consolelog_write(ci, buf, n);
+	if (util_now_ms() - ci->idx_ms >= LOGTIME_PERIOD_MS)
+		consolelog_date(ci);
+}
+
+/*
+ * While the guest writes, ukd polls its socket every CONSOLELOG_PERIOD_MS,
+ * one chunk per poll: what the guest writes meanwhile waits in the socket,
+ * and the guest waits once it is full (consolelog.h). A poll that finds
+ * nothing hands the socket back to the loop, which wakes ukd at the next
+ * byte: an idle console costs no wake-ups, a busy one one per period.
+ */
+static void consolelog_poll(struct consolelog_inst *ci)
+{
+	uv_os_fd_t fd;
+	ssize_t n;
+
+	if (uv_fileno((uv_handle_t *)&ci->client->pipe, &fd) < 0) {
+		consolelog_client_close(ci);
+		return;
+	}
+	n = recv(fd, consolelog_buf, sizeof(consolelog_buf), MSG_DONTWAIT);
+	if (n > 0 || (n < 0 && errno == EINTR)) {
+		if (n > 0)
+			consolelog_take(ci, consolelog_buf, (size_t)n);
+		uv_timer_start(&ci->timer, consolelog_timer_cb, consolelog_period(), 0);
+		return;
+	}
+	consolelog_set_polling(ci, 0);
+	if (n == 0 || errno != EAGAIN) { /* QEMU went away */
+		consolelog_client_close(ci);
+		return;
+	}
+	uv_read_start((uv_stream_t *)&ci->client->pipe, consolelog_alloc, consolelog_read);
+}
+
+static void consolelog_timer_cb(uv_timer_t *t)
+{
+	struct consolelog_inst *ci = t->data;
+	int64_t wait;
+
+	if (ci->polling && ci->client) {
+		consolelog_poll(ci);
+		if (ci->polling)
+			return;
+	}
+	/* Idle again: the last bytes are dated once the index is due. */
+	if (ci->end == ci->idx_off)
+		return;
+	if ((wait = ci->idx_ms + LOGTIME_PERIOD_MS - util_now_ms()) <= 0)
+		consolelog_date(ci);
+	else
+		uv_timer_start(&ci->timer, consolelog_timer_cb, (uint64_t)wait, 0);
+}
+
+static void consolelog_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
+{
+	struct consolelog_client *c = s->data;
+	struct consolelog_inst *ci = c->ci;
+
+	if (!ci || nread == 0)
+		return;
+	if (nread < 0) {
+		log_debug("instance %s: console channel closed: %s", ci->id,
+			  uv_strerror((int)nread));
+		consolelog_client_close(ci);
+		consolelog_date(ci);
+		return;
+	}
+	consolelog_take(ci, buf->base, (size_t)nread);
+	uv_read_stop(s);
+	consolelog_set_polling(ci, 1);
+	uv_timer_start(&ci->timer, consolelog_timer_cb, consolelog_period(), 0);
+}
+
+/*
+ * QEMU's user, remembered in console.peer: libvirt gives the socket to it
+ * when the domain starts, and a restarted ukd must give its new socket to
+ * the same user for QEMU to reconnect (as health.c does for its channel).
+ */
+static void consolelog_peer(struct consolelog_inst *ci, uv_os_fd_t fd, int save)
+{
+	char path[PATH_MAX];
+	unsigned long u, g;
+	struct ucred cred;
+	socklen_t len = sizeof(cred);
+	FILE *f;
+
+	consolelog_file(ci, "console.peer", path, sizeof(path));
+	if (!save) {
+		if (!(f = fopen(path, "re")))
+			return;
+		if (fscanf(f, "%lu %lu", &u, &g) == 2 && chown(ci->path, (uid_t)u, (gid_t)g) < 0)
+			log_warn("instance %s: cannot hand %s to uid %lu: %s", ci->id, ci->path, u,
+				 strerror(errno));
+		fclose(f);
+		return;
+	}
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0 || cred.uid == 0)
+		return;
+	if ((f = fopen(path, "we"))) {
+		fprintf(f, "%lu %lu\n", (unsigned long)cred.uid, (unsigned long)cred.gid);
+		fclose(f);
+	}
+}
+
+static void consolelog_connected(uv_stream_t *server, int status)
+{
+	struct consolelog_inst *ci = server->data;
+	struct consolelog_client *c;
+	uv_os_fd_t fd;
+	int ret;
+
+	if (status < 0 || !(c = calloc(1, sizeof(*c))))
+		return;
+	uv_pipe_init(ci->d->loop, &c->pipe, 0);
+	c->pipe.data = c;
+	if (uv_accept(server, (uv_stream_t *)&c->pipe) < 0) {
+		uv_close((uv_handle_t *)&c->pipe, consolelog_client_closed);
+		return;
+	}
+	if (uv_fileno((uv_handle_t *)&c->pipe, &fd) == 0)
+		consolelog_peer(ci, fd, 1);
+	/* A new connection replaces the old one (QEMU reconnected). */
+	consolelog_client_close(ci);
+	c->ci = ci;
+	ci->client = c;
+	consolelog_set_polling(ci, 0);
+	if ((ret = uv_read_start((uv_stream_t *)&c->pipe, consolelog_alloc, consolelog_read)) < 0) {
+		log_warn("instance %s: console channel: %s", ci->id, uv_strerror(ret));
+		consolelog_client_close(ci);
+		return;
+	}
+	log_debug("instance %s: console channel connected", ci->id);
+}
+
+/* --- watches --- */
+
+static void consolelog_close(struct consolelog_inst **pp)
+{
+	struct consolelog_inst *ci = *pp;
+
+	*pp = ci->next;
+	consolelog_client_close(ci);
+	if (ci->listening) {
+		ci->listening = 0;
+		unlink(ci->path);
+	}
+	if (ci->log_fd >= 0)
+		close(ci->log_fd);
+	if (ci->idx_fd >= 0)
+		close(ci->idx_fd);
+	uv_close((uv_handle_t *)&ci->server, consolelog_handle_closed);
+	uv_close((uv_handle_t *)&ci->timer, consolelog_handle_closed);
+}
+
+/* Opens console.log and console.idx: emptied for a fresh run, else continued. */
+static int consolelog_open_files(struct consolelog_inst *ci, int fresh)
+{
+	int trunc = fresh ? O_TRUNC : 0;
+	char path[PATH_MAX];
+	struct stat st;
+
+	consolelog_file(ci, "console.log.1", path, sizeof(path));
+	if (fresh && unlink(path) < 0 && errno != ENOENT)
+		return -errno;
+	consolelog_file(ci, "console.idx", path, sizeof(path));
+	ci->base = fresh ? 0 : logtime_base(ci->dir);
+	if ((ci->idx_fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | trunc, 0644)) < 0)
+		return -errno;
+	consolelog_file(ci, "console.log", path, sizeof(path));
+	if ((ci->log_fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | trunc, 0644)) < 0)
+		return -errno;
+	if (fstat(ci->log_fd, &st) < 0)
+		return -errno;
+	ci->end = ci->idx_off = ci->base + (long long)st.st_size;
+	ci->idx_size = fstat(ci->idx_fd, &st) == 0 ? (long long)st.st_size : 0;
+	/* An index that grew past its bound under an older ukd starts small again. */
+	if (ci->idx_size > (long long)LOGTIME_IDX_MAX)
+		consolelog_index_rewrite(ci, 0);
+	return 0;
+}
+
+int consolelog_watch(struct daemon *d, const char *id, int fresh)
+{
+	struct consolelog_inst *ci, **pp;
+	int ret;
+
+	if ((pp = consolelog_find(d, id)))
+		consolelog_close(pp);
+	if (!(ci = calloc(1, sizeof(*ci))))
+		return -ENOMEM;
+	ci->d = d;
+	ci->log_fd = ci->idx_fd = -1;
+	snprintf(ci->id, sizeof(ci->id), "%s", id);
+	snprintf(ci->dir, sizeof(ci->dir), "%s/instances/%s", d->cfg->root, id);
+	uv_pipe_init(d->loop, &ci->server, 0);
+	uv_timer_init(d->loop, &ci->timer);
+	ci->server.data = ci->timer.data = ci;
+	ci->handles = 2;
+	ci->next = consolelog_list;
+	consolelog_list = ci;
+	if ((ret = consolelog_socket_path(d, id, ci->path, sizeof(ci->path))) < 0 ||
+	    (ret = consolelog_open_files(ci, fresh)) < 0)
+		goto close;
+	unlink(ci->path); /* a stale socket of an earlier ukd */
+	ci->listening = 1;
+	if ((ret = uv_pipe_bind(&ci->server, ci->path)) < 0 ||
+	    (ret = uv_listen((uv_stream_t *)&ci->server, 4, consolelog_connected)) < 0)
+		goto close;
+	/* Owner only: libvirt hands the socket to QEMU's user as the domain starts. */
+	chmod(ci->path, 0600);
+	if (!fresh)
+		consolelog_peer(ci, -1, 0);
+	return 0;
+close:
+	log_warn("instance %s: no console log: %s", id, strerror(-ret));
+	consolelog_close(&consolelog_list);
+	return ret;
+}
+
+/* Writes out what is already queued on the client socket, without waiting. */
+static void consolelog_drain(struct consolelog_inst *ci)
+{
+	size_t total = 0;
+	uv_os_fd_t fd;
+	ssize_t n;
+
+	while (ci->client && total < CONSOLELOG_DRAIN_MAX &&
+	       uv_fileno((uv_handle_t *)&ci->client->pipe, &fd) == 0 &&
+	       (n = recv(fd, consolelog_buf, sizeof(consolelog_buf), MSG_DONTWAIT)) > 0) {
+		consolelog_write(ci, consolelog_buf, (size_t)n);
+		total += (size_t)n;
+	}
+}
+
+void consolelog_unwatch(struct daemon *d, const char *id)
+{
+	struct consolelog_inst **pp = consolelog_find(d, id);
+
+	if (!pp)
+		return;
+	consolelog_drain(*pp);
+	consolelog_date(*pp);
+	if ((*pp)->dropped)
+		log_warn("instance %s: %lu bytes of console output dropped", id, (*pp)->dropped);
+	consolelog_close(pp);
+}
+
+void consolelog_close_all(struct daemon *d)
+{
+	struct consolelog_inst **pp = &consolelog_list;
+
+	while (*pp) {
+		if ((*pp)->d == d)
+			consolelog_close(pp);
+		else
+			pp = &(*pp)->next;
+	}
+}
