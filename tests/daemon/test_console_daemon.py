@@ -40,9 +40,10 @@ with open(os.path.join(HERE, "apps", "flood.c"), "rb") as f:
 
 
 def line_no(line):
-    """The number of a flood line ("flood 000000123 ....."), or None."""
+    """The number of a flood line ("flood 000000123 ....."), or None: also for a line cut
+    short in its number (the last one, still being written, or one at a gap)."""
     parts = line.split()
-    if len(parts) >= 2 and parts[0] == "flood" and parts[1].isdigit():
+    if len(parts) >= 2 and parts[0] == "flood" and parts[1].isdigit() and len(parts[1]) == 9:
         return int(parts[1])
     return None
 
