@@ -34,7 +34,8 @@ struct daemon_cfg {
 	double mem_overcommit;	    /* guest memory / host memory allowed; 0: the default */
 	const char *listen;	    /* TCP HOST:PORT for the API, or NULL */
 	const char *token;	    /* the bearer token TCP requests must carry (with listen) */
-	const void *runtime;	    /* runtime ELF bytes, embedded in ukd */
+	const void *runtime;	    /* runtime ELF bytes, embedded in ukd (or --runtime) */
+	const char *runtime_path;   /* --runtime FILE, or NULL: the embedded one */
 	size_t runtime_size;
 };
 
