@@ -122,13 +122,17 @@ __attribute__((format(printf, 2, 3))) static void health_set_unhealthy(struct he
 {
 	va_list ap;
 
+	char was[sizeof(hi->why)];
+
+	snprintf(was, sizeof(was), "%s", hi->unhealthy ? hi->why : "");
 	va_start(ap, fmt);
 	vsnprintf(hi->why, sizeof(hi->why), fmt, ap);
 	va_end(ap);
-	if (!hi->unhealthy)
+	/* Once per verdict: a flood found after the heartbeats it held up went missing, too. */
+	if (strcmp(was, hi->why)) {
 		log_warn("instance %s: unhealthy: %s", hi->id, hi->why);
-	if (!hi->unhealthy)
 		health_event(hi, "instance.unhealthy", hi->why);
+	}
 	hi->unhealthy = 1;
 }
 
