@@ -781,6 +781,11 @@ json_t *health_json(struct daemon *d, const char *id)
 			      "violations", "total", 0, "exit", "panic", "frames_dropped", 0);
 		json_decref(metrics);
 		json_decref(viol);
+		if (o)
+			json_object_set_new(o, "throttle",
+					    json_pack("{s:i, s:i, s:i, s:i}", "seconds", 0,
+						      "frames", 0, "bytes", 0, "events_dropped",
+						      0));
 		return o;
 	}
 	for (uint32_t i = 0; hi->hb_ms && i < hi->hb.nmetrics; i++)
