@@ -277,7 +277,9 @@ class HostileTest(unittest.TestCase):
         h, _ = self.assert_destroyed("l", "protocol: 16 violations (last: length)")
         self.assertEqual(h["violations"]["length"], 16, h)
         self.assertEqual(self.get("l")["restart_count"], 0)  # policy "no": it stays down
-        self.assertLess(proc_rss_mib(self.ukd.proc.pid) - rss0, RSS_GROWTH_CAP_MIB)
+        rss = proc_rss_mib(self.ukd.proc.pid)
+        print("ukd RSS %.1f MiB before, %.1f MiB after" % (rss0, rss), flush=True)
+        self.assertLess(rss - rss0, RSS_GROWTH_CAP_MIB)
 
     def test_cpu_spin(self):
         """A spins its vCPU: it keeps heartbeating (healthy, not stopped); B unaffected."""

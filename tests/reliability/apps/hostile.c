@@ -83,11 +83,21 @@ int main(int argc, char **argv)
 			ok++;
 		else
 			dropped++;
+		/* 128 KiB fit the host's socket buffer: the rate before any backpressure. */
+		if (ok + dropped == 32) {
+			printf("hostile: first 32 writes in %.1f ms (%.0f frames/s, %.0f KiB/s)\n",
+			       (now() - t0) * 1000,
+			       frame ? 32.0 * (double)(len - 4) / (double)frame / (now() - t0)
+				     : 0.0,
+			       32.0 * (double)(len - 4) / 1024.0 / (now() - t0));
+			fflush(stdout);
+		}
 		if ((t = now()) - last >= 1.0) {
 			printf("hostile: %.0f s: %llu writes taken (%.0f frames/s, %.0f KiB/s), "
 			       "%llu dropped\n",
 			       t - t0, (unsigned long long)ok,
-			       frame ? (double)ok * (double)(len - 4) / (double)frame / (t - t0) : 0.0,
+			       frame ? (double)ok * (double)(len - 4) / (double)frame / (t - t0)
+				     : 0.0,
 			       (double)ok * (double)(len - 4) / 1024.0 / (t - t0),
 			       (unsigned long long)dropped);
 			fflush(stdout);
