@@ -262,6 +262,27 @@ class HostileTest(unittest.TestCase):
         # B never noticed: healthy throughout.
         self.assertEqual(self.health("b")["status"], "healthy")
 
+    def test_event_flood(self):
+        """A toggles readiness through /dev/health as fast as it can: events capped, B unaffected."""
+        self.start_b()
+        delay = int(PHASE_S) + 8
+        self.run_instance({"image": "hostile", "name": "a", "args": ["events", str(delay)]})
+        self.wait_log("a", "hostile: events in")
+        quiet = self.measure("A quiet", "a", PHASE_S)
+        self.wait_log("a", "hostile: go events", delay + 30)
+        n0 = len(self.events("a"))
+        loud = self.measure("A toggling", "a", 60,
+                            until=lambda a: a["state"] in ("exited", "crash-loop"))
+        self.wait("A exited", lambda: self.get("a")["state"] == "exited", 30)
+        h, _ = self.assert_destroyed("a", "flood: ")
+        toggles = [e for e in self.events("a")[n0:]
+                   if e["type"] in ("instance.ready", "instance.not-ready")]
+        print("A: %d readiness events recorded, throttle %s; its log:\n%s" %
+              (len(toggles), h["throttle"], self.log("a")[-800:]), flush=True)
+        self.assertGreater(h["throttle"]["events_dropped"], 0, h)
+        self.assertLessEqual(len(toggles), 20 * (loud.secs + 2), h)
+        self.ratio_bound(quiet, loud)
+
     def test_garbage_and_huge_lengths(self):
         """Garbage and 4 GiB length claims: violations, destroyed; on-failure restarts, then crash-loop."""
         rss0 = proc_rss_mib(self.ukd.proc.pid)

@@ -7,6 +7,8 @@
  *   frames   floods valid READY frames (8 bytes each, 511 per write)
  *   garbage  floods bytes that are no frame header
  *   huge     floods headers that claim 4 GiB payloads
+ *   events   toggles readiness through /dev/health's own commands ("ready",
+ *            "not-ready N"): valid frames that each used to be an event
  *   spin     spins the CPU without system calls
  *   quiet    sleeps
  * and prints, once a second, what it offered and what the host took.
@@ -75,6 +77,21 @@ int main(int argc, char **argv)
 		perror("hostile: /dev/health");
 		return 1;
 	}
+	if (!strcmp(mode, "events"))
+		for (uint64_t n = 0;; n++) {
+			char cmd[32];
+			int k = n % 2 ? snprintf(cmd, sizeof(cmd), "not-ready %llu\n",
+						 (unsigned long long)n)
+				      : snprintf(cmd, sizeof(cmd), "ready\n");
+
+			if (write(fd, cmd, (size_t)k) != k)
+				dropped++;
+			if (n % 100000 == 0) {
+				printf("hostile: %llu commands, %llu failed\n",
+				       (unsigned long long)n, (unsigned long long)dropped);
+				fflush(stdout);
+			}
+		}
 	t0 = last = now();
 	for (;;) {
 		double t;
