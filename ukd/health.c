@@ -71,6 +71,7 @@ struct health_inst {
 	uint64_t win_frames0, win_bytes;
 	unsigned win_events, over;
 	int paused, win_full;
+	int draining;			    /* health_drain: the domain has ended */
 	uint64_t throttled, events_dropped; /* windows cut short; events not recorded */
 	struct health_inst *next;
 };
@@ -120,9 +121,8 @@ static void health_event(struct health_inst *hi, const char *kind, const char *d
 __attribute__((format(printf, 2, 3))) static void health_set_unhealthy(struct health_inst *hi,
 								       const char *fmt, ...)
 {
-	va_list ap;
-
 	char was[sizeof(hi->why)];
+	va_list ap;
 
 	snprintf(was, sizeof(was), "%s", hi->unhealthy ? hi->why : "");
 	va_start(ap, fmt);
@@ -277,12 +277,14 @@ static void health_on_message(struct health_inst *hi, const struct health_msg *m
 }
 
 /*
- * The channel was closed on a hostile guest: ukd destroys it (the restart
- * policy decides what follows), on the next turn of the loop.
+ * The channel was closed on a hostile guest: ukd destroys it (a libvirt job;
+ * the restart policy decides what follows). Not while draining the channel
+ * of a domain that has ended already: that run is over.
  */
 static void health_offender(struct health_inst *hi)
 {
-	instance_offender(hi->d, hi->id, hi->why);
+	if (!hi->draining)
+		instance_offender(hi->d, hi->id, hi->why);
 }
 
 /* Feeds bytes from the guest through the reader; closes the channel once it has had enough. */
@@ -578,9 +580,11 @@ static void health_drain(struct health_inst *hi)
 	uv_os_fd_t fd;
 	ssize_t n;
 
+	hi->draining = 1;
 	while (hi->client && uv_fileno((uv_handle_t *)&hi->client->pipe, &fd) == 0 &&
 	       (n = recv(fd, hi->rbuf, sizeof(hi->rbuf), MSG_DONTWAIT)) > 0)
 		health_consume(hi, hi->rbuf, (size_t)n);
+	hi->draining = 0;
 }
 
 void health_unwatch(struct daemon *d, const char *id)
