@@ -360,7 +360,8 @@ static int verb(const char *s, size_t len, const char *v, const char **rest, siz
 /*
  * Test builds only (runtime-hostile.elf, which tests pack into a hostile
  * guest's image; ukd never embeds it): /dev/health takes "raw BYTES" and
- * sends BYTES to the host as they are, as a compromised guest kernel could.
+ * sends BYTES to the host as they are, as a compromised guest kernel could,
+ * and "wedge", after which the kernel spins with interrupts off for good.
  */
 static long raw_write(const char *s, size_t len)
 {
@@ -387,6 +388,9 @@ static long dev_write(struct file *f, const void *buf, size_t len, uint64_t *pos
 #ifdef UK_HEALTH_RAW_TEST
 	if (len > 4 && !memcmp(s, "raw ", 4))
 		return (ret = raw_write(s + 4, len - 4)) < 0 ? ret : (long)len;
+	if (len >= 5 && !memcmp(s, "wedge", 5))
+		for (;;)
+			__asm__ volatile("cli; pause");
 #endif
 	if (len > CMD_MAX)
 		return -EINVAL;

@@ -322,6 +322,30 @@ class HostileTest(unittest.TestCase):
         self.ratio_bound(quiet, loud)
         self.api("POST", "/v1/instances/a/kill", expect=200)
 
+    def test_wedged_guest(self):
+        """A's kernel spins with interrupts off: missed heartbeats make it unhealthy; B unaffected."""
+        self.start_b()
+        delay = int(PHASE_S) + 8
+        self.run_instance({"image": "hostile", "name": "a", "args": ["wedge", str(delay)],
+                           "health_interval_ms": 200})
+        self.wait_log("a", "hostile: wedge in")
+        quiet = self.measure("A quiet", "a", PHASE_S)
+        self.wait_log("a", "hostile: go wedge", delay + 30)
+        t0 = time.monotonic()
+        loud = self.measure("A wedged", "a", PHASE_S)
+        h = self.health("a")
+        # 3 intervals (600 ms) plus the 1 s check, and a margin for TCG.
+        self.assertEqual(h["status"], "unhealthy", h)
+        self.assertTrue(h["reason"].startswith("missed heartbeats"), h)
+        unhealthy = [e for e in self.events("a") if e["type"] == "instance.unhealthy"]
+        self.assertEqual(len(unhealthy), 1, unhealthy)
+        print("A: %s, %.1f s after it wedged (at most)" % (h["reason"], time.monotonic() - t0))
+        # Not a health-channel abuse: marked, left running (it may be a long GC pause).
+        self.assertEqual(self.get("a")["state"], "running")
+        self.assertGreater(loud.a_cpu / loud.secs, 0.25, "A did not spin: %s" % loud)
+        self.ratio_bound(quiet, loud)
+        self.api("POST", "/v1/instances/a/kill", expect=200)
+
 
 if __name__ == "__main__":
     if sys.argv[1:] == ["--list"]:

@@ -10,6 +10,7 @@
  *   events   toggles readiness through /dev/health's own commands ("ready",
  *            "not-ready N"): valid frames that each used to be an event
  *   spin     spins the CPU without system calls
+ *   wedge    makes the guest kernel spin with interrupts off (no heartbeats)
  *   quiet    sleeps
  * and prints, once a second, what it offered and what the host took.
  */
@@ -75,6 +76,10 @@ int main(int argc, char **argv)
 			sleep(60);
 	if ((fd = open("/dev/health", O_WRONLY)) < 0) {
 		perror("hostile: /dev/health");
+		return 1;
+	}
+	if (!strcmp(mode, "wedge")) {
+		write(fd, "wedge", 5); /* never returns */
 		return 1;
 	}
 	if (!strcmp(mode, "events"))
