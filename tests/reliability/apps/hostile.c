@@ -7,8 +7,8 @@
  *   frames   floods valid READY frames (8 bytes each, 511 per write)
  *   garbage  floods bytes that are no frame header
  *   huge     floods headers that claim 4 GiB payloads
- *   events   toggles readiness through /dev/health's own commands ("ready",
- *            "not-ready N"): valid frames that each used to be an event
+ *   events   floods alternating READY and NOT_READY frames: valid frames
+ *            that each used to be an event in ukd's store
  *   spin     spins the CPU without system calls
  *   wedge    makes the guest kernel spin with interrupts off (no heartbeats)
  *   quiet    sleeps
@@ -48,6 +48,14 @@ int main(int argc, char **argv)
 		len = 4 + PAYLOAD / 8 * 8;
 		for (size_t i = 4; i + 8 <= len; i += 8)
 			memcpy(buf + i, "UH\x03\x00\x00\x00\x00\x00", 8);
+	} else if (!strcmp(mode, "events")) {
+		static const char pair[18] = "UH\x03\x00\x00\x00\x00\x00"
+					     "UH\x04\x00\x02\x00\x00\x00\x01x";
+
+		frame = 9; /* two frames per 18 bytes */
+		len = 4 + PAYLOAD / 18 * 18;
+		for (size_t i = 4; i + 18 <= len; i += 18)
+			memcpy(buf + i, pair, 18);
 	} else if (!strcmp(mode, "garbage")) {
 		uint32_t x = 2463534242u;
 
@@ -82,21 +90,6 @@ int main(int argc, char **argv)
 		write(fd, "wedge", 5); /* never returns */
 		return 1;
 	}
-	if (!strcmp(mode, "events"))
-		for (uint64_t n = 0;; n++) {
-			char cmd[32];
-			int k = n % 2 ? snprintf(cmd, sizeof(cmd), "not-ready %llu\n",
-						 (unsigned long long)n)
-				      : snprintf(cmd, sizeof(cmd), "ready\n");
-
-			if (write(fd, cmd, (size_t)k) != k)
-				dropped++;
-			if (n % 100000 == 0) {
-				printf("hostile: %llu commands, %llu failed\n",
-				       (unsigned long long)n, (unsigned long long)dropped);
-				fflush(stdout);
-			}
-		}
 	t0 = last = now();
 	for (;;) {
 		double t;
