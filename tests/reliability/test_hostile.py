@@ -249,8 +249,8 @@ class HostileTest(unittest.TestCase):
         self.wait_log("a", "hostile: frames in")
         quiet = self.measure("A quiet", "a", PHASE_S)
         self.wait_log("a", "hostile: go frames", delay + 30)
-        loud = self.measure("A flooding", "a", 60,
-                            until=lambda a: a["state"] in ("exited", "crash-loop"))
+        # Until ukd's verdict: the destroy that follows costs what any kill costs.
+        loud = self.measure("A flooding", "a", 60, until=lambda a: a["state"] != "running")
         self.wait("A exited", lambda: self.get("a")["state"] == "exited", 30)
         h, a = self.assert_destroyed("a", "flood: ")
         print("A: %s; throttle %s; its log:\n%s" % (h["reason"], h["throttle"],
@@ -272,8 +272,7 @@ class HostileTest(unittest.TestCase):
         quiet = self.measure("A quiet", "a", PHASE_S)
         self.wait_log("a", "hostile: go events", delay + 30)
         n0 = len(self.events("a"))
-        loud = self.measure("A toggling", "a", 60,
-                            until=lambda a: a["state"] in ("exited", "crash-loop"))
+        loud = self.measure("A toggling", "a", 60, until=lambda a: a["state"] != "running")
         self.wait("A exited", lambda: self.get("a")["state"] == "exited", 30)
         h, _ = self.assert_destroyed("a", "flood: ")
         toggles = [e for e in self.events("a")[n0:]
@@ -281,7 +280,7 @@ class HostileTest(unittest.TestCase):
         print("A: %d readiness events recorded, throttle %s; its log:\n%s" %
               (len(toggles), h["throttle"], self.log("a")[-800:]), flush=True)
         self.assertGreater(h["throttle"]["events_dropped"], 0, h)
-        self.assertLessEqual(len(toggles), 20 * (loud.secs + 2), h)
+        self.assertLessEqual(len(toggles), 5 * (loud.secs + 3), h)
         self.ratio_bound(quiet, loud)
 
     def test_garbage_and_huge_lengths(self):
