@@ -50,7 +50,7 @@
  */
 #define HEALTH_RATE_FRAMES 1000u
 #define HEALTH_RATE_BYTES (1024u << 10)
-#define HEALTH_RATE_EVENTS 5u /* each is a synchronous store commit on the loop */
+#define HEALTH_RATE_EVENTS 5u	/* each is a synchronous store commit on the loop */
 #define HEALTH_FLOOD_WINDOWS 5u /* seconds in a row over budget: a flood */
 
 /* ROOT/instances/ID/health.sock into buf; -ENAMETOOLONG if it does not fit a unix socket. */
