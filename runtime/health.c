@@ -356,6 +356,28 @@ static int verb(const char *s, size_t len, const char *v, const char **rest, siz
 	return 1;
 }
 
+#ifdef UK_HEALTH_RAW_TEST
+/*
+ * Test builds only (runtime-hostile.elf, which tests pack into a hostile
+ * guest's image; ukd never embeds it): /dev/health takes "raw BYTES" and
+ * sends BYTES to the host as they are, as a compromised guest kernel could,
+ * and "wedge", after which the kernel spins with interrupts off for good.
+ */
+static long raw_write(const char *s, size_t len)
+{
+	int ret;
+
+	if (!enabled || sending || choose())
+		return -EIO;
+	sending = 1;
+	ret = tp->write((const uint8_t *)s, len);
+	sending = 0;
+	if (ret < 0)
+		frames_dropped++;
+	return ret < 0 ? -EAGAIN : 0;
+}
+#endif
+
 static long dev_write(struct file *f, const void *buf, size_t len, uint64_t *pos)
 {
 	const char *s = buf, *rest;
@@ -363,6 +385,13 @@ static long dev_write(struct file *f, const void *buf, size_t len, uint64_t *pos
 	long ret = 0;
 
 	(void)f, (void)pos;
+#ifdef UK_HEALTH_RAW_TEST
+	if (len > 4 && !memcmp(s, "raw ", 4))
+		return (ret = raw_write(s + 4, len - 4)) < 0 ? ret : (long)len;
+	if (len >= 5 && !memcmp(s, "wedge", 5))
+		for (;;)
+			__asm__ volatile("cli; pause");
+#endif
 	if (len > CMD_MAX)
 		return -EINVAL;
 	if (n && s[n - 1] == '\n')

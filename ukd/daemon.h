@@ -35,7 +35,8 @@ struct daemon_cfg {
 	size_t console_max;	    /* disk for an instance's console; 0: CONSOLELOG_MAX_DEFAULT */
 	const char *listen;	    /* TCP HOST:PORT for the API, or NULL */
 	const char *token;	    /* the bearer token TCP requests must carry (with listen) */
-	const void *runtime;	    /* runtime ELF bytes, embedded in ukd */
+	const void *runtime;	    /* runtime ELF bytes, embedded in ukd (or --runtime) */
+	const char *runtime_path;   /* --runtime FILE, or NULL: the embedded one */
 	size_t runtime_size;
 };
 

@@ -21,6 +21,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "instance.h"
 #include "log.h"
 #include "store.h"
 #include "util.h"
@@ -62,6 +63,16 @@ struct health_inst {
 	/* ukd's verdict. */
 	int unhealthy, protocol_closed;
 	char why[256];
+	/*
+	 * The input budget of the current HEALTH_CHECK_MS window: past
+	 * HEALTH_RATE_FRAMES frames or HEALTH_RATE_BYTES bytes ukd stops reading
+	 * (paused) until the next window; `over` windows in a row were exhausted.
+	 */
+	uint64_t win_frames0, win_bytes;
+	unsigned win_events, over;
+	int paused, win_full;
+	int draining;			    /* health_drain: the domain has ended */
+	uint64_t throttled, events_dropped; /* windows cut short; events not recorded */
 	struct health_inst *next;
 };
 
@@ -84,6 +95,21 @@ int health_socket_path(struct daemon *d, const char *id, char *buf, size_t len)
 	return 0;
 }
 
+/* Records an event; the guest's own ones (ready, panic, ...) within HEALTH_RATE_EVENTS a window. */
+static int health_event_guest(struct health_inst *hi, const char *kind, const char *detail)
+{
+	int ret;
+
+	if (hi->win_events >= HEALTH_RATE_EVENTS) {
+		hi->events_dropped++;
+		return -EAGAIN;
+	}
+	hi->win_events++;
+	if ((ret = store_event_add(hi->d->store, kind, hi->id, detail)) < 0)
+		log_warn("instance %s: cannot record %s: %s", hi->id, kind, strerror(-ret));
+	return 0;
+}
+
 static void health_event(struct health_inst *hi, const char *kind, const char *detail)
 {
 	int ret = store_event_add(hi->d->store, kind, hi->id, detail);
@@ -95,15 +121,18 @@ static void health_event(struct health_inst *hi, const char *kind, const char *d
 __attribute__((format(printf, 2, 3))) static void health_set_unhealthy(struct health_inst *hi,
 								       const char *fmt, ...)
 {
+	char was[sizeof(hi->why)];
 	va_list ap;
 
+	snprintf(was, sizeof(was), "%s", hi->unhealthy ? hi->why : "");
 	va_start(ap, fmt);
 	vsnprintf(hi->why, sizeof(hi->why), fmt, ap);
 	va_end(ap);
-	if (!hi->unhealthy)
+	/* Once per verdict: a flood found after the heartbeats it held up went missing, too. */
+	if (strcmp(was, hi->why)) {
 		log_warn("instance %s: unhealthy: %s", hi->id, hi->why);
-	if (!hi->unhealthy)
 		health_event(hi, "instance.unhealthy", hi->why);
+	}
 	hi->unhealthy = 1;
 }
 
@@ -220,13 +249,13 @@ static void health_on_message(struct health_inst *hi, const struct health_msg *m
 		break;
 	case HEALTH_READY:
 		if (!hi->ready)
-			health_event(hi, "instance.ready", NULL);
+			health_event_guest(hi, "instance.ready", NULL);
 		hi->ready = 1;
 		hi->not_ready[0] = 0;
 		break;
 	case HEALTH_NOT_READY:
 		if (hi->ready || strcmp(hi->not_ready, m->u.not_ready.reason))
-			health_event(hi, "instance.not-ready", m->u.not_ready.reason);
+			health_event_guest(hi, "instance.not-ready", m->u.not_ready.reason);
 		hi->ready = 0;
 		snprintf(hi->not_ready, sizeof(hi->not_ready), "%s", m->u.not_ready.reason);
 		break;
@@ -238,13 +267,24 @@ static void health_on_message(struct health_inst *hi, const struct health_msg *m
 	case HEALTH_PANIC:
 		hi->panic = m->u.panic;
 		hi->has_panic = 1;
-		log_warn("instance %s: panic: %s at %s", hi->id, m->u.panic.reason,
-			 m->u.panic.nframes && m->u.panic.frames[0].symbol[0]
-				 ? m->u.panic.frames[0].symbol
-				 : "?");
-		health_event(hi, "instance.panic", m->u.panic.reason);
+		if (health_event_guest(hi, "instance.panic", m->u.panic.reason) == 0)
+			log_warn("instance %s: panic: %s at %s", hi->id, m->u.panic.reason,
+				 m->u.panic.nframes && m->u.panic.frames[0].symbol[0]
+					 ? m->u.panic.frames[0].symbol
+					 : "?");
 		break;
 	}
+}
+
+/*
+ * The channel was closed on a hostile guest: ukd destroys it (a libvirt job;
+ * the restart policy decides what follows). Not while draining the channel
+ * of a domain that has ended already: that run is over.
+ */
+static void health_offender(struct health_inst *hi)
+{
+	if (!hi->draining)
+		instance_offender(hi->d, hi->id, hi->why);
 }
 
 /* Feeds bytes from the guest through the reader; closes the channel once it has had enough. */
@@ -281,6 +321,7 @@ static void health_consume(struct health_inst *hi, const uint8_t *p, size_t n)
 					     (unsigned long long)hi->reader.violations,
 					     ukhealth_violation_name(kind));
 			health_client_close(hi);
+			health_offender(hi);
 		}
 	}
 }
@@ -310,6 +351,53 @@ static void health_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 		return;
 	}
 	health_consume(hi, (const uint8_t *)buf->base, (size_t)nread);
+	hi->win_bytes += (uint64_t)nread;
+	/*
+	 * Over this window's budget: stop reading until the next one. The bytes
+	 * wait in the socket, QEMU stops taking them from the guest, and the
+	 * guest's own writes stall: a flood slows only its sender.
+	 */
+	if (hi->client && !hi->paused &&
+	    (hi->reader.frames - hi->win_frames0 >= HEALTH_RATE_FRAMES ||
+	     hi->win_bytes >= HEALTH_RATE_BYTES)) {
+		uv_read_stop((uv_stream_t *)&hi->client->pipe);
+		hi->paused = 1;
+		hi->win_full = 1;
+		hi->throttled++;
+	}
+}
+
+/* A new budget window (health_check): reading resumes; a flood that lasts is a verdict. */
+static void health_window(struct health_inst *hi)
+{
+	int ret;
+
+	hi->over = hi->win_full ? hi->over + 1 : 0;
+	hi->win_full = 0;
+	hi->win_frames0 = hi->reader.frames;
+	hi->win_bytes = 0;
+	hi->win_events = 0;
+	if (!hi->client)
+		return;
+	if (hi->over >= HEALTH_FLOOD_WINDOWS) {
+		hi->protocol_closed = 1;
+		health_set_unhealthy(hi,
+				     "flood: over %u frames or %u KiB per second for %u s; "
+				     "channel closed",
+				     HEALTH_RATE_FRAMES, HEALTH_RATE_BYTES >> 10,
+				     HEALTH_FLOOD_WINDOWS * HEALTH_CHECK_MS / 1000);
+		health_client_close(hi);
+		health_offender(hi);
+		return;
+	}
+	if (hi->paused) {
+		hi->paused = 0;
+		if ((ret = uv_read_start((uv_stream_t *)&hi->client->pipe, health_alloc,
+					 health_read)) < 0) {
+			log_warn("instance %s: health channel: %s", hi->id, uv_strerror(ret));
+			health_client_close(hi);
+		}
+	}
 }
 
 /*
@@ -383,6 +471,9 @@ static void health_connected(uv_stream_t *server, int status)
 	hi->client = c;
 	hi->connected_ms = util_now_ms();
 	ukhealth_reader_init(&hi->reader, HEALTH_TO_HOST);
+	hi->win_frames0 = 0;
+	hi->win_bytes = 0;
+	hi->paused = 0;
 	if ((ret = uv_read_start((uv_stream_t *)&c->pipe, health_alloc, health_read)) < 0) {
 		log_warn("instance %s: health channel: %s", hi->id, uv_strerror(ret));
 		health_client_close(hi);
@@ -404,6 +495,7 @@ static void health_check(uv_timer_t *t)
 	int64_t last = hi->hb_ms > hi->hello_ms ? hi->hb_ms : hi->hello_ms;
 	int64_t interval = hi->interval_ms ? hi->interval_ms : HEALTH_INTERVAL_MS;
 
+	health_window(hi);
 	if (!hi->has_hello || hi->has_exit || hi->unhealthy)
 		return;
 	if (util_now_ms() - last > (int64_t)missed * interval + HEALTH_CHECK_MS)
@@ -488,9 +580,11 @@ static void health_drain(struct health_inst *hi)
 	uv_os_fd_t fd;
 	ssize_t n;
 
+	hi->draining = 1;
 	while (hi->client && uv_fileno((uv_handle_t *)&hi->client->pipe, &fd) == 0 &&
 	       (n = recv(fd, hi->rbuf, sizeof(hi->rbuf), MSG_DONTWAIT)) > 0)
 		health_consume(hi, hi->rbuf, (size_t)n);
+	hi->draining = 0;
 }
 
 void health_unwatch(struct daemon *d, const char *id)
@@ -691,6 +785,11 @@ json_t *health_json(struct daemon *d, const char *id)
 			      "violations", "total", 0, "exit", "panic", "frames_dropped", 0);
 		json_decref(metrics);
 		json_decref(viol);
+		if (o)
+			json_object_set_new(o, "throttle",
+					    json_pack("{s:i, s:i, s:i, s:i}", "seconds", 0,
+						      "frames", 0, "bytes", 0, "events_dropped",
+						      0));
 		return o;
 	}
 	for (uint32_t i = 0; hi->hb_ms && i < hi->hb.nmetrics; i++)
@@ -715,6 +814,13 @@ json_t *health_json(struct daemon *d, const char *id)
 				   : json_null(),
 		      "panic", health_panic_json(hi), "frames_dropped",
 		      (json_int_t)hi->dropped.health_frames);
+	if (o)
+		json_object_set_new(o, "throttle",
+				    json_pack("{s:I, s:I, s:I, s:I}", "seconds",
+					      (json_int_t)hi->throttled, "frames",
+					      (json_int_t)hi->reader.frames, "bytes",
+					      (json_int_t)hi->reader.bytes, "events_dropped",
+					      (json_int_t)hi->events_dropped));
 	return o;
 oom:
 	json_decref(metrics);

@@ -16,10 +16,19 @@
  * is never missed. After a ukd restart QEMU reconnects (every second) to the
  * new listener and ukd asks for a fresh hello with a ping.
  *
- * Hostile guests: the reader's memory is fixed; after cfg->health_violations
- * protocol violations (or one hello with an unknown protocol version) the
- * channel is closed and the instance is "unhealthy" (reason "protocol: ...").
- * After cfg->health_missed heartbeat intervals without a heartbeat it is
+ * Hostile guests: the reader's memory is fixed (nothing a guest sends
+ * allocates). Input is budgeted per instance and per second: past
+ * HEALTH_RATE_FRAMES frames or HEALTH_RATE_BYTES bytes ukd stops reading the
+ * channel until the next second (backpressure: QEMU stops taking bytes from
+ * the guest, so a flood slows its sender only), and the guest's events
+ * (ready, not-ready, panic) beyond HEALTH_RATE_EVENTS a second are counted,
+ * not recorded. After cfg->health_violations protocol violations (reason
+ * "protocol: ...") or HEALTH_FLOOD_WINDOWS seconds in a row over budget
+ * (reason "flood: ...") the channel is closed, the instance is "unhealthy"
+ * and ukd destroys it (instance_offender: exit_reason "health-abuse", a
+ * failure for the restart policy). A hello with an unknown protocol version
+ * closes the channel and marks it unhealthy, without destroying it. After
+ * cfg->health_missed heartbeat intervals without a heartbeat it is
  * "unhealthy" (reason "missed heartbeats") until heartbeats resume.
  *
  * Everything runs on the daemon's loop thread.
@@ -35,6 +44,14 @@
 
 #define HEALTH_VIOLATIONS_DEFAULT 16
 #define HEALTH_MISSED_DEFAULT 3
+/*
+ * Per instance and second. A well-behaved guest sends at most 100 heartbeats
+ * a second (HEALTH_INTERVAL_MIN_MS) of at most HEALTH_FRAME_MAX bytes.
+ */
+#define HEALTH_RATE_FRAMES 1000u
+#define HEALTH_RATE_BYTES (1024u << 10)
+#define HEALTH_RATE_EVENTS 5u	/* each is a synchronous store commit on the loop */
+#define HEALTH_FLOOD_WINDOWS 5u /* seconds in a row over budget: a flood */
 
 /* ROOT/instances/ID/health.sock into buf; -ENAMETOOLONG if it does not fit a unix socket. */
 int health_socket_path(struct daemon *d, const char *id, char *buf, size_t len);

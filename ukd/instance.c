@@ -60,6 +60,8 @@ struct instance_op {
 	struct http_req *then_req;
 	enum instance_action then_action;
 	int then_timeout_s;
+	/* ukd's own kill of a guest that abused its health channel (instance_offender). */
+	char offense[256];
 	struct instance_op *next;
 };
 
@@ -349,6 +351,8 @@ static const char *instance_stop_reason(struct daemon *d, const char *id, enum v
 {
 	struct instance_op *op = instance_op_find(d, id);
 
+	if (op && op->offense[0])
+		return INSTANCE_REASON_HOSTILE;
 	if (op && (op->kind == INSTANCE_STOP || (op->kind == INSTANCE_RESTART && !op->booting)))
 		return "stopped";
 	if (op && (op->kind == INSTANCE_KILL || op->kind == INSTANCE_DELETE))
@@ -487,6 +491,8 @@ static void instance_exited(struct daemon *d, struct store_instance *inst, const
 		if (!message && why[0])
 			message = why;
 	}
+	if (!message && op && op->offense[0])
+		message = op->offense;
 	health_unwatch(d, inst->id);
 	network_run_ended(d, inst->id, inst->domain_uuid);
 	inst->has_exit_status = ret == 1;
@@ -667,7 +673,8 @@ static void instance_destroyed(struct instance_op *op, struct instance_job *j,
 	}
 	if (instance_active(inst))
 		instance_exited(op->d, inst,
-				op->kind == INSTANCE_STOP || op->kind == INSTANCE_RESTART
+				op->offense[0] ? INSTANCE_REASON_HOSTILE
+				: op->kind == INSTANCE_STOP || op->kind == INSTANCE_RESTART
 					? "stopped"
 					: "killed",
 				NULL);
@@ -1419,6 +1426,37 @@ void instance_act(struct daemon *d, struct http_req *req, const char *ref,
 					    ? JOB_SHUTDOWN
 					    : JOB_DESTROY);
 	}
+clear:
+	store_instance_clear(&inst);
+}
+
+void instance_offender(struct daemon *d, const char *id, const char *why)
+{
+	struct store_instance inst;
+	struct instance_op *op;
+	int ret;
+
+	if (d->stopping || store_instance_find(d->store, id, &inst) < 0)
+		return;
+	/* An operation in flight (a user's stop, a restart) ends this run anyway. */
+	if (!instance_active(&inst) || instance_op_find(d, inst.id) || !d->connected) {
+		log_warn("instance %s: %s; not destroyed (%s)", inst.id, why,
+			 !instance_active(&inst) ? "not running"
+			 : d->connected		 ? "another operation in progress"
+						 : "libvirt unavailable");
+		goto clear;
+	}
+	if (!(op = instance_op_new(d, inst.id, INSTANCE_KILL, NULL))) {
+		log_error("instance %s: %s; cannot destroy it: out of memory", inst.id, why);
+		goto clear;
+	}
+	snprintf(op->offense, sizeof(op->offense), "%s", why);
+	/* Not a user's stop: the desired state stays, so the restart policy decides next. */
+	snprintf(inst.observed, sizeof(inst.observed), STORE_STATE_STOPPING);
+	if ((ret = store_instance_update(d->store, &inst, "instance.stopping", why)) < 0)
+		log_error("instance %s: cannot record the stop: %s", inst.id, strerror(-ret));
+	log_warn("instance %s (%s): destroying it: %s", inst.name, inst.id, why);
+	instance_job_queue(op, JOB_DESTROY, inst.domain_uuid, NULL, NULL);
 clear:
 	store_instance_clear(&inst);
 }

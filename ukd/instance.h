@@ -51,6 +51,21 @@ void instance_create(struct daemon *d, struct http_req *req, json_t *body);
 void instance_act(struct daemon *d, struct http_req *req, const char *ref,
 		  enum instance_action action, int timeout_s, int force);
 
+/*
+ * The exit_reason of a run ukd destroyed because its guest abused the health
+ * channel (ukd/health.h): a failure for the restart policy.
+ */
+#define INSTANCE_REASON_HOSTILE "health-abuse"
+
+/*
+ * ukd's verdict on a hostile guest (health.c): destroys the running domain
+ * (event instance.stopping, then instance.exited with exit_reason
+ * INSTANCE_REASON_HOSTILE and `why` as the message) without touching the
+ * desired state, so the instance's restart policy decides what follows.
+ * Nothing if it is not running or another operation is in flight.
+ */
+void instance_offender(struct daemon *d, const char *id, const char *why);
+
 /* A libvirt lifecycle event, on the loop thread. */
 void instance_on_event(struct daemon *d, const struct virt_event *ev);
 

@@ -303,6 +303,9 @@ static void main_daemon_usage(FILE *f)
 	      "                         host's /dev/urandom); auto (default): only when the\n"
 	      "                         guest CPU lacks RDRAND (KVM on such a host), since\n"
 	      "                         the device slows QEMU's start; e.g. ukd --rng on\n"
+	      "      --runtime FILE     runtime ELF to pack into the images this ukd builds,\n"
+	      "                         instead of the built-in one (runtime development,\n"
+	      "                         tests); e.g. --runtime build/runtime/runtime.elf\n"
 	      "      --check            check the host (libvirt, firmware, accelerator) and\n"
 	      "                         exit: 0 if ukd can run guests here\n"
 	      "  -h, --help             show this help\n"
@@ -406,6 +409,8 @@ static int main_daemon_option(struct daemon_cfg *cfg, int argc, char **argv, int
 			return main_daemon_usage_err(
 				"--health-violations: expected 1 to 1000000, not \"%s\"", v);
 		cfg->health_violations = (int)n;
+	} else if (!m && (m = main_opt(argc, argv, i, "--runtime", NULL, &v)) > 0) {
+		cfg->runtime_path = v;
 	} else if (!m && (m = main_opt(argc, argv, i, "--health-missed", NULL, &v)) > 0) {
 		unsigned long n = strtoul(v, &end, 10);
 
@@ -507,6 +512,20 @@ static int main_daemon(int argc, char **argv)
 	}
 	if (check)
 		return check_run(cfg.root, cfg.libvirt_uri, cfg.accel);
+	if (cfg.runtime_path) {
+		char err[512];
+		void *rt;
+
+		if (pack_read_file(cfg.runtime_path, &rt, &cfg.runtime_size, NULL, err,
+				   sizeof(err)) < 0) {
+			fprintf(stderr, "ukd: --runtime: %s\n", err);
+			return MAIN_EXIT_FAIL;
+		}
+		cfg.runtime = rt;
+		rc = daemon_run(&cfg);
+		free(rt);
+		return rc;
+	}
 	return daemon_run(&cfg);
 }
 
