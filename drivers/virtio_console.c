@@ -75,8 +75,8 @@ static int tx_reclaim(struct virtq *q, int *busy, uint64_t ns)
 	return 1;
 }
 
-/* Sends len bytes at pa on q and waits (bounded) for the device to take them. */
-static int tx_sync(struct virtq *q, int *busy, uint64_t pa, uint32_t len)
+/* Hands len bytes at pa to the device on q (its previous buffer reclaimed first). */
+static int tx_post(struct virtq *q, int *busy, uint64_t pa, uint32_t len)
 {
 	struct vq_buf b = {pa, len, 0};
 
@@ -84,6 +84,14 @@ static int tx_sync(struct virtq *q, int *busy, uint64_t pa, uint32_t len)
 		return -1;
 	*busy = 1;
 	virtq_kick(q);
+	return 0;
+}
+
+/* Sends len bytes at pa on q and waits (bounded) for the device to take them. */
+static int tx_sync(struct virtq *q, int *busy, uint64_t pa, uint32_t len)
+{
+	if (tx_post(q, busy, pa, len))
+		return -1;
 	return tx_reclaim(q, busy, TX_WAIT_NS) ? 0 : -1;
 }
 
@@ -180,12 +188,21 @@ int vcon_write(const uint8_t *buf, size_t len)
 		if (!tx_reclaim(&c->tx[c->ctl.port], &c->tx_busy, TX_WAIT_NS))
 			return -1;
 		memcpy(c->txb, buf, n);
-		if (tx_sync(&c->tx[c->ctl.port], &c->tx_busy, c->txb_pa, n))
+		if (tx_post(&c->tx[c->ctl.port], &c->tx_busy, c->txb_pa, n))
 			return -1;
 		buf += n;
 		len -= n;
 	}
 	return 0;
+}
+
+int vcon_flush(void)
+{
+	struct vcon *c = dev;
+
+	if (!port_ready())
+		return 0;
+	return tx_reclaim(&c->tx[c->ctl.port], &c->tx_busy, TX_WAIT_NS) ? 0 : -1;
 }
 
 size_t vcon_read(uint8_t *buf, size_t len)

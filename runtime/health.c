@@ -239,19 +239,20 @@ static void beat_fire(struct sched_timer *t)
 	poll_host();
 	if (!enabled)
 		return; /* no transport after all: no more beats, an idle guest sleeps */
+	/*
+	 * Next beat one interval after this one began: a guest that stalled does
+	 * not catch up with a burst. (A set-heartbeat-interval just handled has
+	 * re-armed the timer already.) Armed before the frame goes: under TCG
+	 * both wake QEMU's main loop, which then takes them in one round.
+	 */
+	if (beat.deadline == 0)
+		beat_arm(was);
 	if (!hello_sent || hello_lost) { /* lost: the host was not connected */
 		send_hello();
 		send_readiness();
 	} else {
 		send_heartbeat();
 	}
-	/*
-	 * Next beat one interval after this one began: a guest that stalled does
-	 * not catch up with a burst. (A set-heartbeat-interval just handled has
-	 * re-armed the timer already.)
-	 */
-	if (beat.deadline == 0)
-		beat_arm(was);
 }
 
 /* --- the application's side: /dev/health and readiness --- */
