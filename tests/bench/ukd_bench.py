@@ -468,7 +468,10 @@ def m_idle(ctx, row, median):
             insts = [inst for _, inst, _ in res]
             got = u.wait([x["id"] for x in insts], 120 + 10 * n)
             if len(got) < n:
-                raise RuntimeError("%d of %d instances ready" % (len(got), n))
+                late = [x["id"] for x in insts if x["id"] not in got]
+                raise RuntimeError("%d of %d instances ready (not: %s); ukd log:\n%s" % (
+                    len(got), n, " ".join(late), "\n".join(
+                        l for l in u.read_log().splitlines() if any(i in l for i in late))[-3000:]))
             u.stop_following()
             time.sleep(settle)
             lv = _libvirtd_pid()
