@@ -45,11 +45,15 @@ def main():
                 s = r["samples"].get(key) or []
                 if s:
                     mem[k].append((n, sum(s)))  # total PSS of the N QEMU processes
-        # Instances through ukd: growth of the host's memory in use (ukd_bench.m_density).
-        if r["metric"] == "6" and r.get("host_used_mib"):
-            used = r["host_used_mib"]
-            mem.setdefault("ukd", [])
-            mem["ukd"] += [(int(k), v - used["0"]) for k, v in used.items() if k != "0"]
+    # Instances through ukd: growth of the host's memory in use (ukd_bench.m_density),
+    # from the last density run given, at N = 1, 10, 100 and where it stopped.
+    density = [r for r in rows if r["metric"] == "6" and r.get("host_used_mib")]
+    if density:
+        r = density[-1]
+        used = r["host_used_mib"]
+        mem["ukd"] = [(int(k), v - used["0"]) for k, v in used.items() if k != "0"]
+        if r.get("host_used_growth_mib") and r["ours"] not in (1, 10, 100):
+            mem["ukd"].append((r["ours"], r["host_used_growth_mib"]))
     # Idle host CPU per instance (% of a core), by N.
     cpu = {"ours": [], "floor": [], "linux": [], "ukd": [], "ukd_floor": []}
     for r in rows:
@@ -65,6 +69,8 @@ def main():
             cpu["floor"].append((n, r["baseline"]))
             if r.get("linux_pct") is not None:
                 cpu["linux"].append((n, r["linux_pct"]))
+    if density and density[-1].get("idle_cpu_pct_per_instance") is not None:
+        cpu["ukd"].append((density[-1]["ours"], density[-1]["idle_cpu_pct_per_instance"]))
     script = ""
     plots = []
     colors = {"ukd hello": "#1f77b4", "linux": "#d62728", "floor": "#7f7f7f"}
