@@ -38,6 +38,12 @@
 #define RX_NBUF 8
 #define TX_WAIT_NS 200000000ull	  /* how long a write waits for the device */
 #define PROBE_WAIT_NS 50000000ull /* for the port names, at boot */
+/*
+ * For a control message: one that does not leave loses the port (a
+ * PORT_READY or PORT_OPEN the device never sees), and under TCG on a loaded
+ * host QEMU's main loop can be away for more than TX_WAIT_NS.
+ */
+#define CTRL_WAIT_NS 2000000000ull
 
 struct vcon {
 	struct virtio_dev v;
@@ -75,8 +81,8 @@ static int tx_reclaim(struct virtq *q, int *busy, uint64_t ns)
 	return 1;
 }
 
-/* Sends len bytes at pa on q and waits (bounded) for the device to take them. */
-static int tx_sync(struct virtq *q, int *busy, uint64_t pa, uint32_t len)
+/* Hands len bytes at pa to the device on q (its previous buffer reclaimed first). */
+static int tx_post(struct virtq *q, int *busy, uint64_t pa, uint32_t len)
 {
 	struct vq_buf b = {pa, len, 0};
 
@@ -84,17 +90,26 @@ static int tx_sync(struct virtq *q, int *busy, uint64_t pa, uint32_t len)
 		return -1;
 	*busy = 1;
 	virtq_kick(q);
-	return tx_reclaim(q, busy, TX_WAIT_NS) ? 0 : -1;
+	return 0;
+}
+
+/* Sends len bytes at pa on q and waits (up to ns) for the device to take them. */
+static int tx_sync(struct virtq *q, int *busy, uint64_t pa, uint32_t len, uint64_t ns)
+{
+	if (tx_post(q, busy, pa, len))
+		return -1;
+	return tx_reclaim(q, busy, ns) ? 0 : -1;
 }
 
 static void ctrl_send(struct vcon *c, uint32_t id, uint16_t event, uint16_t value)
 {
 	struct vcon_ctrl_msg *m = (struct vcon_ctrl_msg *)(c->ctrl + CTRL_NBUF * CTRL_BUF);
 
-	if (!tx_reclaim(&c->cq_tx, &c->ctrl_busy, TX_WAIT_NS))
+	if (!tx_reclaim(&c->cq_tx, &c->ctrl_busy, CTRL_WAIT_NS))
 		return;
 	*m = (struct vcon_ctrl_msg){id, event, value};
-	if (tx_sync(&c->cq_tx, &c->ctrl_busy, c->ctrl_pa + CTRL_NBUF * CTRL_BUF, sizeof(*m)))
+	if (tx_sync(&c->cq_tx, &c->ctrl_busy, c->ctrl_pa + CTRL_NBUF * CTRL_BUF, sizeof(*m),
+		    CTRL_WAIT_NS))
 		kprintf("virtio-console: the device did not take a control message\n");
 }
 
@@ -180,12 +195,21 @@ int vcon_write(const uint8_t *buf, size_t len)
 		if (!tx_reclaim(&c->tx[c->ctl.port], &c->tx_busy, TX_WAIT_NS))
 			return -1;
 		memcpy(c->txb, buf, n);
-		if (tx_sync(&c->tx[c->ctl.port], &c->tx_busy, c->txb_pa, n))
+		if (tx_post(&c->tx[c->ctl.port], &c->tx_busy, c->txb_pa, n))
 			return -1;
 		buf += n;
 		len -= n;
 	}
 	return 0;
+}
+
+int vcon_flush(void)
+{
+	struct vcon *c = dev;
+
+	if (!port_ready())
+		return 0;
+	return tx_reclaim(&c->tx[c->ctl.port], &c->tx_busy, TX_WAIT_NS) ? 0 : -1;
 }
 
 size_t vcon_read(uint8_t *buf, size_t len)

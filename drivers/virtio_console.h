@@ -35,11 +35,15 @@ enum vcon_event {
  */
 int vcon_present(void);
 /*
- * Writes all of buf to the port and waits (bounded) until the device has
- * taken it. 0, or -1 if the bytes were dropped: no host connected (QEMU
- * would discard them), or the device kept the previous buffer too long.
+ * Hands all of buf to the port without waiting for the device to take the
+ * last page of it (under TCG the device runs in QEMU's main loop: waiting
+ * would spin the vCPU through a main-loop round at every heartbeat). 0, or
+ * -1 if the bytes were dropped: no host connected (QEMU would discard them),
+ * or the device kept the previous buffer too long.
  */
 int vcon_write(const uint8_t *buf, size_t len);
+/* Waits (bounded) until the device has taken the last write. 0, or -1 if it did not. */
+int vcon_flush(void);
 /* Non-blocking: copies up to len received bytes; returns the count. */
 size_t vcon_read(uint8_t *buf, size_t len);
 /* fn(event) from the device interrupt (interrupts off, as for every handler). */

@@ -25,6 +25,14 @@
 
 static volatile uint32_t *apic;
 static int tsc_deadline_mode;
+/*
+ * What the timer is armed for (0: nothing), and whether its LVT is set up for
+ * one-shot interrupts. Under TCG every write to these registers re-programs a
+ * QEMU timer and wakes QEMU's main loop, and the scheduler asks for the same
+ * deadline several times per wake-up: only a change is written.
+ */
+static uint64_t armed_tsc;
+static int lvt_oneshot;
 static uint64_t apic_hz = 62500000; /* QEMU's 1 GHz bus / 16 until measured */
 
 static void wr(uint32_t reg, uint32_t v)
@@ -59,10 +67,18 @@ void apic_eoi(void)
 	wr(REG_EOI, 0);
 }
 
+void apic_timer_fired(void)
+{
+	armed_tsc = 0;
+}
+
 void apic_timer_arm_at(uint64_t tsc)
 {
 	uint64_t now = rdtsc(), ns, count;
 
+	if (tsc == armed_tsc && (!tsc || tsc > now))
+		return; /* armed for that already, and not fired yet */
+	armed_tsc = tsc;
 	if (tsc_deadline_mode) {
 		wrmsr(MSR_TSC_DEADLINE, tsc); /* 0 disarms */
 		return;
@@ -74,8 +90,10 @@ void apic_timer_arm_at(uint64_t tsc)
 	ns = tsc > now ? time_tsc_to_ns(tsc - now) : 1;
 	count = ns / 1000 * apic_hz / 1000000 + 1;
 	if (count > 0xffffffffu)
-		count = 0xffffffffu;	      /* wakes early; the scheduler re-arms */
-	wr(REG_LVT_TIMER, APIC_TIMER_VECTOR); /* one-shot, unmasked */
+		count = 0xffffffffu; /* wakes early; the scheduler re-arms */
+	if (!lvt_oneshot)
+		wr(REG_LVT_TIMER, APIC_TIMER_VECTOR); /* one-shot, unmasked */
+	lvt_oneshot = 1;
 	wr(REG_TIMER_INIT, (uint32_t)count);
 }
 
@@ -83,6 +101,8 @@ void apic_timer_count_start(void)
 {
 	if (tsc_deadline_mode)
 		return; /* no count-down to calibrate */
+	armed_tsc = 0;
+	lvt_oneshot = 0;
 	wr(REG_LVT_TIMER, LVT_MASKED | APIC_TIMER_VECTOR);
 	wr(REG_TIMER_INIT, 0xffffffffu);
 }
@@ -96,6 +116,7 @@ void apic_timer_count_stop(void)
 {
 	if (!tsc_deadline_mode)
 		wr(REG_TIMER_INIT, 0);
+	armed_tsc = 0;
 }
 
 void apic_set_frequency(uint64_t hz)

@@ -20,6 +20,8 @@ void apic_eoi(void);
  * scheduler re-arms.
  */
 void apic_timer_arm_at(uint64_t tsc);
+/* From the timer interrupt: the one-shot has fired, the next arm is written. */
+void apic_timer_fired(void);
 /*
  * For calibration: starts the counter free-running, reads how far it went
  * (without stopping it; 0 in TSC-deadline mode), and stops it.

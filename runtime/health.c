@@ -49,6 +49,8 @@ static int ready_port = -1; /* -1: any port */
 
 /* State. */
 static int hello_sent, hello_lost, ready, listened, exit_sig, oom, deadline_hit;
+/* The last readiness frame did not leave (device busy, host away): the next beat sends it. */
+static int readiness_lost;
 static char not_ready_reason[HEALTH_REASON_MAX + 1];
 static uint64_t seq, frames_dropped;
 static struct health_metric metrics[HEALTH_METRICS_MAX];
@@ -98,12 +100,6 @@ static int send(struct health_msg *m)
 	return ret;
 }
 
-static void send_empty(uint16_t type)
-{
-	out_msg = (struct health_msg){.type = type};
-	send(&out_msg);
-}
-
 static void send_hello(void)
 {
 	struct health_hello *h = &out_msg.u.hello;
@@ -124,12 +120,14 @@ static void send_hello(void)
 /* The readiness the application last declared (after a hello the host may have missed it). */
 static void send_readiness(void)
 {
+	readiness_lost = 0;
 	if (ready) {
-		send_empty(HEALTH_READY);
+		out_msg = (struct health_msg){.type = HEALTH_READY};
+		readiness_lost = send(&out_msg) < 0;
 	} else if (not_ready_reason[0]) {
 		out_msg = (struct health_msg){.type = HEALTH_NOT_READY};
 		memcpy(out_msg.u.not_ready.reason, not_ready_reason, sizeof(not_ready_reason));
-		send(&out_msg);
+		readiness_lost = send(&out_msg) < 0;
 	}
 }
 
@@ -239,19 +237,22 @@ static void beat_fire(struct sched_timer *t)
 	poll_host();
 	if (!enabled)
 		return; /* no transport after all: no more beats, an idle guest sleeps */
+	/*
+	 * Next beat one interval after this one began: a guest that stalled does
+	 * not catch up with a burst. (A set-heartbeat-interval just handled has
+	 * re-armed the timer already.) Armed before the frame goes: under TCG
+	 * both wake QEMU's main loop, which then takes them in one round.
+	 */
+	if (beat.deadline == 0)
+		beat_arm(was);
 	if (!hello_sent || hello_lost) { /* lost: the host was not connected */
 		send_hello();
 		send_readiness();
 	} else {
+		if (readiness_lost)
+			send_readiness();
 		send_heartbeat();
 	}
-	/*
-	 * Next beat one interval after this one began: a guest that stalled does
-	 * not catch up with a burst. (A set-heartbeat-interval just handled has
-	 * re-armed the timer already.)
-	 */
-	if (beat.deadline == 0)
-		beat_arm(was);
 }
 
 /* --- the application's side: /dev/health and readiness --- */
@@ -262,7 +263,7 @@ static void set_ready(void)
 		return;
 	ready = 1;
 	not_ready_reason[0] = 0;
-	send_empty(HEALTH_READY);
+	send_readiness();
 }
 
 static void set_not_ready(const char *reason, size_t len)
@@ -277,9 +278,7 @@ static void set_not_ready(const char *reason, size_t len)
 		not_ready_reason[i] = reason[i] >= 0x20 && reason[i] <= 0x7e ? reason[i] : '?';
 	not_ready_reason[i] = 0;
 	ready = 0;
-	out_msg = (struct health_msg){.type = HEALTH_NOT_READY};
-	memcpy(out_msg.u.not_ready.reason, not_ready_reason, sizeof(not_ready_reason));
-	send(&out_msg);
+	send_readiness();
 }
 
 void health_note_listen(int port)

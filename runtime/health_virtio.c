@@ -13,9 +13,10 @@ _Static_assert((int)VCON_EV_DATA == (int)HEALTH_TP_DATA &&
 		       (int)VCON_EV_HOST_OPEN == (int)HEALTH_TP_CONNECTED,
 	       "the driver's events are the transport's");
 
-/* The device's writes complete synchronously (vcon_write waits for them). */
+/* Writes leave without waiting; before power-off the last one must be taken. */
 static void virtio_flush(void)
 {
+	vcon_flush();
 }
 
 const struct health_transport health_virtio = {

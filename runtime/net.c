@@ -21,6 +21,7 @@
 #include "lwip/dhcp.h"
 #include "lwip/etharp.h"
 #include "lwip/init.h"
+#include "lwip/ip4_frag.h"
 #include "lwip/netif.h"
 #include "lwip/priv/tcp_priv.h"
 #include "lwip/timeouts.h"
@@ -33,6 +34,25 @@ static struct netdev *dev;
 static struct sched_timer timer;
 static int dhcp_used;
 static int stack_ready;
+
+/*
+ * Quiet mode. lwIP's cyclic timers (ARP and IP reassembly every second, DHCP
+ * every 500 ms and 60 s) would wake an idle guest four times a second, and
+ * under TCG each wake-up costs QEMU a main-loop round and the vCPU thread a
+ * switch. With no frame in or out for NET_QUIET_MS, no TCP connection (not even
+ * TIME_WAIT) and no DHCP request outstanding, those timers have nothing to do
+ * but age the ARP table: the stack goes quiet and the guest sleeps (until
+ * DHCP's next lease tick when DHCP is used). The next frame, outgoing
+ * connection or datagram first catches up: the ARP and reassembly timers run
+ * once per second missed (bounded: after ARP_MAXAGE ticks every entry has
+ * expired), as if the ticks had happened with nothing else going on, which is
+ * what the quiet time was. NET_QUIET_MS is past IP_REASS_MAXAGE and
+ * ARP_MAXPENDING ticks: nothing half-done is left to time out.
+ */
+#define NET_QUIET_MS ((IP_REASS_MAXAGE + 1) * 1000u)
+#define NET_CATCH_UP_MAX (ARP_MAXAGE + 1)
+static int quiet;
+static u32_t quiet_since, last_frame;
 
 /* ---- what lwIP needs from its platform (lwip/arch/cc.h) ---- */
 
@@ -92,8 +112,38 @@ int atoi(const char *s)
 static void on_timer(struct sched_timer *t)
 {
 	(void)t;
+	net_wake();
 	sys_check_timeouts();
 	net_timers_changed();
+}
+
+/* Something for the stack to do now: if it was quiet, the timers catch up first. */
+void net_wake(void)
+{
+	u32_t now, ticks;
+
+	if (!quiet)
+		return;
+	now = sys_now();
+	ticks = (now - quiet_since) / 1000;
+	if (ticks > NET_CATCH_UP_MAX)
+		ticks = NET_CATCH_UP_MAX;
+	/* The last one is lwIP's own, overdue: sys_check_timeouts runs it. */
+	for (u32_t i = 1; i < ticks; i++) {
+		etharp_tmr();
+		ip_reass_tmr();
+	}
+	quiet = 0;
+	sys_check_timeouts();
+}
+
+/* Nothing the cyclic timers could still have to do (see NET_QUIET_MS). */
+static int can_be_quiet(u32_t now)
+{
+	struct dhcp *d = netif_dhcp_data(&netif);
+
+	return now - last_frame >= NET_QUIET_MS && !tcp_active_pcbs && !tcp_tw_pcbs &&
+	       !(d && d->request_timeout);
 }
 
 /*
@@ -117,12 +167,22 @@ static void deliver_loopback(void)
 
 void net_timers_changed(void)
 {
-	u32_t ms;
+	u32_t ms, now;
 
 	if (!stack_ready)
 		return;
 	deliver_loopback();
-	ms = sys_timeouts_sleeptime();
+	now = sys_now();
+	if (quiet && !can_be_quiet(now))
+		quiet = 0; /* woken by a path that did not call net_wake: no catch-up */
+	else if (!quiet && can_be_quiet(now)) {
+		quiet = 1;
+		quiet_since = now;
+	}
+	if (quiet)
+		ms = dhcp_used ? DHCP_COARSE_TIMER_MSECS : SYS_TIMEOUTS_SLEEPTIME_INFINITE;
+	else
+		ms = sys_timeouts_sleeptime();
 
 	if (ms == SYS_TIMEOUTS_SLEEPTIME_INFINITE)
 		sched_timer_set(&timer, 0);
@@ -140,6 +200,7 @@ static err_t linkoutput(struct netif *n, struct pbuf *p)
 	if (p->tot_len > sizeof(frame))
 		return ERR_BUF;
 	pbuf_copy_partial(p, frame, p->tot_len, 0);
+	last_frame = sys_now();
 	return dev->transmit(dev, frame, p->tot_len) ? ERR_MEM : ERR_OK;
 }
 
@@ -148,6 +209,8 @@ static void receive(void *ctx, const void *frame, size_t len)
 	struct pbuf *p = pbuf_alloc(PBUF_RAW, (u16_t)len, PBUF_POOL);
 
 	(void)ctx;
+	net_wake();
+	last_frame = sys_now();
 	if (!p) {
 		dev->rx_dropped++;
 		return;

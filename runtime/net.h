@@ -14,6 +14,11 @@
  * a malformed address (reported on the console).
  */
 int net_init(const struct cmdline *c);
+/*
+ * Before calling into lwIP for something that may send (connect, a datagram):
+ * after a quiet spell, lwIP's timers catch up first (net.c).
+ */
+void net_wake(void);
 /* After calling into lwIP: re-arms the deadline for lwIP's next timeout. */
 void net_timers_changed(void);
 /* Initializes lwIP once; sockets work (on no interface) even without a device. */

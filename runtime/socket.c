@@ -416,6 +416,7 @@ static long udp_send_dgram(struct sock *s, const void *buf, size_t len, const ip
 	if (!(p = pbuf_alloc(PBUF_TRANSPORT, (u16_t)len, PBUF_RAM)))
 		return -ENOMEM;
 	pbuf_take(p, buf, (u16_t)len);
+	net_wake();
 	e = to ? udp_sendto(s->udp, p, to, port) : udp_send(s->udp, p);
 	pbuf_free(p);
 	net_timers_changed();
@@ -729,6 +730,7 @@ long sys_connect(const uint64_t *a)
 		if (s->state != S_NEW || !s->tcp)
 			return -EINVAL;
 		s->state = S_CONNECTING;
+		net_wake();
 		if ((e = tcp_connect(s->tcp, &ip, port, on_connected)) != ERR_OK) {
 			s->state = S_NEW;
 			return -lwip_errno(e);

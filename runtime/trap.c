@@ -36,6 +36,7 @@ void trap_handler(struct trapframe *tf)
 	if (tf->vector < 32)
 		crash_exception(tf); /* returns only when a signal handler takes over */
 	if (tf->vector == APIC_TIMER_VECTOR) {
+		apic_timer_fired();
 		apic_eoi();
 		sched_timer_interrupt((tf->cs & 3) == 3);
 	}

@@ -568,7 +568,9 @@ int health_watch(struct daemon *d, const char *id, const char *image_id, int ado
 	if (adopted && health_peer_load(hi, &uid, &gid) == 0 && chown(hi->path, uid, gid) < 0)
 		log_warn("instance %s: cannot hand %s to uid %lu: %s", id, hi->path,
 			 (unsigned long)uid, strerror(errno));
-	uv_timer_start(&hi->timer, health_check, HEALTH_CHECK_MS, HEALTH_CHECK_MS);
+	/* On whole seconds of the loop's clock: every instance's check in one wake-up. */
+	uv_timer_start(&hi->timer, health_check,
+		       HEALTH_CHECK_MS - uv_now(d->loop) % HEALTH_CHECK_MS, HEALTH_CHECK_MS);
 	hi->hello_ms = adopted ? util_now_ms() : 0;
 	hi->adopted = adopted;
 	return 0;

@@ -1,5 +1,6 @@
 """Metrics measured through ukd itself (tests/bench/run): 2 (API -> ready),
-7 (start rate), 6 (density) and ukd's RSS growth (5).
+7 (start rate), 6 (density), ukd's RSS growth (5) and the idle cost of
+instances run by ukd (8: health channel, heartbeats, a NIC on uk0).
 
 Each measurement starts its own ukd (own --root, --socket and --netns, debug
 log, like tests/daemon/test_daemon.py's Daemon), uploads the httpd example
@@ -197,6 +198,13 @@ class Ukd:
         except OSError:
             pass
 
+    def stop_following(self):
+        """Closes GET /v1/events?follow=1 (its 200 ms polling is the harness's cost, not
+        an idle instance's)."""
+        if self.stream:
+            self.stream.close()
+            self.stream = None
+
     def rss_kib(self):
         return rss_kib(self.proc.pid)
 
@@ -375,6 +383,122 @@ def m_rate(ctx, row, median):
                 remove_all_s=rm_s)]
 
 
+def _thread_ticks(pid):
+    """{thread name: clock ticks (user + system)} of one process."""
+    out = {}
+    for t in os.listdir("/proc/%d/task" % pid):
+        try:
+            with open("/proc/%d/task/%s/stat" % (pid, t)) as f:
+                st = f.read()
+        except FileNotFoundError:
+            continue
+        fields = st.rsplit(")", 1)[1].split()
+        name = st[st.index("(") + 1:st.rindex(")")]
+        out[name] = out.get(name, 0) + int(fields[11]) + int(fields[12])
+    return out
+
+
+def _libvirtd_pid():
+    r = subprocess.run(["pidof", "-s", "libvirtd"], stdout=subprocess.PIPE, text=True)
+    return int(r.stdout.split()[0]) if r.stdout.strip() else None
+
+
+def idle_cpu(groups, window):
+    """Host CPU over `window` s of each group {name: [pids]}, in % of one core, and of
+    QEMU's threads by name (summed over the group "qemu"). A process that ends
+    counts up to its last reading."""
+    hz = os.sysconf("SC_CLK_TCK")
+
+    def read():
+        got = {}
+        for g, pids in groups.items():
+            for p in pids:
+                try:
+                    got[(g, p)] = _thread_ticks(p)
+                except (FileNotFoundError, ProcessLookupError):
+                    pass
+        return got
+
+    a, t0 = read(), time.monotonic()
+    time.sleep(window)
+    b, t1 = read(), time.monotonic()
+    pct = {g: 0.0 for g in groups}
+    threads = {}
+    for (g, p), th in b.items():
+        for name, v in th.items():
+            d = v - a.get((g, p), {}).get(name, v)
+            pct[g] += 100 * d / hz / (t1 - t0)
+            if g == "qemu":
+                threads[name] = threads.get(name, 0) + 100 * d / hz / (t1 - t0)
+    return pct, threads
+
+
+def qemu_pids(domains):
+    pids = []
+    for d in domains:
+        with open("/run/libvirt/qemu/%s.pid" % d) as f:
+            pids.append(int(f.read().strip()))
+    return pids
+
+
+def m_idle(ctx, row, median):
+    """8 through ukd: N idle httpd instances as ukd runs them (health channel with
+    heartbeats every second, a NIC on uk0), host CPU of their QEMUs and of ukd over
+    the window, against N floor kernels created with virsh create through the same
+    libvirtd, over the same window length, one after the other. libvirtd's CPU is
+    recorded too (other users of libvirtd on the machine show up in it)."""
+    ns = ctx.reps([3], [n for n in (10, 100) if n <= ctx.max_n])
+    window = ctx.reps(3, 60)
+    settle = ctx.reps(2, 20)  # past the runtime's quiet time for lwIP's timers (16 s)
+    rows = []
+    for n in ns:
+        with Ukd(ctx, "i") as u:
+            res = _start_many(n, lambda i: u.run("idle%d" % i, network="uk0"), min(n, 10))
+            errs = [e for _, _, e in res if e]
+            if errs:
+                raise RuntimeError("%d of %d POSTs failed, first: %s" % (len(errs), n, errs[0]))
+            insts = [inst for _, inst, _ in res]
+            got = u.wait([x["id"] for x in insts], 120 + 10 * n)
+            if len(got) < n:
+                late = [x["id"] for x in insts if x["id"] not in got]
+                raise RuntimeError("%d of %d instances ready (not: %s); ukd log:\n%s" % (
+                    len(got), n, " ".join(late), "\n".join(
+                        l for l in u.read_log().splitlines() if any(i in l for i in late))[-3000:]))
+            u.stop_following()
+            time.sleep(settle)
+            lv = _libvirtd_pid()
+            ours, threads = idle_cpu({"qemu": qemu_pids(x["domain"] for x in insts),
+                                      "ukd": [u.proc.pid], "libvirtd": [lv] if lv else []},
+                                     window)
+            st, lst = u.request("GET", "/v1/instances")
+            healthy = sum(1 for x in lst if x["state"] == "running")
+        doms = _floor_domains(ctx, "i", n)
+        try:
+            for d in doms:
+                d.start()
+            for d in doms:
+                d.wait_ready(timeout=120 + 2 * n)
+            time.sleep(settle)
+            lv = _libvirtd_pid()
+            floor, _ = idle_cpu({"qemu": [d.pid() for d in doms],
+                                 "libvirtd": [lv] if lv else []}, window)
+        finally:
+            for d in doms:
+                d.destroy()
+        per = (ours["qemu"] + ours["ukd"]) / n
+        base = floor["qemu"] / n
+        rows.append(row("8", "idle host CPU per instance through ukd (heartbeats 1 s, NIC on "
+                        "uk0; QEMU + ukd) over %d s, N=%d: vs floor via virsh" % (window, n),
+                        "% core", per, base, "floor", "<= 1.2x floor",
+                        lambda o, r: None if r is None else r <= 1.2,
+                        {"ours": [per], "baseline": [base]}, n=n, window_s=window,
+                        settle_s=settle, running=healthy,
+                        qemu_pct=ours["qemu"] / n, ukd_pct=ours["ukd"] / n,
+                        qemu_threads_pct={k: v / n for k, v in threads.items()},
+                        libvirtd_pct_total={"ours": ours["libvirtd"], "floor": floor["libvirtd"]}))
+    return rows
+
+
 def m_density(ctx, row, median):
     """6 (and 5's ukd RSS growth): httpd instances through ukd, in batches, until one
     fails, host memory is 90% used or the cap; all ready; a sample answers HTTP in
@@ -388,10 +512,14 @@ def m_density(ctx, row, median):
         mem = {0: mem0}
         insts, stop = [], None
         t0 = time.monotonic()
+        max_s = getattr(ctx, "density_max_s", None)
         while len(insts) < cap and stop is None:
             used, frac = host_mem()
             if frac >= 0.9:
                 stop = "host memory %.0f%% used" % (100 * frac)
+                break
+            if max_s and time.monotonic() - t0 > max_s:
+                stop = "time limit %d s" % max_s
                 break
             k = min(batch, cap - len(insts))
             # Up to the next mark exactly, so RSS is read at N = 1, 10, 100.
@@ -408,6 +536,7 @@ def m_density(ctx, row, median):
             elif len(got) < len(ok):
                 stop = "an instance was not ready at N=%d" % (len(insts) + 1)
             n = len(insts)
+            print("density: %d ready after %.0f s" % (n, time.monotonic() - t0), flush=True)
             if n in marks or n == cap or stop:
                 time.sleep(1)  # settle
                 rss[n] = u.rss_kib() / 1024
@@ -428,6 +557,10 @@ def m_density(ctx, row, median):
                                stdout=subprocess.PIPE, text=True, timeout=30)
             answered += r.stdout.strip() not in ("", "000")  # any HTTP answer (no /www: 404)
         unhealthy = [i for i in u.events if "instance.unhealthy" in u.events[i]]
+        # What the N idle instances cost the host's CPU now (QEMU + ukd), per instance.
+        u.stop_following()
+        idle, _ = idle_cpu({"qemu": qemu_pids(x["domain"] for x in insts),
+                            "ukd": [u.proc.pid]}, ctx.reps(2, 10))
         rss_end = u.rss_kib() / 1024
         used_end = host_mem()[0]
         rm_s = u.remove_all()
@@ -438,13 +571,16 @@ def m_density(ctx, row, median):
                            (len(running), n, answered, len(sample)))
     rows = [row("6", "density: httpd instances through ukd, all ready (stop: %s)" % stop,
                 "instances", n, target=">= 500",
-                # Below a cap of 500 (--quick) the count says nothing about the target.
-                check=(lambda o, r: o >= 500) if cap >= 500 or stop != "cap %d reached" % cap
-                else None,
+                # Below a cap of 500 (--quick) or cut by --density-max-s, the count says
+                # nothing about the target.
+                check=(lambda o, r: o >= 500) if (cap >= 500 or stop != "cap %d reached" % cap)
+                and not stop.startswith("time limit") else None,
                 samples={"ours": [n]}, stop=stop, start_s=start_s,
                 host_used_mib={str(k): v for k, v in mem.items()},
                 host_used_growth_mib=used_end - mem0, ukd_rss_mib=rss_end,
-                sampled_http=answered, unhealthy=len(unhealthy), remove_all_s=rm_s)]
+                sampled_http=answered, unhealthy=len(unhealthy), remove_all_s=rm_s,
+                idle_cpu_pct_per_instance=(idle["qemu"] + idle["ukd"]) / n,
+                idle_qemu_pct_total=idle["qemu"], idle_ukd_pct=idle["ukd"])]
     for k in sorted(rss):
         if k == 0:
             continue
