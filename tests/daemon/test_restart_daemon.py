@@ -286,7 +286,13 @@ class RestartTest(DaemonTest):
         evs = self.events("?instance=of")
         exited = [e for e in evs if e["type"] == "instance.exited"]
         self.assertEqual(len(exited), 1, evs)
-        self.assertEqual(exited[0]["detail"], "status 1; restart in 100 ms")
+        # The status comes from the guest's last console line or health frame. A guest
+        # that ends while no ukd listens (down, or in the second before QEMU reconnects
+        # after a restart) loses both: QEMU drops chardev output without a listener
+        # (ukd/consolelog.h). The end is still a failure for on-failure.
+        self.assertIn(exited[0]["detail"], ("status 1; restart in 100 ms",
+                                            "exited; restart in 100 ms",
+                                            "vanished; restart in 100 ms"))
         self.assertEqual([e["detail"] for e in evs if e["type"] == "instance.restarted"],
                          ["restart 1, after 100 ms"])
         al = self.wait_state("al", "running")
