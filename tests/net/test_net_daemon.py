@@ -163,18 +163,16 @@ class NetTest(unittest.TestCase):
                       l.get("linkinfo", {}).get("info_kind") == "bridge")
 
     @staticmethod
-    def listening(port):
-        """1 if something listens on 127.0.0.1:port (SO_REUSEADDR: other sockets that
-        merely use the port, e.g. in TIME_WAIT, do not count)."""
-        s = socket.socket()
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            s.bind(("127.0.0.1", port))
-            return False
-        except OSError:
-            return True
-        finally:
-            s.close()
+    def listening(port, pid=None):
+        """True if a TCP socket listens on 127.0.0.1:port (of process pid, if given).
+        Only listeners count: on a busy machine other tests' client sockets may hold
+        the same port number for a while."""
+        out = subprocess.run(["ss", "-Hltnp", "sport = :%d" % port], stdout=subprocess.PIPE,
+                             stderr=subprocess.DEVNULL, text=True).stdout
+        lines = [l for l in out.splitlines() if "127.0.0.1:%d " % port in l + " "]
+        if pid is not None:
+            lines = [l for l in lines if "pid=%d," % pid in l]
+        return bool(lines)
 
     def ebtables_chains(self):
         out = self.in_ns("ebtables-save").stdout
@@ -582,7 +580,8 @@ print(sorted(seen.items()), flush=True)
         self.assertEqual(st["bridges"], [uk0["bridge"]])
         self.assertEqual(uk0["instances"], 0)
         for name in ports:
-            self.assertFalse(self.listening(ports[name]), "forward of %s left over" % name)
+            self.assertFalse(self.listening(ports[name], self.ukd.proc.pid),
+                             "forward of %s left over" % name)
         self.assertEqual(len(set(ips.values())), len(ips), "an address was given twice")
 
     def test_restart_adopts_taps_and_forwards(self):
