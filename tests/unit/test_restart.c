@@ -6,17 +6,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "check.h"
 #include "restart.h"
-
-static int failures;
-
-#define CHECK(cond)                                                                        \
-	do {                                                                               \
-		if (!(cond)) {                                                             \
-			fprintf(stderr, "%s:%d: failed: %s\n", __FILE__, __LINE__, #cond); \
-			failures++;                                                        \
-		}                                                                          \
-	} while (0)
 
 /* s parses, and formats back to canonical. */
 static void good(const char *s, enum restart_mode mode, unsigned max, const char *canonical)
