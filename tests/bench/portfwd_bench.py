@@ -26,7 +26,6 @@ import os
 import re
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -37,7 +36,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path[:0] = [HERE, os.path.join(HERE, "..", "daemon"), os.path.join(HERE, "..", "guest")]
 import ukd_bench  # noqa: E402
 import vms  # noqa: E402
-from test_daemon import tar_of  # noqa: E402
+from test_daemon import free_port, tar_of  # noqa: E402
 
 WRK_CONNS = 8
 
@@ -48,14 +47,6 @@ def page():
             b"<body>\n<h1>ukd benchmark page</h1>\n<p>")
     tail = b"</p>\n</body>\n</html>\n"
     return head + b"x" * (612 - len(head) - len(tail)) + tail
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 def wrk(argv, url, seconds, conns=WRK_CONNS):

@@ -19,7 +19,7 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import test_daemon  # noqa: E402
-from test_daemon import DaemonTest, Response, UKD, HELLO, tar_of, running_domains  # noqa: E402
+from test_daemon import DaemonTest, Response, UKD, HELLO, free_port, tar_of  # noqa: E402
 
 UKCTL = os.environ.get("UKCTL", "build/bin/ukctl")
 KV = os.environ.get("UKD_KV", "build/images-build/kv/kv")
@@ -49,12 +49,6 @@ int main(void)
 	return 0;
 }
 """
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def tcp_request(port, method, path, token=None, body=None, headers=None):
@@ -91,11 +85,7 @@ class ApiTest(DaemonTest):
 
     def test_tcp_token(self):
         """--listen: 401 without or with a wrong token, ukctl works with the right one."""
-        tokfile = os.path.join(self.dir, "token")
-        with open(tokfile, "w") as f:
-            f.write(TOKEN + "\n")
-        os.chmod(tokfile, 0o600)
-        self.restart_with("--listen", "127.0.0.1:%d" % self.port, "--token-file", tokfile)
+        tokfile = self.restart_listening(self.port, TOKEN)
         self.upload_elf(HELLO, "hello")
 
         for tok in (None, "wrong", TOKEN + "x", ""):

@@ -170,10 +170,8 @@ class ConsoleTest(td.DaemonTest):
         pid = self.ukd.proc.pid
         self.run_instance({"image": "httpd", "name": "q", "args": ["8080", "/www"]})
         self.wait_state("q", "running")
-        deadline = time.monotonic() + 60
-        while self.api("GET", "/v1/instances/q/health", expect=200).json["heartbeat"] is None:
-            self.assertLess(time.monotonic(), deadline, "no heartbeat from q")
-            time.sleep(0.2)
+        self.wait_for("heartbeat from q", lambda: self.api(
+            "GET", "/v1/instances/q/health", expect=200).json["heartbeat"] is not None, 60)
 
         # Baseline: a guest that burns its CPU as the flooder will, without output.
         self.run_instance({"image": "spin", "name": "s"})
@@ -266,20 +264,14 @@ class ConsoleTest(td.DaemonTest):
         inst = self.run_instance({"image": "flood", "name": "f", "args": ["1000", "150"]}).json
         iid = inst["id"]
         self.wait_log("f", "flood: up to")
-        deadline = time.monotonic() + 90
-        while self.console_files(iid)["console.log.1"] == 0:
-            self.assertLess(time.monotonic(), deadline)
-            time.sleep(0.2)
+        self.wait_for("rotation", lambda: self.console_files(iid)["console.log.1"] > 0)
         n1 = self.last_number("f")
         self.ukd.stop(signal.SIGKILL)
         self.assertIn(inst["domain"], td.running_domains())
         time.sleep(2)
         self.ukd.start("--console-max", "256K")
         self.wait_state("f", "running")
-        deadline = time.monotonic() + 30
-        while self.last_number("f") <= n1 + 100:
-            self.assertLess(time.monotonic(), deadline, "the log did not resume")
-            time.sleep(0.2)
+        self.wait_for("resumed log", lambda: self.last_number("f") > n1 + 100, 30)
         self.assertIn("adopted", self.ukd.read_log())
         # What the log holds reads in order: older lines, a gap while no ukd listened
         # (QEMU drops console output then), newer ones.

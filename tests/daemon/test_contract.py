@@ -19,7 +19,6 @@ import http.client
 import json
 import os
 import re
-import socket
 import sys
 import threading
 import time
@@ -28,7 +27,8 @@ import unittest
 import yaml
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from test_daemon import DaemonTest, HELLO, Response, UnixHTTPConnection, tar_of  # noqa: E402
+from test_daemon import (DaemonTest, HELLO, Response, UnixHTTPConnection, free_port,  # noqa: E402
+                         tar_of)
 
 SPEC_PATH = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "api",
                          "openapi.yaml")
@@ -334,9 +334,7 @@ class ContractTest(DaemonTest):
         self.call("get", "/v1/networks/{name}", expect=404, name="nope")
 
         # Instances: create, and the refusals.
-        with socket.socket() as sk:
-            sk.bind(("127.0.0.1", 0))
-            hport = sk.getsockname()[1]
+        hport = free_port()
         disk = os.path.join(self.dir, "disk.img")
         with open(disk, "wb") as f:
             f.truncate(1 << 20)
@@ -497,15 +495,8 @@ class ContractTest(DaemonTest):
                          [], r)
 
         # Over TCP without the token: 401 for every operation, before anything else.
-        tokfile = os.path.join(self.dir, "token")
-        with open(tokfile, "w") as f:
-            f.write("contract-%d\n" % os.getpid())
-        os.chmod(tokfile, 0o600)
-        with socket.socket() as sk:
-            sk.bind(("127.0.0.1", 0))
-            port = sk.getsockname()[1]
-        self.assertEqual(self.ukd.stop(), 0)
-        self.ukd.start("--listen", "127.0.0.1:%d" % port, "--token-file", tokfile)
+        port = free_port()
+        self.restart_listening(port, "contract-%d" % os.getpid())
         for path, method in sorted(self.contract.operations()):
             r = self.call(method, path, expect=401, tcp=port, ref="x1", name="x1")
             self.assertEqual(r.headers.get("WWW-Authenticate"), "Bearer", r)

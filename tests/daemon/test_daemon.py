@@ -80,6 +80,13 @@ def request(sock, method, path, body=None, headers=None, timeout=120):
         c.close()
 
 
+def free_port():
+    """A TCP port on loopback that nothing listens on (at the time of asking)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
 def virsh(*args):
     return subprocess.run(["virsh", "-c", URI] + list(args), stdout=subprocess.PIPE,
                           stderr=subprocess.STDOUT, text=True, timeout=120)
@@ -204,6 +211,17 @@ class DaemonTest(unittest.TestCase):
             self.assertEqual(r.status, expect, "%s %s -> %r" % (method, path, r))
         return r
 
+    def restart_listening(self, port, token):
+        """Restarts ukd with --listen 127.0.0.1:PORT and a token file (mode 0600)
+        holding token; returns the token file's path."""
+        tokfile = os.path.join(self.dir, "token")
+        with open(tokfile, "w") as f:
+            f.write(token + "\n")
+        os.chmod(tokfile, 0o600)
+        self.assertEqual(self.ukd.stop(), 0)
+        self.ukd.start("--listen", "127.0.0.1:%d" % port, "--token-file", tokfile)
+        return tokfile
+
     def upload_elf(self, path, name, expect=201):
         with open(path, "rb") as f:
             data = f.read()
@@ -219,6 +237,18 @@ class DaemonTest(unittest.TestCase):
         if r.json and "domain" in r.json:
             self.domains.add(r.json["domain"])
         return r
+
+    def wait_for(self, what, fn, timeout=90):
+        """Calls fn every 0.2 s until it returns something true, and returns that;
+        fails with "no WHAT" after timeout seconds."""
+        deadline = time.monotonic() + timeout
+        while True:
+            got = fn()
+            if got:
+                return got
+            if time.monotonic() > deadline:
+                self.fail("no %s after %ds" % (what, timeout))
+            time.sleep(0.2)
 
     def wait_state(self, ref, state, timeout=90):
         deadline = time.monotonic() + timeout

@@ -47,16 +47,6 @@ class RestartTest(DaemonTest):
     def kinds(self, ref):
         return [e["type"] for e in self.events("?instance=" + ref)]
 
-    def wait_for(self, what, fn, timeout=90):
-        deadline = time.monotonic() + timeout
-        while True:
-            got = fn()
-            if got:
-                return got
-            if time.monotonic() > deadline:
-                self.fail("no %s after %ds" % (what, timeout))
-            time.sleep(0.2)
-
     # --- tests ---
 
     def test_on_failure_then_crash_loop(self):

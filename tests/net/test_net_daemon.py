@@ -39,14 +39,6 @@ APPS = os.environ.get("UKD_NET_APPS", os.path.join(os.path.dirname(os.path.abspa
 SEQ = [0]
 
 
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
-
 def ukd_tag(root):
     """The alias ukd gives its bridges and taps (network.c: FNV-1a of the root)."""
     h = 2166136261
@@ -185,7 +177,7 @@ class NetTest(unittest.TestCase):
         a guest on another network does not reach A; the host is not reachable from them."""
         self.upload_httpd()
         self.upload_fetch()
-        pa, pb = free_port(), free_port()
+        pa, pb = td.free_port(), td.free_port()
         a = self.instance("a", ports=["%d:8080" % pa])
         b = self.instance("b", ports=["127.0.0.1:%d:8080/tcp" % pb])
         self.assertEqual(a["network"]["name"], "uk0")
@@ -241,7 +233,7 @@ class NetTest(unittest.TestCase):
             held.close()
         # Taken by another instance: the same answer; the second port of a refused
         # request does not stay bound.
-        p1, p2 = free_port(), free_port()
+        p1, p2 = td.free_port(), td.free_port()
         self.instance("a", ports=["%d:8080" % p1], start=False)
         r = self.api("POST", "/v1/instances", {"image": "httpd", "name": "y",
                                                "ports": ["%d:80" % p2, "%d:8080" % p1]})
@@ -389,7 +381,7 @@ print(sorted(seen.items()), flush=True)
         self.assertIn("subnet:", self.ukctl("network", "inspect", "back").stdout)
         r = self.ukctl("network", "create", "--subnet", "10.203.0.0/25", "other", rc=1)
         self.assertIn("overlaps", r.stderr)
-        port = free_port()
+        port = td.free_port()
         self.ukctl("run", "-d", "--name", "w", "--net", "back", "-p", "%d:8080" % port,
                    "httpd", "8080", "/www")
         self.domains.add(self.api("GET", "/v1/instances/w").json["domain"])
@@ -412,7 +404,7 @@ print(sorted(seen.items()), flush=True)
                            "httpd")
         r = self.ukctl("build", "-t", "web", src)
         self.assertIn("Built web:latest", r.stdout + r.stderr)
-        port = free_port()
+        port = td.free_port()
         self.ukctl("run", "-d", "--name", "web", "-p", "%d:8080" % port, "web")
         self.domains.add(self.api("GET", "/v1/instances/web").json["domain"])
         self.wait_log("web", "listening on port 8080")
@@ -468,7 +460,7 @@ print(sorted(seen.items()), flush=True)
         but a client is turned away at once rather than left waiting; once started,
         the guest answers on it."""
         self.upload_httpd()
-        port = free_port()
+        port = td.free_port()
         self.instance("a", ports=["%d:8080" % port], start=False)
         self.assertTrue(self.listening(port))
         self.assertLess(self.reset_fast(port), 1.0)
@@ -493,7 +485,7 @@ print(sorted(seen.items()), flush=True)
         sh("ip", "netns", "del", self.ns, check=False)
         self.ukd.start("--netns", "none", "--default-subnet", "198.51.100.0/24")
         self.upload_httpd()
-        port = free_port()
+        port = td.free_port()
         a = self.instance("a", ports=["%d:8080" % port])
         self.wait_log("a", "listening on port 8080")
         ip = a["network"]["ip"]
@@ -525,7 +517,7 @@ print(sorted(seen.items()), flush=True)
         given twice, and afterwards no tap, forward, chain or bridge the store does not
         account for."""
         self.upload_httpd()
-        base = free_port()
+        base = td.free_port()
         live, ips, ports = [], {}, {}
         killed = False
         for i in range(50):
@@ -588,7 +580,7 @@ print(sorted(seen.items()), flush=True)
         """A ukd restart (SIGTERM and -9) keeps a running instance reachable through its
         published port and leaves its tap alone."""
         self.upload_httpd()
-        port = free_port()
+        port = td.free_port()
         self.instance("a", ports=["%d:8080" % port])
         self.wait_log("a", "listening on port 8080")
         before = self.kernel_state()
@@ -613,7 +605,7 @@ print(sorted(seen.items()), flush=True)
         the per-pair ratios is the measurement. tests/bench/portfwd_bench.py (metric 12
         of tests/bench/run) is the full version, with the 612-byte page."""
         self.upload_httpd()
-        port = free_port()
+        port = td.free_port()
         a = self.instance("a", ports=["%d:8080" % port])
         self.wait_log("a", "listening on port 8080")
         direct_url = "http://%s:8080/index.html" % a["network"]["ip"]
