@@ -15,11 +15,10 @@ import socket
 import subprocess
 import sys
 import time
-import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import test_daemon  # noqa: E402
-from test_daemon import DaemonTest, Response, UKD, HELLO, free_port, tar_of  # noqa: E402
+from test_daemon import main, DaemonTest, Response, UKD, HELLO, free_port, tar_of  # noqa: E402
 
 UKCTL = os.environ.get("UKCTL", "build/bin/ukctl")
 KV = os.environ.get("UKD_KV", "build/images-build/kv/kv")
@@ -471,10 +470,4 @@ for _name in dir(DaemonTest):
         setattr(ApiTest, _name, None)
 
 if __name__ == "__main__":
-    if len(sys.argv) > 1 and sys.argv[1] == "--list":
-        for name in unittest.defaultTestLoader.getTestCaseNames(ApiTest):
-            print(name[len("test_"):])
-        sys.exit(0)
-    if len(sys.argv) > 1 and not sys.argv[1].startswith("-"):
-        sys.argv[1] = "ApiTest.test_" + sys.argv[1]
-    unittest.main(verbosity=2)
+    main(ApiTest)

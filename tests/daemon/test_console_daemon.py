@@ -21,7 +21,6 @@ import statistics
 import sys
 import threading
 import time
-import unittest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
@@ -292,12 +291,4 @@ class ConsoleTest(td.DaemonTest):
 
 
 if __name__ == "__main__":
-    names = [n for n in unittest.defaultTestLoader.getTestCaseNames(ConsoleTest)
-             if n in ConsoleTest.__dict__]
-    if len(sys.argv) > 1 and sys.argv[1] == "--list":
-        for name in names:
-            print(name[len("test_"):])
-        sys.exit(0)
-    if len(sys.argv) > 1 and not sys.argv[1].startswith("-"):
-        sys.argv[1] = "ConsoleTest.test_" + sys.argv[1]
-    unittest.main(verbosity=2)
+    td.main(ConsoleTest, own=True)

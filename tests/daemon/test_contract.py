@@ -22,12 +22,11 @@ import re
 import sys
 import threading
 import time
-import unittest
 
 import yaml
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from test_daemon import (DaemonTest, HELLO, Response, UnixHTTPConnection, free_port,  # noqa: E402
+from test_daemon import (main, DaemonTest, HELLO, Response, UnixHTTPConnection, free_port,  # noqa: E402
                          tar_of)
 
 SPEC_PATH = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "api",
@@ -566,10 +565,4 @@ for _name in dir(DaemonTest):
         setattr(ContractTest, _name, None)
 
 if __name__ == "__main__":
-    if len(sys.argv) > 1 and sys.argv[1] == "--list":
-        for name in unittest.defaultTestLoader.getTestCaseNames(ContractTest):
-            print(name[len("test_"):])
-        sys.exit(0)
-    if len(sys.argv) > 1 and not sys.argv[1].startswith("-"):
-        sys.argv[1] = "ContractTest.test_" + sys.argv[1]
-    unittest.main(verbosity=2)
+    main(ContractTest)

@@ -588,11 +588,20 @@ class DaemonTest(unittest.TestCase):
         print("accelerator: %s (%s)" % (info["accelerator"], info["accelerator_reason"]))
 
 
-if __name__ == "__main__":
+def main(cls, own=False):
+    """The command line of a test file whose cases are cls's: --list prints the
+    case names (test_ prefix dropped; own: only those cls defines itself, not
+    inherited ones), CASE runs cls.test_CASE, no argument runs them all."""
+    names = [n for n in unittest.defaultTestLoader.getTestCaseNames(cls)
+             if not own or n in cls.__dict__]
     if len(sys.argv) > 1 and sys.argv[1] == "--list":
-        for name in unittest.defaultTestLoader.getTestCaseNames(DaemonTest):
+        for name in names:
             print(name[len("test_"):])
         sys.exit(0)
     if len(sys.argv) > 1 and not sys.argv[1].startswith("-"):
-        sys.argv[1] = "DaemonTest.test_" + sys.argv[1]
-    unittest.main(verbosity=2)
+        sys.argv[1] = "%s.test_%s" % (cls.__name__, sys.argv[1])
+    unittest.main(module=sys.modules[cls.__module__], verbosity=2)
+
+
+if __name__ == "__main__":
+    main(DaemonTest)

@@ -21,7 +21,7 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "daemon"))
-from test_daemon import HELLO, Daemon, UnixHTTPConnection  # noqa: E402
+from test_daemon import main, HELLO, Daemon, UnixHTTPConnection  # noqa: E402
 from procstat import proc_fds, proc_rss_mib  # noqa: E402
 
 CONNS = int(os.environ.get("UKD_ABUSE_CONNS", "1000"))
@@ -332,10 +332,4 @@ class ApiAbuseTest(unittest.TestCase):
 
 
 if __name__ == "__main__":
-    if len(sys.argv) > 1 and sys.argv[1] == "--list":
-        for name in unittest.defaultTestLoader.getTestCaseNames(ApiAbuseTest):
-            print(name[len("test_"):])
-        sys.exit(0)
-    if len(sys.argv) > 1 and not sys.argv[1].startswith("-"):
-        sys.argv[1] = "ApiAbuseTest.test_" + sys.argv[1]
-    unittest.main(verbosity=2)
+    main(ApiAbuseTest)

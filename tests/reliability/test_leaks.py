@@ -13,14 +13,13 @@ import os
 import time
 import re
 import shutil
-import subprocess
 import sys
 import tempfile
 import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "daemon"))
 import test_daemon  # noqa: E402
-from test_daemon import HELLO, Daemon, running_domains, virsh  # noqa: E402
+from test_daemon import main, HELLO, Daemon, running_domains, virsh  # noqa: E402
 from procstat import proc_fds, proc_rss_mib  # noqa: E402
 
 CYCLES = int(os.environ.get("UKD_LEAK_CYCLES", "300"))  # create + remove, no guest
@@ -123,10 +122,4 @@ class LeakTest(unittest.TestCase):
 
 
 if __name__ == "__main__":
-    if len(sys.argv) > 1 and sys.argv[1] == "--list":
-        for name in unittest.defaultTestLoader.getTestCaseNames(LeakTest):
-            print(name[len("test_"):])
-        sys.exit(0)
-    if len(sys.argv) > 1 and not sys.argv[1].startswith("-"):
-        sys.argv[1] = "LeakTest.test_" + sys.argv[1]
-    unittest.main(verbosity=2)
+    main(LeakTest)

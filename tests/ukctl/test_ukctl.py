@@ -24,7 +24,7 @@ import unittest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "daemon"))
-from test_daemon import Daemon, running_domains, virsh, SPIN_C, HELLO  # noqa: E402
+from test_daemon import main, Daemon, running_domains, virsh, SPIN_C, HELLO  # noqa: E402
 
 with open(os.path.join(HERE, "..", "daemon", "apps", "exit_after.c"), "rb") as f:
     EXIT_AFTER_C = f.read()
@@ -511,10 +511,4 @@ class UkctlTest(unittest.TestCase):
 
 
 if __name__ == "__main__":
-    if len(sys.argv) > 1 and sys.argv[1] == "--list":
-        for name in unittest.defaultTestLoader.getTestCaseNames(UkctlTest):
-            print(name[len("test_"):])
-        sys.exit(0)
-    if len(sys.argv) > 1 and not sys.argv[1].startswith("-"):
-        sys.argv[1] = "UkctlTest.test_" + sys.argv[1]
-    unittest.main(verbosity=2)
+    main(UkctlTest)
