@@ -20,6 +20,14 @@ def cdf_block(name, values):
     return "$%s << EOD\n%s\nEOD\n" % (name, "\n".join(lines))
 
 
+def points_block(name, pts, least=None):
+    """A gnuplot data block $name of (n, value) points in order of n; least: the
+    smallest value drawn (a log scale cannot show 0); an empty series draws nothing."""
+    lines = "\n".join("%d %g" % (n, v if least is None else max(v, least))
+                      for n, v in sorted(pts))
+    return "$%s << EOD\n%s\nEOD\n" % (name, lines or "1 NaN")
+
+
 def main():
     srcs, png = sys.argv[1:-1], sys.argv[-1]
     merged = {}
@@ -84,11 +92,10 @@ def main():
                      (name, dash, colors[who], who, path))
     mem.setdefault("ukd", [])
     for k, pts in mem.items():
-        script += "$m_%s << EOD\n%s\nEOD\n" % (k, "\n".join("%d %g" % p for p in sorted(pts)) or "1 0")
+        script += points_block("m_" + k, pts)
     for k, pts in cpu.items():
         # log scale: 0 (nothing measurable) is drawn at 0.001 % of a core
-        script += "$c_%s << EOD\n%s\nEOD\n" % (
-            k, "\n".join("%d %g" % (n, max(v, 0.001)) for n, v in sorted(pts)) or "1 NaN")
+        script += points_block("c_" + k, pts, 0.001)
     t = "%s, %s, %s" % (res.get("date", "")[:10], res.get("accelerator", ""), res.get("cpu", ""))
     script += """
 set terminal pngcairo size 1800,500 font ',10' dashed
