@@ -8,7 +8,8 @@ console stays within --console-max on disk (console.log + console.log.1, plus th
 bounded console.idx), tail/since/follow read across rotations, ukd's RSS and CPU stay
 bounded, the neighbour's API latency and health hold against a baseline measured in
 the same test with a CPU-bound guest in the flooder's place (same CPU load, no
-output), and the log resumes after kill -9 of ukd. The 1 GiB form: docs/guarantees.md.
+output), and the log resumes after kill -9 of ukd. 1 GiB at the rate ukd takes it:
+tests/reliability/test_console_flood.py.
 
 Environment: UKD, UKD_HELLO, UKD_HTTPD (the httpd example's static ELF).
 Run one case: test_console_daemon.py CASE; list them: test_console_daemon.py --list.
