@@ -71,7 +71,14 @@ struct health_inst {
 	uint64_t win_frames0, win_bytes;
 	unsigned win_events, over;
 	int paused, win_full;
-	int draining;			    /* health_drain: the domain has ended */
+	int draining; /* health_drain: the domain has ended */
+	/*
+	 * A shutdown asked for before the guest could hear it (it was booting:
+	 * no hello yet, or its channel not reconnected to this ukd): sent as soon
+	 * as the guest speaks, with what is left of its deadline.
+	 */
+	uint32_t shutdown_deadline_ms;
+	int64_t shutdown_asked_ms;	    /* 0: none pending */
 	uint64_t throttled, events_dropped; /* windows cut short; events not recorded */
 	struct health_inst *next;
 };
@@ -234,6 +241,43 @@ static void health_on_hello(struct health_inst *hi, const struct health_hello *h
 	hi->hello_ms = util_now_ms();
 }
 
+/* The guest can hear ukd: it said hello to this ukd or, adopted, spoke to it. */
+static int health_listens(const struct health_inst *hi)
+{
+	return hi->client && (hi->has_hello || (hi->adopted && hi->hb_ms));
+}
+
+static int health_send_shutdown(struct health_inst *hi, uint32_t deadline_ms)
+{
+	struct health_msg m = {.type = HEALTH_SHUTDOWN};
+
+	if (deadline_ms < HEALTH_DEADLINE_MIN_MS)
+		deadline_ms = HEALTH_DEADLINE_MIN_MS;
+	if (deadline_ms > HEALTH_DEADLINE_MAX_MS)
+		deadline_ms = HEALTH_DEADLINE_MAX_MS;
+	m.u.shutdown.deadline_ms = deadline_ms;
+	return health_send(hi, &m);
+}
+
+/* A pending shutdown goes out once the guest listens. */
+static void health_shutdown_pending(struct health_inst *hi)
+{
+	int64_t spent;
+	int ret;
+
+	if (!hi->shutdown_asked_ms || !health_listens(hi))
+		return;
+	spent = util_now_ms() - hi->shutdown_asked_ms;
+	hi->shutdown_asked_ms = 0;
+	if (spent >= (int64_t)hi->shutdown_deadline_ms)
+		return; /* too late: ukd's own deadline ends it */
+	if ((ret = health_send_shutdown(hi, hi->shutdown_deadline_ms - (uint32_t)spent)) < 0)
+		log_warn("instance %s: cannot send the shutdown: %s", hi->id, strerror(-ret));
+	else
+		log_info("instance %s: shutdown sent to the guest once it listened (%lld ms late)",
+			 hi->id, (long long)spent);
+}
+
 static void health_on_message(struct health_inst *hi, const struct health_msg *m)
 {
 	switch (m->type) {
@@ -261,6 +305,7 @@ static void health_on_message(struct health_inst *hi, const struct health_msg *m
 		break;
 	case HEALTH_LOG_DROPPED: hi->dropped = m->u.log_dropped; break;
 	case HEALTH_EXIT:
+		hi->shutdown_asked_ms = 0;
 		hi->exit = m->u.exit;
 		hi->has_exit = 1;
 		break;
@@ -303,6 +348,7 @@ static void health_consume(struct health_inst *hi, const uint8_t *p, size_t n)
 		n -= used;
 		if (ev == HEALTH_R_MSG) {
 			health_on_message(hi, &hi->msg);
+			health_shutdown_pending(hi);
 		} else if (ev == HEALTH_R_VIOLATION && kind == HEALTH_V_VERSION) {
 			hi->protocol_closed = 1;
 			health_set_unhealthy(hi,
@@ -625,16 +671,15 @@ void health_close_all(struct daemon *d)
 int health_shutdown(struct daemon *d, const char *id, unsigned deadline_ms)
 {
 	struct health_inst *hi = health_find(d, id);
-	struct health_msg m = {.type = HEALTH_SHUTDOWN};
 
-	if (!hi || !hi->client || !hi->has_hello)
+	if (!hi || hi->draining || hi->protocol_closed || !hi->listening)
 		return -ENOTCONN;
-	if (deadline_ms < HEALTH_DEADLINE_MIN_MS)
-		deadline_ms = HEALTH_DEADLINE_MIN_MS;
-	if (deadline_ms > HEALTH_DEADLINE_MAX_MS)
-		deadline_ms = HEALTH_DEADLINE_MAX_MS;
-	m.u.shutdown.deadline_ms = deadline_ms;
-	return health_send(hi, &m);
+	if (health_listens(hi))
+		return health_send_shutdown(hi, deadline_ms);
+	/* Booting, or not reconnected since ukd started: it goes out when the guest speaks. */
+	hi->shutdown_deadline_ms = deadline_ms;
+	hi->shutdown_asked_ms = util_now_ms();
+	return 0;
 }
 
 int health_exit_info(struct daemon *d, const char *id, struct health_exit *out)

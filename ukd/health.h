@@ -81,7 +81,10 @@ void health_forget(struct daemon *d, const char *id);
 
 /*
  * Asks the guest for a graceful shutdown: SIGTERM to the application, power-off
- * after deadline_ms. 0 if sent; -ENOTCONN without a channel to the guest.
+ * after deadline_ms. 0 if sent, or if it will be once the guest can hear it (a
+ * guest still booting, or adopted and not yet heard from by this ukd: it goes
+ * out with what is left of the deadline at the guest's first frame); -ENOTCONN
+ * without a channel to the guest.
  */
 int health_shutdown(struct daemon *d, const char *id, unsigned deadline_ms);
 

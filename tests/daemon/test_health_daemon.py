@@ -10,6 +10,7 @@ domains it created). Run one case: test_health_daemon.py CASE; --list.
 """
 import json
 import os
+import signal
 import socket
 import sys
 import time
@@ -121,6 +122,34 @@ class HealthDaemonTest(td.DaemonTest):
                          ("exited", 137, "shutdown-deadline"), r)
         self.assertTrue(2.5 < took < 8, took)
         self.wait_log("i", "still running at the shutdown deadline")
+
+    def test_stop_while_booting_and_after_adoption(self):
+        """A stop asked for before the guest said hello, and one of a guest adopted by a
+        restarted ukd, still reach its SIGTERM handler (not destroy at the deadline)."""
+        self.app_image()
+        self.run_instance({"image": "happ", "name": "t", "args": ["term"]})
+        self.wait_state("t", "running")  # the domain runs; the guest is booting
+        t0 = time.monotonic()
+        r = self.api("POST", "/v1/instances/t/stop?t=30", expect=200).json
+        took = time.monotonic() - t0
+        # SIGTERM reached the application: its handler ran (0), or it came before
+        # main() installed it (143); a destroy at the deadline has no status.
+        self.assertEqual((r["state"], r["exit_reason"]), ("exited", "stopped"), r)
+        self.assertIn(r["exit_status"], (0, 143), r)
+        self.assertLess(took, 20)
+        self.assertIn("shutdown sent to the guest once it listened", self.ukd.read_log())
+
+        self.api("POST", "/v1/instances/t/start", expect=200)
+        self.wait_health("t", lambda h: h["heartbeat"], "heartbeat")
+        self.ukd.stop(signal.SIGKILL)
+        self.ukd.start()
+        t0 = time.monotonic()
+        r = self.api("POST", "/v1/instances/t/stop?t=30", expect=200).json
+        took = time.monotonic() - t0
+        self.assertEqual((r["state"], r["exit_reason"], r["exit_status"]), ("exited", "stopped", 0),
+                         r)
+        self.assertLess(took, 20)
+        self.assertEqual(self.health("t")["exit"]["reason"], "normal")
 
     def test_stop_busy_app_over_virtio_channel(self):
         """stop of an app spinning in a loop is graceful and prompt: the port's interrupt brings the shutdown in."""

@@ -1,13 +1,19 @@
 #!/usr/bin/env python3
 """Leaks (docs/guarantees.md, "Leaks"): instance life cycles through a real
 ukd (against the real libvirtd) leave its fd count at its baseline and its
-RSS within RSS_GROWTH_CAP_MIB; and under valgrind, ukd loses no memory
-("definitely lost: 0 bytes") over create/start/remove cycles and a clean
-shutdown.
+RSS within RSS_GROWTH_CAP_MIB; under valgrind, and built with AddressSanitizer
+(LeakSanitizer) and UBSan, ukd loses no memory and makes no invalid access over
+create/start/stop/remove cycles and a clean shutdown.
 
-Environment: UKD (the ukd binary), UKD_HELLO (the hello example).
+The cycles: create/list/remove without a guest; create + start of hello (it
+exits at once) + remove; and create + start of httpd + graceful stop + start
+again + stop + remove (a long-running guest ended through its health channel).
+
+Environment: UKD (the ukd binary), UKD_ASAN (ukd-asan), UKD_HELLO (the hello
+example), UKD_HTTPD (the httpd example).
 Run one case: test_leaks.py CASE; list them: test_leaks.py --list.
-Long form: UKD_LEAK_CYCLES=1000 UKD_LEAK_BOOTS=1000 test_leaks.py cycles
+Long form: UKD_LEAK_CYCLES=1000 UKD_LEAK_BOOTS=1000 UKD_LEAK_STOPS=1000 test_leaks.py cycles
+(and asan, valgrind: UKD_LEAK_ASAN_CYCLES, UKD_LEAK_VALGRIND_CYCLES).
 """
 import os
 import time
@@ -24,6 +30,9 @@ from procstat import proc_fds, proc_rss_mib  # noqa: E402
 
 CYCLES = int(os.environ.get("UKD_LEAK_CYCLES", "300"))  # create + remove, no guest
 BOOTS = int(os.environ.get("UKD_LEAK_BOOTS", "10"))  # create + start + exit + remove
+STOPS = int(os.environ.get("UKD_LEAK_STOPS", "5"))  # httpd: create, start, stop x2, remove
+HTTPD = os.environ.get("UKD_HTTPD", "build/images-build/httpd/httpd")
+UKD_ASAN = os.environ.get("UKD_ASAN", "build/bin/ukd-asan")
 RSS_GROWTH_CAP_MIB = 8
 
 
@@ -51,44 +60,69 @@ class LeakTest(unittest.TestCase):
         return r
 
     def upload(self):
-        with open(HELLO, "rb") as f:
-            r = self.ukd.request("POST", "/v1/images?name=hello", f.read(),
-                                 {"Content-Type": "application/octet-stream"})
-        self.assertEqual(r.status, 201, r)
+        for path, name in ((HELLO, "hello"), (HTTPD, "httpd")):
+            with open(path, "rb") as f:
+                r = self.ukd.request("POST", "/v1/images?name=" + name, f.read(),
+                                     {"Content-Type": "application/octet-stream"})
+            self.assertEqual(r.status, 201, r)
+
+    def wait_state(self, name, state):
+        for _ in range(600):
+            if self.api("GET", "/v1/instances/" + name, expect=200).json["state"] == state:
+                return
+            time.sleep(0.1)
+        self.fail("%s never %s" % (name, state))
+
+    def stop_cycle(self, i):
+        """httpd created and started, stopped gracefully, started and stopped again, removed."""
+        name = "s%d" % i
+        r = self.api("POST", "/v1/instances", {"image": "httpd", "name": name,
+                                               "args": ["8080", "/www"]}, 201)
+        self.domains.add(r.json.get("domain"))
+        for again in (False, True):
+            if again:
+                self.api("POST", "/v1/instances/%s/start" % name, expect=200)
+            self.wait_state(name, "running")
+            r = self.api("POST", "/v1/instances/%s/stop?t=10" % name, expect=200).json
+            self.assertEqual((r["state"], r["exit_reason"]), ("exited", "stopped"), r)
+        self.api("DELETE", "/v1/instances/" + name, expect=204)
 
     def boot_cycle(self, i):
         """Create and start hello (it exits at once), wait for the exit, remove it."""
         r = self.api("POST", "/v1/instances", {"image": "hello", "name": "b%d" % i}, 201)
         self.domains.add(r.json.get("domain"))
-        for _ in range(600):
-            if self.api("GET", "/v1/instances/b%d" % i, expect=200).json["state"] == "exited":
-                break
-            time.sleep(0.1)
-        else:
-            self.fail("b%d never exited" % i)
+        self.wait_state("b%d" % i, "exited")
         self.api("DELETE", "/v1/instances/b%d" % i, expect=204)
 
-    def cycles(self, n, boots):
+    def cycles(self, n, boots, stops):
         for i in range(n):
             self.api("POST", "/v1/instances", {"image": "hello", "name": "c%d" % i,
                                                "start": False, "env": {"I": str(i)}}, 201)
             self.api("GET", "/v1/instances", expect=200)
             self.api("DELETE", "/v1/instances/c%d" % i, expect=204)
+        t = time.monotonic()
         for i in range(boots):
             self.boot_cycle(i)
+        t2 = time.monotonic()
+        for i in range(stops):
+            self.stop_cycle(i)
+        print("%d boot cycles %.1f s, %d stop cycles %.1f s" %
+              (boots, t2 - t, stops, time.monotonic() - t2))
 
     def test_cycles(self):
-        """Fds and RSS stay flat over CYCLES create/remove and BOOTS create/start/remove."""
+        """Fds and RSS stay flat over CYCLES create/remove, BOOTS create/start/remove
+        and STOPS create/start/stop/start/stop/remove cycles."""
         self.ukd.start()
         pid = self.ukd.proc.pid
         self.upload()
-        self.cycles(50, 3)  # warm up: caches, sqlite pages, libvirt's connection
+        self.cycles(50, 3, 2)  # warm up: caches, sqlite pages, libvirt's connection
         fds, rss = proc_fds(pid), proc_rss_mib(pid)
-        self.cycles(CYCLES, BOOTS)
+        self.cycles(CYCLES, BOOTS, STOPS)
         time.sleep(1)
         fds2, rss2 = proc_fds(pid), proc_rss_mib(pid)
-        print("%d create/remove and %d create/start/remove cycles: fds %d -> %d, "
-              "RSS %.1f -> %.1f MiB" % (CYCLES, BOOTS, fds, fds2, rss, rss2))
+        print("%d create/remove, %d create/start/remove and %d create/start/stop/start/stop/"
+              "remove cycles: fds %d -> %d, RSS %.1f -> %.1f MiB" %
+              (CYCLES, BOOTS, STOPS, fds, fds2, rss, rss2))
         self.assertLessEqual(fds2, fds, "ukd leaks fds")
         self.assertLess(rss2 - rss, RSS_GROWTH_CAP_MIB, "ukd's RSS grows")
         self.assertEqual(self.api("GET", "/v1/instances", expect=200).json, [])
@@ -108,7 +142,7 @@ class LeakTest(unittest.TestCase):
         finally:
             test_daemon.UKD = real
         self.upload()
-        self.cycles(int(os.environ.get("UKD_LEAK_VALGRIND_CYCLES", "50")), 2)
+        self.cycles(int(os.environ.get("UKD_LEAK_VALGRIND_CYCLES", "50")), 2, 1)
         rc = self.ukd.stop()
         with open(vlog) as f:
             report = f.read()
@@ -119,6 +153,39 @@ class LeakTest(unittest.TestCase):
                          report[-6000:])
         self.assertRegex(report, r"ERROR SUMMARY: 0 errors", report[-6000:])
         self.assertEqual(rc, 0, report[-6000:])
+
+    def test_asan(self):
+        """ukd built with ASan, LSan and UBSan (ukd-asan): no leak, no invalid access,
+        no undefined behaviour over life cycles of every kind and a clean shutdown."""
+        prefix = os.path.join(self.dir, "asan")
+        env = {"ASAN_OPTIONS": "detect_leaks=1:abort_on_error=0:exitcode=97:log_path=" + prefix,
+               "UBSAN_OPTIONS": "print_stacktrace=1:halt_on_error=1:log_path=" + prefix}
+        saved = {k: os.environ.get(k) for k in env}
+        real = test_daemon.UKD
+        os.environ.update(env)
+        test_daemon.UKD = UKD_ASAN
+        try:
+            self.ukd.start()
+        finally:
+            test_daemon.UKD = real
+            for k, v in saved.items():
+                if v is None:
+                    os.environ.pop(k)
+                else:
+                    os.environ[k] = v
+        self.upload()
+        n = int(os.environ.get("UKD_LEAK_ASAN_CYCLES", "100"))
+        self.cycles(n, 3, 2)
+        rc = self.ukd.stop()
+        reports = ""
+        for f in sorted(os.listdir(self.dir)):
+            if f.startswith("asan."):
+                with open(os.path.join(self.dir, f), errors="replace") as fh:
+                    reports += fh.read()
+        print("ukd-asan: %d create/remove, 3 boot and 2 stop cycles: exit status %s, "
+              "%d bytes of sanitizer reports" % (n, rc, len(reports)))
+        self.assertEqual(reports, "", reports[-8000:])
+        self.assertEqual(rc, 0)
 
 
 if __name__ == "__main__":
