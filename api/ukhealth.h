@@ -56,6 +56,13 @@
 /* Shutdown deadline bounds (milliseconds). */
 #define HEALTH_DEADLINE_MIN_MS 1u
 #define HEALTH_DEADLINE_MAX_MS 3600000u
+/*
+ * How long an exiting guest waits for a host to connect, when none is and
+ * one is expected (ukd restarting), before it powers off without its exit
+ * frame delivered (milliseconds; the guest's uk.exit-wait=MS, 0: no wait).
+ */
+#define HEALTH_EXIT_WAIT_DEFAULT_MS 60000u
+#define HEALTH_EXIT_WAIT_MAX_MS 600000u
 
 enum health_type {
 	/* guest -> host */
@@ -161,7 +168,11 @@ enum health_exit_reason {
 };
 
 /*
- * exit: the last frame before power-off.
+ * exit: the last frame before power-off. A guest whose host is not
+ * connected (the port's host side closed, as while ukd restarts) waits up
+ * to HEALTH_EXIT_WAIT_DEFAULT_MS for one where a host is expected (one was
+ * connected before, or uk.id= was given), then sends a hello (the new host
+ * has not had one), the panic if any, and this.
  *   u8 status  0..255, the VM's exit status (Linux convention: 128+N for signal N)
  *   u8 reason  enum health_exit_reason
  *   u8 signal  1..64 for HEALTH_EXIT_SIGNAL (and the fault's signal for a panic), else 0

@@ -54,6 +54,7 @@ struct vcon {
 	uint64_t ctrl_pa, rxb_pa, txb_pa;
 	int ctrl_busy, tx_busy; /* a buffer still owned by the device */
 	int rx_posted;		/* the port's receive buffers are with the device */
+	int host_seen;		/* the host side was connected at some time in this run */
 	uint8_t *cur;		/* receive buffer being read */
 	uint32_t cur_len, cur_off;
 	void (*notify)(int event);
@@ -153,6 +154,8 @@ static void ctrl_poll(struct vcon *c)
 			ctrl_send(c, a.reply_msg.id, a.reply_msg.event, a.reply_msg.value);
 		if (a.removed)
 			kprintf("virtio-console: the health port was removed\n");
+		if (a.host_opened)
+			c->host_seen = 1;
 		if (a.host_opened && c->notify)
 			c->notify(VCON_EV_HOST_OPEN);
 	}
@@ -248,6 +251,46 @@ void vcon_set_notify(void (*fn)(int event))
 {
 	if (dev)
 		dev->notify = fn;
+}
+
+int vcon_host_away(int *ever)
+{
+	struct vcon *c = dev;
+
+	*ever = 0;
+	if (port_ready() && !c->ctl.host_open)
+		ctrl_poll(c);
+	if (!port_ready())
+		return 0;
+	*ever = c->host_seen;
+	return !c->ctl.host_open;
+}
+
+/*
+ * Woken by the control queue's interrupt (PORT_OPEN), and at least once a
+ * second whatever happens, so a lost interrupt costs a second, not the wait.
+ */
+#define HOST_WAIT_TICK_NS 1000000000ull
+
+int vcon_wait_host(uint64_t until)
+{
+	struct vcon *c = dev;
+	uint64_t now, tick = time_ns_to_tsc(HOST_WAIT_TICK_NS);
+
+	if (!port_ready())
+		return -1;
+	c->notify = 0; /* the caller decides what to send once the host is back */
+	irq_quiesce();
+	for (;;) {
+		ctrl_poll(c);
+		if (!port_ready())
+			return -1;
+		if (c->ctl.host_open)
+			return 0;
+		if ((now = rdtsc()) >= until)
+			return -1;
+		irq_halt_until(until - now > tick ? now + tick : until);
+	}
 }
 
 static int alloc_page(uint8_t **va, uint64_t *pa)

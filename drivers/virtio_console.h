@@ -48,5 +48,20 @@ int vcon_flush(void);
 size_t vcon_read(uint8_t *buf, size_t len);
 /* fn(event) from the device interrupt (interrupts off, as for every handler). */
 void vcon_set_notify(void (*fn)(int event));
+/*
+ * 1 if the port is there and its host side is not connected now (the
+ * control messages the device has delivered are looked at first), else 0.
+ * *ever: the host side was connected at some time in this run (so a
+ * listener went away and may come back: ukd restarting, QEMU reconnecting),
+ * unlike a port nobody listens to (a null chardev).
+ */
+int vcon_host_away(int *ever);
+/*
+ * For the exit path only: halts the vCPU until the host side of the port
+ * connects or the TSC reaches `until`. Calls irq_quiesce() first, so from
+ * then on interrupts only end the halt (no handler runs, none ever again).
+ * 0 once connected, -1 at `until` or if the port went away.
+ */
+int vcon_wait_host(uint64_t until);
 
 #endif

@@ -13,6 +13,7 @@
 
 #define MSR_APIC_BASE 0x1b
 #define REG_EOI 0x0b0
+#define REG_ISR 0x100 /* 8 registers of 32 vectors each, 16 bytes apart */
 #define REG_SVR 0x0f0
 #define REG_LVT_TIMER 0x320
 #define REG_TIMER_INIT 0x380
@@ -65,6 +66,20 @@ void apic_init(void)
 void apic_eoi(void)
 {
 	wr(REG_EOI, 0);
+}
+
+void apic_eoi_all(void)
+{
+	/* Each EOI ends the highest-priority vector in service: at most 256 of them. */
+	for (int n = 0; n < 256; n++) {
+		int any = 0;
+
+		for (uint32_t i = 0; i < 8; i++)
+			any |= rd(REG_ISR + i * 0x10) != 0;
+		if (!any)
+			return;
+		apic_eoi();
+	}
 }
 
 void apic_timer_fired(void)

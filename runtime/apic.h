@@ -14,6 +14,12 @@
 void apic_init(void);
 void apic_eoi(void);
 /*
+ * Ends every interrupt in service (the exit path may begin inside a
+ * handler, whose vector would block every one of lower priority, the
+ * timer's included, until its end-of-interrupt).
+ */
+void apic_eoi_all(void);
+/*
  * Fires APIC_TIMER_VECTOR once when the TSC reaches `tsc` (0 disarms). Uses
  * the TSC-deadline mode where the CPU has it (one MSR write, no conversion),
  * else the one-shot count-down, which may fire early for far deadlines: the

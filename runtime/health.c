@@ -46,9 +46,10 @@ static char inst_id[HEALTH_ID_MAX + 1];
 static uint8_t digest[HEALTH_DIGEST_SIZE];
 static uint32_t interval_ms = HEALTH_INTERVAL_DEFAULT_MS;
 static int ready_port = -1; /* -1: any port */
+static uint32_t exit_wait_ms = HEALTH_EXIT_WAIT_DEFAULT_MS;
 
 /* State. */
-static int hello_sent, hello_lost, ready, listened, exit_sig, oom, deadline_hit;
+static int hello_sent, hello_lost, ready, listened, exit_sig, oom, deadline_hit, exit_waited;
 /* The last readiness frame did not leave (device busy, host away): the next beat sends it. */
 static int readiness_lost;
 static char not_ready_reason[HEALTH_REASON_MAX + 1];
@@ -504,6 +505,8 @@ int health_option(const char *w)
 		      (v && v < HEALTH_INTERVAL_MIN_MS) || ((interval_ms = v), 0);
 	else if (!strncmp(w, "uk.port=", 8))
 		bad = parse_u32(w + 8, 65535, &v) || ((ready_port = (int)v), 0);
+	else if (!strncmp(w, "uk.exit-wait=", 13))
+		bad = parse_u32(w + 13, HEALTH_EXIT_WAIT_MAX_MS, &exit_wait_ms);
 	else
 		return 0;
 	if (bad)
@@ -596,6 +599,38 @@ void health_note_oom(void)
 	oom = 1;
 }
 
+/*
+ * The exit record (panic, exit frame) must reach a host to count. When no
+ * host is connected (ukd killed or restarting: QEMU drops what the port
+ * carries meanwhile, and reconnects every second), the exit waits for one,
+ * halted, up to exit_wait_ms; it gets a hello first (health_exit). Only
+ * where a host is expected: one was connected earlier in this run, or ukd
+ * started the guest (uk.id=; a ukd that died before the guest set the port
+ * up leaves no other trace). A port nobody listens to (a null chardev, a
+ * setup without ukd) does not hold the exit up.
+ */
+void health_exit_wait(void)
+{
+	uint64_t t0, ms;
+	int back, ever;
+
+	if (!enabled || exiting || exit_waited || !exit_wait_ms || choose() || !tp->host_away ||
+	    !tp->host_away(&ever) || (!ever && !inst_id[0]))
+		return;
+	exit_waited = 1;
+	kprintf("runtime: exiting while the host is away; waiting up to %u ms for it\n",
+		exit_wait_ms);
+	t0 = rdtsc();
+	back = tp->wait_host(t0 + time_ns_to_tsc(exit_wait_ms * 1000000ull)) == 0;
+	ms = time_tsc_to_ns(rdtsc() - t0) / 1000000;
+	if (back) {
+		hello_lost = 1; /* the hello went to the host that left */
+		kprintf("runtime: the host is back after %lu ms\n", (unsigned long)ms);
+	} else {
+		kprintf("runtime: no host after %lu ms; exiting without it\n", (unsigned long)ms);
+	}
+}
+
 void health_exit(int status)
 {
 	struct health_exit *e = &out_msg.u.exit;
@@ -604,7 +639,7 @@ void health_exit(int status)
 	if (!enabled || exiting)
 		return;
 	exiting = 1;
-	if (!hello_sent)
+	if (!hello_sent || hello_lost)
 		send_hello();
 	if (panicking)
 		send(&panic_msg);

@@ -14,7 +14,8 @@
  *
  * Command-line options (all optional): uk.id=ID (instance id, echoed in the
  * hello), uk.image=SHA256HEX (image digest, echoed), uk.heartbeat=MS,
- * uk.port=N (readiness port; default: the manifest's port=, else any listen).
+ * uk.port=N (readiness port; default: the manifest's port=, else any listen),
+ * uk.exit-wait=MS (how long an exit waits for a host that went away).
  *
  * /dev/health accepts one command per write (text, at most 256 bytes, a
  * trailing newline allowed): "ready", "not-ready [REASON]",
@@ -52,6 +53,14 @@ void health_panic_frame(uint64_t addr, const char *symbol, uint64_t offset, int 
 /* How the process ends, before proc_exit: killed by a signal; out of memory. */
 void health_note_signal(int sig);
 void health_note_oom(void);
+/*
+ * From proc_exit, first: if no host is connected where one is expected (it
+ * was earlier, or ukd started the guest: uk.id=), as while ukd restarts,
+ * waits for one, halted, at most uk.exit-wait=MS (default
+ * HEALTH_EXIT_WAIT_DEFAULT_MS, 0: no wait), so that the exit frame reaches
+ * it. From then on interrupts only wake the vCPU.
+ */
+void health_exit_wait(void);
 /* From proc_exit: sends what is pending (hello, panic) and the exit frame, flushed. */
 void health_exit(int status);
 

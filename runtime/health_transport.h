@@ -33,6 +33,14 @@ struct health_transport {
 	 * for them at idle entry and at each heartbeat.
 	 */
 	void (*set_notify)(void (*fn)(int event));
+	/*
+	 * Optional, for a transport that knows whether the host listens: 1 if
+	 * no host is connected now (*ever: one was, earlier in this run: a
+	 * restarting ukd); then wait_host halts (the exit path only:
+	 * irq_quiesce) until one is connected (0) or the TSC reaches until (-1).
+	 */
+	int (*host_away)(int *ever);
+	int (*wait_host)(uint64_t until);
 };
 
 /* A virtio-console port named org.ukd.health.0, interrupt-driven. */

@@ -26,4 +26,6 @@ const struct health_transport health_virtio = {
 	.flush = virtio_flush,
 	.read = vcon_read,
 	.set_notify = vcon_set_notify,
+	.host_away = vcon_host_away,
+	.wait_host = vcon_wait_host,
 };

@@ -12,6 +12,7 @@ static struct {
 	void *arg;
 } handlers[LAST + 1];
 static unsigned next = FIRST;
+static int quiet;
 
 int irq_alloc(void (*fn)(void *arg), void *arg)
 {
@@ -29,4 +30,22 @@ int irq_dispatch(unsigned vector)
 	handlers[vector].fn(handlers[vector].arg);
 	apic_eoi();
 	return 1;
+}
+
+void irq_quiesce(void)
+{
+	quiet = 1;
+	apic_eoi_all();
+}
+
+int irq_quiesced(void)
+{
+	return quiet;
+}
+
+void irq_halt_until(uint64_t tsc)
+{
+	apic_timer_arm_at(tsc);
+	/* sti;hlt is atomic: an interrupt between them still ends the hlt. */
+	__asm__ volatile("sti; hlt; cli" ::: "memory");
 }

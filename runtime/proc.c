@@ -27,6 +27,8 @@ void proc_exit(int status)
 	syscall_report_unknown();
 	if (proc.debug_boot)
 		random_report();
+	/* Before the console line: when the host is away, both would be lost. */
+	health_exit_wait();
 	kprintf("exit status %d\n", status & 0xff);
 	health_exit(status & 0xff);
 	power_off(status & 0xff);

@@ -35,6 +35,13 @@ void trap_handler(struct trapframe *tf)
 	}
 	if (tf->vector < 32)
 		crash_exception(tf); /* returns only when a signal handler takes over */
+	if (irq_quiesced()) { /* the exit path halts for a while: an interrupt only wakes it */
+		if (tf->vector == APIC_TIMER_VECTOR)
+			apic_timer_fired();
+		if (tf->vector != APIC_SPURIOUS_VECTOR)
+			apic_eoi();
+		return;
+	}
 	if (tf->vector == APIC_TIMER_VECTOR) {
 		apic_timer_fired();
 		apic_eoi();

@@ -358,21 +358,12 @@ static void consolelog_peer(struct consolelog_inst *ci, uv_os_fd_t fd, int save)
 	}
 }
 
-static void consolelog_connected(uv_stream_t *server, int status)
+/* A connection just accepted (c->pipe open) becomes the instance's console. */
+static void consolelog_attach(struct consolelog_inst *ci, struct consolelog_client *c)
 {
-	struct consolelog_inst *ci = server->data;
-	struct consolelog_client *c;
 	uv_os_fd_t fd;
 	int ret;
 
-	if (status < 0 || !(c = calloc(1, sizeof(*c))))
-		return;
-	uv_pipe_init(ci->d->loop, &c->pipe, 0);
-	c->pipe.data = c;
-	if (uv_accept(server, (uv_stream_t *)&c->pipe) < 0) {
-		uv_close((uv_handle_t *)&c->pipe, consolelog_client_closed);
-		return;
-	}
 	if (uv_fileno((uv_handle_t *)&c->pipe, &fd) == 0)
 		consolelog_peer(ci, fd, 1);
 	/* A new connection replaces the old one (QEMU reconnected). */
@@ -386,6 +377,52 @@ static void consolelog_connected(uv_stream_t *server, int status)
 		return;
 	}
 	log_debug("instance %s: console channel connected", ci->id);
+}
+
+static void consolelog_connected(uv_stream_t *server, int status)
+{
+	struct consolelog_inst *ci = server->data;
+	struct consolelog_client *c;
+
+	if (status < 0 || !(c = calloc(1, sizeof(*c))))
+		return;
+	uv_pipe_init(ci->d->loop, &c->pipe, 0);
+	c->pipe.data = c;
+	if (uv_accept(server, (uv_stream_t *)&c->pipe) < 0) {
+		uv_close((uv_handle_t *)&c->pipe, consolelog_client_closed);
+		return;
+	}
+	consolelog_attach(ci, c);
+}
+
+/*
+ * Takes a connection still waiting in the listen queue, without the loop
+ * (as health.c does): a guest that ends just after QEMU reconnected wrote
+ * its last lines, "exit status N" among them, on that connection. 1 if one
+ * was taken.
+ */
+static int consolelog_accept_pending(struct consolelog_inst *ci)
+{
+	struct consolelog_client *c;
+	uv_os_fd_t sfd;
+	int fd;
+
+	if (!ci->listening || uv_fileno((uv_handle_t *)&ci->server, &sfd) < 0 ||
+	    (fd = accept4(sfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC)) < 0)
+		return 0;
+	if (!(c = calloc(1, sizeof(*c)))) {
+		close(fd);
+		return 0;
+	}
+	uv_pipe_init(ci->d->loop, &c->pipe, 0);
+	c->pipe.data = c;
+	if (uv_pipe_open(&c->pipe, fd) < 0) {
+		close(fd);
+		uv_close((uv_handle_t *)&c->pipe, consolelog_client_closed);
+		return 0;
+	}
+	consolelog_attach(ci, c);
+	return 1;
 }
 
 /* --- watches --- */
@@ -480,12 +517,15 @@ static void consolelog_drain(struct consolelog_inst *ci)
 	uv_os_fd_t fd;
 	ssize_t n;
 
-	while (ci->client && total < CONSOLELOG_DRAIN_MAX &&
-	       uv_fileno((uv_handle_t *)&ci->client->pipe, &fd) == 0 &&
-	       (n = recv(fd, consolelog_buf, sizeof(consolelog_buf), MSG_DONTWAIT)) > 0) {
-		consolelog_write(ci, consolelog_buf, (size_t)n);
-		total += (size_t)n;
-	}
+	/* The connection in use first: a newer one replaces it. */
+	do
+		while (ci->client && total < CONSOLELOG_DRAIN_MAX &&
+		       uv_fileno((uv_handle_t *)&ci->client->pipe, &fd) == 0 &&
+		       (n = recv(fd, consolelog_buf, sizeof(consolelog_buf), MSG_DONTWAIT)) > 0) {
+			consolelog_write(ci, consolelog_buf, (size_t)n);
+			total += (size_t)n;
+		}
+	while (total < CONSOLELOG_DRAIN_MAX && consolelog_accept_pending(ci));
 }
 
 void consolelog_unwatch(struct daemon *d, const char *id)

@@ -35,7 +35,9 @@
  * The price: while no ukd listens (it was killed or is restarting), QEMU
  * drops what the guest writes to COM1 instead of blocking it; QEMU
  * reconnects within a second of the next ukd's listening, and the log goes
- * on from there (adoption). Domains of older ukds (<serial type='file'>)
+ * on from there (adoption). A guest that exits meanwhile holds its exit
+ * until the health channel's host is back (runtime/health.h), then prints
+ * its "exit status N" line. Domains of older ukds (<serial type='file'>)
  * keep writing console.log through virtlogd; their logs read as before.
  *
  * Everything runs on the daemon's loop thread.

@@ -490,21 +490,12 @@ static void health_peer_save(struct health_inst *hi, uv_os_fd_t fd)
 	}
 }
 
-static void health_connected(uv_stream_t *server, int status)
+/* A connection just accepted (c->pipe open) becomes the instance's channel. */
+static void health_attach(struct health_inst *hi, struct health_client *c)
 {
-	struct health_inst *hi = server->data;
-	struct health_client *c;
 	uv_os_fd_t fd;
 	int ret;
 
-	if (status < 0 || !(c = calloc(1, sizeof(*c))))
-		return;
-	uv_pipe_init(hi->d->loop, &c->pipe, 0);
-	c->pipe.data = c;
-	if (uv_accept(server, (uv_stream_t *)&c->pipe) < 0) {
-		uv_close((uv_handle_t *)&c->pipe, health_client_closed);
-		return;
-	}
 	if (hi->protocol_closed) { /* it broke the protocol: no second chance this run */
 		uv_close((uv_handle_t *)&c->pipe, health_client_closed);
 		return;
@@ -531,6 +522,52 @@ static void health_connected(uv_stream_t *server, int status)
 
 		health_send(hi, &m);
 	}
+}
+
+static void health_connected(uv_stream_t *server, int status)
+{
+	struct health_inst *hi = server->data;
+	struct health_client *c;
+
+	if (status < 0 || !(c = calloc(1, sizeof(*c))))
+		return;
+	uv_pipe_init(hi->d->loop, &c->pipe, 0);
+	c->pipe.data = c;
+	if (uv_accept(server, (uv_stream_t *)&c->pipe) < 0) {
+		uv_close((uv_handle_t *)&c->pipe, health_client_closed);
+		return;
+	}
+	health_attach(hi, c);
+}
+
+/*
+ * Takes a connection still waiting in the listen queue, without the loop:
+ * a guest that exits just after QEMU reconnected (it held its exit frame
+ * for the new ukd, runtime/health.h) may end before the loop has turned to
+ * accept, and its frame waits on that connection. 1 if one was taken.
+ */
+static int health_accept_pending(struct health_inst *hi)
+{
+	struct health_client *c;
+	uv_os_fd_t sfd;
+	int fd;
+
+	if (!hi->listening || uv_fileno((uv_handle_t *)&hi->server, &sfd) < 0 ||
+	    (fd = accept4(sfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC)) < 0)
+		return 0;
+	if (!(c = calloc(1, sizeof(*c)))) {
+		close(fd);
+		return 0;
+	}
+	uv_pipe_init(hi->d->loop, &c->pipe, 0);
+	c->pipe.data = c;
+	if (uv_pipe_open(&c->pipe, fd) < 0) {
+		close(fd);
+		uv_close((uv_handle_t *)&c->pipe, health_client_closed);
+		return 0;
+	}
+	health_attach(hi, c);
+	return 1;
 }
 
 /* Liveness: heartbeats stopped arriving for `missed` intervals. */
@@ -629,9 +666,12 @@ static void health_drain(struct health_inst *hi)
 	ssize_t n;
 
 	hi->draining = 1;
-	while (hi->client && uv_fileno((uv_handle_t *)&hi->client->pipe, &fd) == 0 &&
-	       (n = recv(fd, hi->rbuf, sizeof(hi->rbuf), MSG_DONTWAIT)) > 0)
-		health_consume(hi, hi->rbuf, (size_t)n);
+	/* The connection in use first: a newer one replaces it. */
+	do
+		while (hi->client && uv_fileno((uv_handle_t *)&hi->client->pipe, &fd) == 0 &&
+		       (n = recv(fd, hi->rbuf, sizeof(hi->rbuf), MSG_DONTWAIT)) > 0)
+			health_consume(hi, hi->rbuf, (size_t)n);
+	while (health_accept_pending(hi));
 	hi->draining = 0;
 }
 

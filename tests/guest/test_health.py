@@ -184,6 +184,13 @@ def app_img():
     return os.path.join(TEST_IMAGES, "health_app.img")
 
 
+def cpu_seconds(pid):
+    """User + system CPU time of a process so far (/proc/PID/stat)."""
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 class Health(unittest.TestCase):
     TRANSPORT = "com2"
 
@@ -396,6 +403,110 @@ class HealthVirtio(Health):
         out = proc.communicate(timeout=30)[0].decode("utf-8", "replace")
         print(out)
         self.assertIn("(host not connected yet)", out)
+
+    def reconnecting_guest(self, append):
+        """A guest whose health port is a reconnect=1 client of a socket we listen on
+        (as under ukd); returns (qemu, listening socket, its path, first connection)."""
+        d = tempfile.TemporaryDirectory(prefix="u", dir="/tmp")  # short: see above
+        self.addCleanup(d.cleanup)
+        path = os.path.join(d.name, "h.sock")
+        srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        srv.bind(path)
+        srv.listen(1)
+        argv = guest.qemu_argv(app_img(), append)
+        argv += ["-device", "virtio-serial-pci",
+                 "-chardev", "socket,id=health,path=%s,reconnect=1" % path,
+                 "-device", "virtserialport,chardev=health,name=" + guest.HEALTH_PORT_NAME]
+        proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                stderr=subprocess.STDOUT)
+        self.addCleanup(proc.stdout.close)
+        self.addCleanup(lambda: proc.poll() is None and (proc.kill(), proc.wait()))
+        srv.settimeout(30)
+        conn, _ = srv.accept()
+        return proc, srv, path, conn
+
+    @staticmethod
+    def reader(conn):
+        g = Guest.__new__(Guest)  # the reader half of Guest on this connection
+        g.conn, g.buf, g.msgs, g.eof, g.t0 = conn, b"", [], False, time.monotonic()
+        return g
+
+    def host_away_then_back(self, mode, away):
+        """The host closes the channel after the hello (as a killed ukd), the app ends
+        meanwhile (mode: "ready" exits 0 after 2 s, "later" crashes after 2 s), and
+        after `away` seconds a host listens again. Returns (frames the new host got,
+        console, QEMU's CPU seconds while the guest waited)."""
+        proc, srv, path, conn = self.reconnecting_guest(
+            "uk.id=%s -- %s" % (INSTANCE, "ready" if mode == "ready" else "later 2000"))
+        g = self.reader(conn)
+        g.wait_for(HELLO, timeout=30)
+        conn.close()
+        srv.close()
+        os.unlink(path)  # QEMU's reconnects fail meanwhile, as with no ukd listening
+        time.sleep(2.5)  # the app has ended by now; its exit waits
+        cpu0 = cpu_seconds(proc.pid)
+        time.sleep(away - 2.5)
+        cpu = cpu_seconds(proc.pid) - cpu0
+        self.assertIsNone(proc.poll(), "the guest waits for its host")
+        srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.addCleanup(srv.close)
+        srv.bind(path)
+        srv.listen(1)
+        srv.settimeout(10)
+        t0 = time.monotonic()
+        conn, _ = srv.accept()
+        self.addCleanup(conn.close)
+        g = self.reader(conn)
+        g.wait_for(EXIT, timeout=10)
+        took = time.monotonic() - t0
+        out = proc.communicate(timeout=30)[0].decode("utf-8", "replace").replace("\r", "")
+        g.pump(1)
+        print(out)
+        print("exit frame %.0f ms after the host listened again; QEMU used %.2f s of CPU "
+              "in %.1f s of waiting" % (took * 1000, cpu, away - 2.5))
+        self.assertLess(took, 3, "within QEMU's reconnect period (1 s), loaded host allowed")
+        self.assertLess(cpu, 0.25 * (away - 2.5), "halted while it waits, not spinning")
+        self.assertIn("runtime: exiting while the host is away; waiting up to 60000 ms", out)
+        self.assertRegex(out, r"runtime: the host is back after \d+ ms\n")
+        return [m for _, m in g.msgs], out
+
+    def test_exit_waits_for_host_that_went_away(self):
+        # As when ukd is killed and restarted: the exit (exit_group) waits, halted,
+        # for the next host, which gets a hello (it had none) and then the exit frame.
+        msgs, out = self.host_away_then_back("ready", 5)
+        self.assertEqual([m["type"] for m in msgs], [HELLO, EXIT])
+        self.assertEqual(msgs[0]["instance_id"], INSTANCE)
+        self.assertEqual((msgs[1]["status"], msgs[1]["reason"]), (0, "normal"))
+        self.assertIn("exit status 0\n", out)
+
+    def test_crash_waits_for_host_that_went_away(self):
+        # The same from the crash path (a trap handler, not a system call): the panic
+        # report is held too.
+        msgs, out = self.host_away_then_back("later", 5)
+        self.assertEqual([m["type"] for m in msgs], [HELLO, PANIC, EXIT])
+        self.assertIn("page fault", msgs[1]["reason"])
+        self.assertEqual((msgs[2]["status"], msgs[2]["reason"]), (139, "panic"))
+
+    def test_exit_wait_is_bounded(self):
+        # No host comes back: the guest powers off after uk.exit-wait=MS all the same.
+        # A guest whose host never connected (a null chardev) does not wait at all.
+        proc, srv, path, conn = self.reconnecting_guest(
+            "uk.exit-wait=1500 uk.id=%s -- ready" % INSTANCE)
+        self.reader(conn).wait_for(HELLO, timeout=30)
+        conn.close()
+        srv.close()
+        os.unlink(path)
+        t0 = time.monotonic()
+        out = proc.communicate(timeout=30)[0].decode("utf-8", "replace").replace("\r", "")
+        print(out)
+        print("QEMU ended %.1f s after the host left (app: 2 s, wait: 1.5 s)"
+              % (time.monotonic() - t0))
+        self.assertIn("waiting up to 1500 ms", out)
+        self.assertRegex(out, r"runtime: no host after 1[5-9]\d\d ms; exiting without it\n")
+        self.assertIn("exit status 0\n", out)
+        r = guest.boot(app_img(), "-- ready", extra=guest.health_virtio(None))
+        self.assertEqual(r.status, 0, r)
+        self.assertNotIn("waiting up to", r.output)
 
     def test_frames_from_host_split_and_batched(self):
         # Host bytes arrive in whatever pieces the socket makes: a ping split

@@ -2,6 +2,7 @@
  * health_app.c: a guest test application for the health agent (test_health.py).
  *   health_app ready    declares itself ready and sets metrics, then idles 2 s
  *   health_app null     dereferences NULL in crash_here()
+ *   health_app later N  sleeps N ms, then dereferences NULL (a crash at a moment the test chose)
  *   health_app term     runs a SIGTERM handler, then exits 0
  *   health_app ignore   ignores SIGTERM and sleeps
  *   health_app spin     runs a SIGTERM handler, busy in a loop until it has run, then exits 0
@@ -10,6 +11,7 @@
  */
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -53,6 +55,11 @@ int main(int argc, char **argv)
 	}
 	if (!strcmp(mode, "null")) {
 		printf("health_app: dereferencing NULL\n");
+		return crash_here(NULL);
+	}
+	if (!strcmp(mode, "later") && argc > 2) {
+		printf("health_app: crashing in %s ms\n", argv[2]);
+		nap(atol(argv[2]));
 		return crash_here(NULL);
 	}
 	if (!strcmp(mode, "term") || !strcmp(mode, "ignore")) {
