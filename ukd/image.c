@@ -3,6 +3,7 @@
 #include "image.h"
 
 #include <errno.h>
+#include <dirent.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <nettle/sha2.h>
@@ -77,6 +78,42 @@ int image_remove(const char *root, const char *id)
 	if (unlink(path) < 0 && errno != ENOENT)
 		return -errno;
 	return 0;
+}
+
+void image_sweep(const char *root, struct store *st)
+{
+	char dir[PATH_MAX], path[PATH_MAX], ref[8 + STORE_IMAGE_ID_LEN];
+	struct store_image img;
+	struct dirent *e;
+	DIR *d;
+	int ret;
+
+	util_pathf(dir, sizeof(dir), "%s/images/sha256", root);
+	if (!(d = opendir(dir)))
+		return;
+	while ((e = readdir(d))) {
+		size_t len = strlen(e->d_name);
+
+		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+			continue;
+		if (len == STORE_IMAGE_ID_LEN + 4 && util_is_hex(e->d_name, STORE_IMAGE_ID_LEN) &&
+		    !strcmp(e->d_name + STORE_IMAGE_ID_LEN, ".img")) {
+			snprintf(ref, sizeof(ref), "sha256:%.*s", STORE_IMAGE_ID_LEN, e->d_name);
+			ret = store_image_find(st, ref, &img);
+			/* Kept unless the store says for sure that no row holds it. */
+			if (ret != -ENOENT)
+				continue;
+		}
+		util_pathf(path, sizeof(path), "%s/%s", dir, e->d_name);
+		if (unlink(path) < 0)
+			log_warn("image file %s belongs to no image; cannot remove it: %s", path,
+				 strerror(errno));
+		else
+			log_info("image file %s belongs to no image (an upload or delete cut "
+				 "short); removed",
+				 path);
+	}
+	closedir(d);
 }
 
 static int image_write_file(const char *path, const void *data, size_t len)
