@@ -82,11 +82,11 @@ int image_remove(const char *root, const char *id)
 
 void image_sweep(const char *root, struct store *st)
 {
-	char dir[PATH_MAX], path[PATH_MAX], ref[8 + STORE_IMAGE_ID_LEN];
+	char dir[PATH_MAX], path[PATH_MAX], hex[STORE_IMAGE_ID_LEN + 1],
+		ref[8 + STORE_IMAGE_ID_LEN];
 	struct store_image img;
 	struct dirent *e;
 	DIR *d;
-	int ret;
 
 	util_pathf(dir, sizeof(dir), "%s/images/sha256", root);
 	if (!(d = opendir(dir)))
@@ -96,12 +96,14 @@ void image_sweep(const char *root, struct store *st)
 
 		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
 			continue;
-		if (len == STORE_IMAGE_ID_LEN + 4 && util_is_hex(e->d_name, STORE_IMAGE_ID_LEN) &&
+		if (len == STORE_IMAGE_ID_LEN + 4 &&
 		    !strcmp(e->d_name + STORE_IMAGE_ID_LEN, ".img")) {
-			snprintf(ref, sizeof(ref), "sha256:%.*s", STORE_IMAGE_ID_LEN, e->d_name);
-			ret = store_image_find(st, ref, &img);
+			memcpy(hex, e->d_name, STORE_IMAGE_ID_LEN);
+			hex[STORE_IMAGE_ID_LEN] = 0;
+			snprintf(ref, sizeof(ref), "sha256:%s", hex);
 			/* Kept unless the store says for sure that no row holds it. */
-			if (ret != -ENOENT)
+			if (util_is_hex(hex, STORE_IMAGE_ID_LEN) &&
+			    store_image_find(st, ref, &img) != -ENOENT)
 				continue;
 		}
 		util_pathf(path, sizeof(path), "%s/%s", dir, e->d_name);

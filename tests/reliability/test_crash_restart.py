@@ -189,6 +189,23 @@ class CrashRestartTest(unittest.TestCase):
         self.assertEqual(os.listdir(os.path.join(self.root, "tmp")), [],
                          "build directories left in tmp")
 
+    def test_orphaned_image_files_removed(self):
+        """What a killed upload or image delete leaves in images/sha256 (a file no row
+        holds, a partial file) is gone after a restart; stored images keep theirs."""
+        self.ukd.start()
+        r = self.ukd.request("POST", "/v1/images?name=exit3", exit_ctx(1),
+                             {"Content-Type": "application/x-tar"})
+        self.assertEqual(r.status, 201, r)
+        kept = r.json["id"][7:] + ".img"
+        self.ukd.stop(signal.SIGKILL)
+        store = os.path.join(self.root, "images", "sha256")
+        for f in ("%064x.img" % 1, kept + ".tmp-x1y2z3"):
+            with open(os.path.join(store, f), "wb") as out:
+                out.write(b"\x7fELF")
+        self.ukd.start()
+        self.assertEqual(os.listdir(store), [kept])
+        self.use_image(kept[:64])
+
     def use_image(self, img_id):
         """An instance of the image runs the program to its exit status, then goes."""
         r = self.ukd.request("POST", "/v1/instances", {"image": "sha256:" + img_id,
