@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "api.h"
+#include "build.h"
 #include "check.h"
 #include "health.h"
 #include "http.h"
@@ -262,7 +263,8 @@ static int daemon_dirs(const struct daemon_cfg *cfg)
 }
 
 /*
- * Empties ROOT/tmp: build directories a killed ukd left. Only once the lock
+ * Empties ROOT/tmp: build directories a killed ukd left, and the compilers
+ * still working in them. Only once the lock
  * is held: a second ukd started on the same root (refused by the lock) must
  * not take the build directories of the one that runs.
  */
@@ -272,6 +274,9 @@ static int daemon_tmp(const struct daemon_cfg *cfg)
 	int ret;
 
 	snprintf(path, sizeof(path), "%s/tmp", cfg->root);
+	if ((ret = build_end_orphans(path)) > 0)
+		log_info("killed %d build process(es) that a killed ukd left running in %s", ret,
+			 path);
 	if ((ret = util_rmtree(path)) < 0)
 		log_warn("cannot empty %s: %s", path, strerror(-ret));
 	if ((ret = util_mkdir(path, 0700)) < 0) {

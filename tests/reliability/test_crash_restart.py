@@ -206,6 +206,48 @@ class CrashRestartTest(unittest.TestCase):
         self.assertEqual(os.listdir(store), [kept])
         self.use_image(kept[:64])
 
+    def builders(self):
+        """The processes working under ukd's tmp (compilers of a build)."""
+        tmp, found = os.path.join(self.root, "tmp"), []
+        for pid in filter(str.isdigit, os.listdir("/proc")):
+            try:
+                cwd = os.readlink("/proc/%s/cwd" % pid)
+            except OSError:
+                continue
+            if cwd == tmp or cwd.startswith(tmp + "/"):
+                found.append(int(pid))
+        return found
+
+    def test_killed_build_leaves_no_compiler(self):
+        """ukd killed mid-build: its compiler (in a process group of its own, beyond the
+        killed ukd's time limit) does not outlive the next ukd's start."""
+        self.ukd.start()
+        # A source that takes the compiler many seconds: it is still at work at the kill.
+        slow = "\n".join("int f%d(int x){int s=0;for(int i=0;i<x;i++)s+=i*%d^(s>>3);return s;}"
+                         % (i, i) for i in range(2000)) + "\nint main(void){return f1(3)&1;}\n"
+        ctx = tar_of([("uk.json", json.dumps({"name": "slow", "sources": ["slow.c"],
+                                               "mem": 16}).encode()),
+                      ("slow.c", slow.encode())])
+
+        def upload():
+            try:
+                self.ukd.request("POST", "/v1/images", ctx,
+                                 {"Content-Type": "application/x-tar"}, timeout=60)
+            except OSError:
+                pass  # ukd is killed meanwhile
+
+        threading.Thread(target=upload, daemon=True).start()
+        deadline = time.monotonic() + 20
+        while not self.builders() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        time.sleep(0.3)
+        self.ukd.stop(signal.SIGKILL)
+        left = self.builders()
+        self.assertTrue(left, "no compiler at work under tmp when ukd was killed")
+        self.ukd.start()
+        self.assertEqual(self.builders(), [], "a compiler outlived the killed ukd")
+        self.assertEqual(os.listdir(os.path.join(self.root, "tmp")), [])
+
     def use_image(self, img_id):
         """An instance of the image runs the program to its exit status, then goes."""
         r = self.ukd.request("POST", "/v1/instances", {"image": "sha256:" + img_id,
@@ -234,7 +276,7 @@ class CrashRestartTest(unittest.TestCase):
         upload_s = time.monotonic() - t  # how long a build takes here: kill points inside
         self.assertEqual(r.status, 201, r)
         spin_id = r.json["id"][7:]
-        acked, ops, seq, nacked = {}, {}, 0, 0
+        acked, ops, acks, seq = {}, {}, {}, 0
         acked_images, acked_names, uploads, used = {}, {}, {}, 0
         t0 = time.monotonic()
         for point in range(POINTS):
@@ -250,7 +292,7 @@ class CrashRestartTest(unittest.TestCase):
             choices += ["remove"] * bool(removable) + ["kill"] * bool(live and DESTROYS)
             choices += ["start"] * bool(idle and len(live) < MAX_LIVE)
             choices += ["stop"] * bool(live)
-            choices += ["upload"] * (2 if len(images) < 5 else 1) + ["rmi"] * bool(images)
+            choices += ["upload"] + ["rmi"] * (2 if len(images) > 2 else len(images) > 0)
             op = rnd.choice(choices)
             name = None
             if op == "create":
@@ -291,14 +333,14 @@ class CrashRestartTest(unittest.TestCase):
             # Fast operations (a create without start, a remove) take tens of ms; a
             # build takes about upload_s, a graceful stop up to STOP_T.
             x = rnd.random()
-            slow = {"upload": upload_s, "stop": STOP_T}.get(op, 2.5)
+            slow = {"upload": upload_s, "stop": STOP_T + 0.5}.get(op, 2.5)
             delay = (rnd.uniform(0, 0.02) if x < 0.3 else rnd.uniform(0, slow) if x < 0.85
                      else rnd.uniform(slow, slow * 1.3))
             reply = self.request_then_kill(*req, delay)
             status = reply.status if reply is not None else None
-            ops[op] = ops.get(op, 0) + 1
             ok = status is not None and 200 <= status < 300
-            nacked += ok
+            ops[op] = ops.get(op, 0) + 1
+            acks[op] = acks.get(op, 0) + ok
             if op == "upload":
                 if ok:
                     img_id = reply.json["id"][7:]
@@ -355,10 +397,11 @@ class CrashRestartTest(unittest.TestCase):
                 used += 1
                 if used % USE_EVERY == 1:
                     self.use_image(img_id)
-        print("%d kills in %.0f s; operations %s; %d acknowledged before the kill; "
+        print("%d kills in %.0f s; operations (acknowledged before the kill/all) %s; "
               "build %.1f s; %d uploads booted" %
-              (POINTS, time.monotonic() - t0, ops, nacked, upload_s,
-               (used + USE_EVERY - 1) // USE_EVERY))
+              (POINTS, time.monotonic() - t0,
+               ", ".join("%s %d/%d" % (o, acks[o], n) for o, n in sorted(ops.items())),
+               upload_s, (used + USE_EVERY - 1) // USE_EVERY))
 
 
 if __name__ == "__main__":
