@@ -188,6 +188,7 @@ class CrashRestartTest(unittest.TestCase):
         self.assertEqual(os.listdir(os.path.join(self.root, "images")), ["sha256"])
         self.assertEqual(os.listdir(os.path.join(self.root, "tmp")), [],
                          "build directories left in tmp")
+        self.assertEqual(self.builders(), [], "a compiler outlived the killed ukd")
 
     def test_orphaned_image_files_removed(self):
         """What a killed upload or image delete leaves in images/sha256 (a file no row
