@@ -123,12 +123,15 @@ class CrashRestartTest(unittest.TestCase):
             time.sleep(0.2)
 
     def request_then_kill(self, method, path, body, headers, delay):
-        """Sends a request, SIGKILLs ukd after delay s; returns the answer or None."""
+        """Sends a request, SIGKILLs ukd after delay s; returns the answer (or None) and how
+        long it took."""
         result = {}
 
         def send():
+            t = time.monotonic()
             try:
                 result["r"] = self.ukd.request(method, path, body, headers, timeout=60)
+                result["s"] = time.monotonic() - t
             except OSError as e:
                 result["e"] = e
 
@@ -137,7 +140,7 @@ class CrashRestartTest(unittest.TestCase):
         time.sleep(delay)
         self.ukd.stop(signal.SIGKILL)
         t.join(60)
-        return result.get("r")
+        return result.get("r"), result.get("s")
 
     def check(self, insts, acked, before, acked_images, acked_names):
         by_name = {}
@@ -277,7 +280,7 @@ class CrashRestartTest(unittest.TestCase):
         upload_s = time.monotonic() - t  # how long a build takes here: kill points inside
         self.assertEqual(r.status, 201, r)
         spin_id = r.json["id"][7:]
-        acked, ops, acks, seq = {}, {}, {}, 0
+        acked, ops, acks, seq, took = {}, {}, {}, 0, {}
         acked_images, acked_names, uploads, used = {}, {}, {}, 0
         t0 = time.monotonic()
         for point in range(POINTS):
@@ -332,12 +335,16 @@ class CrashRestartTest(unittest.TestCase):
             before.pop(name, None)  # touched by this operation: it may restart
             # Mostly in the middle of the operation, sometimes after its answer.
             # Fast operations (a create without start, a remove) take tens of ms; a
-            # build takes about upload_s, a graceful stop up to STOP_T.
+            # start waits for the guest, a graceful stop up to STOP_T and the destroy,
+            # a build its compiler: how long each takes here is learnt as it goes.
+            kind = op + ("+start" if op == "create" and start else "")
+            slow = took.setdefault(kind, upload_s if op == "upload" else 2.5)
             x = rnd.random()
-            slow = {"upload": upload_s, "stop": STOP_T + 0.5}.get(op, 2.5)
             delay = (rnd.uniform(0, 0.02) if x < 0.3 else rnd.uniform(0, slow) if x < 0.85
                      else rnd.uniform(slow, slow * 1.3))
-            reply = self.request_then_kill(*req, delay)
+            reply, answered_s = self.request_then_kill(*req, delay)
+            if answered_s is not None:
+                took[kind] = 0.5 * slow + 0.5 * answered_s
             status = reply.status if reply is not None else None
             ok = status is not None and 200 <= status < 300
             ops[op] = ops.get(op, 0) + 1
@@ -373,6 +380,7 @@ class CrashRestartTest(unittest.TestCase):
                 self.fail("%s %s answered %d" % (op, name, status))
             else:
                 acked.pop(name, None)  # no answer: it may or may not have happened
+            t_kill = time.monotonic()
             self.ukd.start()
             # What the dead ukd asked libvirtd for may still be under way (a domain
             # starting or being destroyed): the state must be whole within SETTLE_S.
@@ -390,6 +398,8 @@ class CrashRestartTest(unittest.TestCase):
                           (point, op, name or req[1], delay, status))
                     print(self.ukd.read_log()[-30000:])
                     raise
+            print("point %d: %s %s after %.3f s -> %s; whole again %.1f s later" %
+                  (point, op, name or req[1], delay, status, time.monotonic() - t_kill))
             # An acknowledged state lasts only until the next operation on it.
             for i in insts:
                 if acked.get(i["name"]) in ("running", "not-running"):
@@ -399,10 +409,11 @@ class CrashRestartTest(unittest.TestCase):
                 if used % USE_EVERY == 1:
                     self.use_image(img_id)
         print("%d kills in %.0f s; operations (acknowledged before the kill/all) %s; "
-              "build %.1f s; %d uploads booted" %
+              "%d uploads booted; answer times learnt %s" %
               (POINTS, time.monotonic() - t0,
                ", ".join("%s %d/%d" % (o, acks[o], n) for o, n in sorted(ops.items())),
-               upload_s, (used + USE_EVERY - 1) // USE_EVERY))
+               (used + USE_EVERY - 1) // USE_EVERY,
+               ", ".join("%s %.2f s" % kv for kv in sorted(took.items()))))
 
 
 if __name__ == "__main__":
