@@ -264,9 +264,9 @@ static int daemon_dirs(const struct daemon_cfg *cfg)
 
 /*
  * Empties ROOT/tmp: build directories a killed ukd left, and the compilers
- * still working in them. Only once the lock
- * is held: a second ukd started on the same root (refused by the lock) must
- * not take the build directories of the one that runs.
+ * still working in them. Only once the lock is held: a second ukd started on
+ * the same root (refused by the lock) must not take the build directories of
+ * the one that runs.
  */
 static int daemon_tmp(const struct daemon_cfg *cfg)
 {

@@ -2,8 +2,8 @@
 #define _GNU_SOURCE
 #include "image.h"
 
-#include <errno.h>
 #include <dirent.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <nettle/sha2.h>
