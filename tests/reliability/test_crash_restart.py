@@ -338,7 +338,8 @@ class CrashRestartTest(unittest.TestCase):
             # start waits for the guest, a graceful stop up to STOP_T and the destroy,
             # a build its compiler: how long each takes here is learnt as it goes.
             kind = op + ("+start" if op == "create" and start else "")
-            slow = took.setdefault(kind, {"upload": upload_s, "rmi": 0.1}.get(op, 2.5))
+            slow = took.setdefault(kind, {"upload": upload_s, "rmi": 0.1,
+                                          "stop": STOP_T + 1}.get(op, 2.5))
             # Uploads are answered after the kill more often: the images they make are
             # what deletes and boots work on.
             x = rnd.random() + (0.25 if op == "upload" else 0)
@@ -347,6 +348,8 @@ class CrashRestartTest(unittest.TestCase):
             reply, answered_s = self.request_then_kill(*req, delay)
             if answered_s is not None:  # up at once, down slowly: answer times vary
                 took[kind] = max(answered_s, 0.7 * slow + 0.3 * answered_s)
+            elif delay > slow:  # not answered yet: it takes longer than that here
+                took[kind] = 1.2 * delay
             status = reply.status if reply is not None else None
             ok = status is not None and 200 <= status < 300
             ops[op] = ops.get(op, 0) + 1
