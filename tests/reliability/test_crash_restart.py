@@ -340,9 +340,9 @@ class CrashRestartTest(unittest.TestCase):
             kind = op + ("+start" if op == "create" and start else "")
             slow = took.setdefault(kind, {"upload": upload_s, "rmi": 0.1,
                                           "stop": STOP_T + 1}.get(op, 2.5))
-            # Uploads are answered after the kill more often: the images they make are
-            # what deletes and boots work on.
-            x = rnd.random() + (0.25 if op == "upload" else 0)
+            # Uploads and stops are answered before the kill more often: the images
+            # uploads make are what deletes and boots work on, and a stop takes seconds.
+            x = rnd.random() + (0.25 if op in ("upload", "stop") else 0)
             delay = (rnd.uniform(0, 0.02) if x < 0.3 else rnd.uniform(0, slow) if x < 0.8
                      else rnd.uniform(slow, slow * 2))
             reply, answered_s = self.request_then_kill(*req, delay)
