@@ -255,8 +255,9 @@ static void api_image_delete(struct api_ctx *c)
 		return;
 	}
 	/*
-	 * The row goes first: a crash in between leaves an unreferenced file,
-	 * never a row without its file. A running guest keeps the bytes it loaded.
+	 * The row goes first: a crash in between leaves an unreferenced file
+	 * (the next ukd removes it: image_sweep), never a row without its file.
+	 * A running guest keeps the bytes it loaded.
 	 */
 	if ((ret = image_remove(c->d->cfg->root, img.id)) < 0)
 		log_warn("image sha256:%s: cannot remove its file: %s", img.id, strerror(-ret));

@@ -4,6 +4,7 @@
 
 #include <archive.h>
 #include <archive_entry.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
@@ -565,4 +566,46 @@ free_objs:
 		free(objs[i]);
 	free(objs);
 	return ret;
+}
+
+/* One pass over /proc: SIGKILLs every process whose working directory is under dir. */
+static int build_kill_in(const char *dir)
+{
+	char link[64], cwd[PATH_MAX];
+	size_t n = strlen(dir);
+	struct dirent *e;
+	int found = 0;
+	ssize_t len;
+	DIR *d;
+
+	if (!(d = opendir("/proc")))
+		return 0;
+	while ((e = readdir(d))) {
+		pid_t pid = (pid_t)atoi(e->d_name);
+
+		if (pid <= 0 || pid == getpid())
+			continue;
+		snprintf(link, sizeof(link), "/proc/%d/cwd", (int)pid);
+		if ((len = readlink(link, cwd, sizeof(cwd) - 1)) <= 0)
+			continue;
+		cwd[len] = 0;
+		if (strncmp(cwd, dir, n) || (cwd[n] != '/' && cwd[n] != 0))
+			continue;
+		if (kill(pid, SIGKILL) == 0)
+			found++;
+	}
+	closedir(d);
+	return found;
+}
+
+int build_end_orphans(const char *dir)
+{
+	int n, total = 0;
+
+	/* A compiler driver may start its next step meanwhile: again until none is found. */
+	for (int i = 0; i < 100 && (n = build_kill_in(dir)) > 0; i++) {
+		total += n;
+		usleep(10000);
+	}
+	return total;
 }

@@ -76,4 +76,12 @@ int build_compile(const char *dir, const struct build_manifest *m, const char *o
  */
 int build_path_ok(const char *p, int dir_ok);
 
+/*
+ * Kills the processes whose working directory is under dir (a ukd's private
+ * tmp, where only builds work): compilers that a ukd killed mid-build left
+ * running, each in its own process group and so beyond that ukd's time
+ * limit. Call it before emptying dir. Returns how many it killed.
+ */
+int build_end_orphans(const char *dir);
+
 #endif

@@ -26,9 +26,11 @@
 #include <unistd.h>
 
 #include "api.h"
+#include "build.h"
 #include "check.h"
 #include "health.h"
 #include "http.h"
+#include "image.h"
 #include "instance.h"
 #include "listing.h"
 #include "restart.h"
@@ -231,7 +233,7 @@ static void daemon_stop(uv_signal_t *s, int signum)
 	d->adopted = NULL;
 }
 
-/* ROOT and its subdirectories; tmp is private and emptied (left-overs of a crash). */
+/* ROOT and its subdirectories; tmp is private (emptied by daemon_tmp once locked). */
 static int daemon_dirs(const struct daemon_cfg *cfg)
 {
 	static const struct {
@@ -247,8 +249,6 @@ static int daemon_dirs(const struct daemon_cfg *cfg)
 
 	for (size_t i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++) {
 		snprintf(path, sizeof(path), "%s%s", cfg->root, dirs[i].sub);
-		if (!strcmp(dirs[i].sub, "/tmp"))
-			util_rmtree(path);
 		if ((ret = util_mkdir(path, dirs[i].mode)) < 0) {
 			log_error("cannot create %s: %s", path, strerror(-ret));
 			return ret;
@@ -259,6 +259,30 @@ static int daemon_dirs(const struct daemon_cfg *cfg)
 		log_warn("%s is not world-searchable (mode %03o): libvirt's QEMU cannot read "
 			 "images in it",
 			 cfg->root, st.st_mode & 0777);
+	return 0;
+}
+
+/*
+ * Empties ROOT/tmp: build directories a killed ukd left, and the compilers
+ * still working in them. Only once the lock is held: a second ukd started on
+ * the same root (refused by the lock) must not take the build directories of
+ * the one that runs.
+ */
+static int daemon_tmp(const struct daemon_cfg *cfg)
+{
+	char path[PATH_MAX];
+	int ret;
+
+	snprintf(path, sizeof(path), "%s/tmp", cfg->root);
+	if ((ret = build_end_orphans(path)) > 0)
+		log_info("killed %d build process(es) that a killed ukd left running in %s", ret,
+			 path);
+	if ((ret = util_rmtree(path)) < 0)
+		log_warn("cannot empty %s: %s", path, strerror(-ret));
+	if ((ret = util_mkdir(path, 0700)) < 0) {
+		log_error("cannot create %s: %s", path, strerror(-ret));
+		return ret;
+	}
 	return 0;
 }
 
@@ -342,6 +366,7 @@ static int daemon_start(struct daemon *d)
 	snprintf(path, sizeof(path), "%s/ukd.db", d->cfg->root);
 	if ((ret = store_open(path, &d->store)) < 0)
 		return ret;
+	image_sweep(d->cfg->root, d->store);
 	if ((ret = network_start(d)) < 0)
 		return ret;
 	if ((ret = virt_new(&d->virt, d->loop, d->cfg->libvirt_uri, daemon_on_event, d)) < 0) {
@@ -398,7 +423,7 @@ int daemon_run(const struct daemon_cfg *cfg)
 	}
 	d.kvm = kvm;
 	d.rng = daemon_want_rng(cfg->rng, kvm);
-	if (daemon_dirs(cfg) < 0 || daemon_lock(&d) < 0)
+	if (daemon_dirs(cfg) < 0 || daemon_lock(&d) < 0 || daemon_tmp(cfg) < 0)
 		return 1;
 	if (!cfg->foreground && (ready_fd = daemon_background(cfg->root)) < 0) {
 		log_error("cannot go to the background: %s", strerror(-ready_fd));

@@ -2,6 +2,7 @@
 #define _GNU_SOURCE
 #include "image.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -77,6 +78,44 @@ int image_remove(const char *root, const char *id)
 	if (unlink(path) < 0 && errno != ENOENT)
 		return -errno;
 	return 0;
+}
+
+void image_sweep(const char *root, struct store *st)
+{
+	char dir[PATH_MAX], path[PATH_MAX], hex[STORE_IMAGE_ID_LEN + 1],
+		ref[8 + STORE_IMAGE_ID_LEN];
+	struct store_image img;
+	struct dirent *e;
+	DIR *d;
+
+	util_pathf(dir, sizeof(dir), "%s/images/sha256", root);
+	if (!(d = opendir(dir)))
+		return;
+	while ((e = readdir(d))) {
+		size_t len = strlen(e->d_name);
+
+		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+			continue;
+		if (len == STORE_IMAGE_ID_LEN + 4 &&
+		    !strcmp(e->d_name + STORE_IMAGE_ID_LEN, ".img")) {
+			memcpy(hex, e->d_name, STORE_IMAGE_ID_LEN);
+			hex[STORE_IMAGE_ID_LEN] = 0;
+			snprintf(ref, sizeof(ref), "sha256:%s", hex);
+			/* Kept unless the store says for sure that no row holds it. */
+			if (util_is_hex(hex, STORE_IMAGE_ID_LEN) &&
+			    store_image_find(st, ref, &img) != -ENOENT)
+				continue;
+		}
+		util_pathf(path, sizeof(path), "%s/%s", dir, e->d_name);
+		if (unlink(path) < 0)
+			log_warn("image file %s belongs to no image; cannot remove it: %s", path,
+				 strerror(errno));
+		else
+			log_info("image file %s belongs to no image (an upload or delete cut "
+				 "short); removed",
+				 path);
+	}
+	closedir(d);
 }
 
 static int image_write_file(const char *path, const void *data, size_t len)

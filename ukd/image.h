@@ -53,6 +53,14 @@ void image_path(const char *root, const char *id, char *buf, size_t len);
 /* Removes an image file. Returns 0 or -errno. */
 int image_remove(const char *root, const char *id);
 
+/*
+ * At startup, before the API serves: removes the files of ROOT/images/sha256
+ * that no image row holds. An upload killed between placing its file and
+ * storing its row, or a delete killed between removing the row and the file,
+ * leaves one.
+ */
+void image_sweep(const char *root, struct store *st);
+
 /* 1 if name is a valid image or instance name: [a-z0-9][a-z0-9._-]*, < STORE_NAME_MAX. */
 int image_name_ok(const char *name);
 

@@ -568,7 +568,8 @@ class DaemonTest(unittest.TestCase):
         self.assertIn("runtime: virtio-rng, starts after boot", self.wait_log("on", "exit status 0"))
 
     def test_check_and_process(self):
-        """ukd --check reports the accelerator; a second ukd on the same root is refused."""
+        """ukd --check reports the accelerator; a second ukd on the same root is refused
+        (and leaves the running one's build directories alone)."""
         p = subprocess.run([UKD, "--check", "--root", self.root], stdout=subprocess.PIPE,
                            stderr=subprocess.STDOUT, text=True, timeout=60)
         print(p.stdout)
@@ -578,11 +579,17 @@ class DaemonTest(unittest.TestCase):
         p = subprocess.run([UKD, "--accel", "fast"], stdout=subprocess.PIPE,
                            stderr=subprocess.STDOUT, text=True, timeout=60)
         self.assertEqual(p.returncode, 2)
+        build = os.path.join(self.root, "tmp", "build-held")  # as an upload in progress has
+        os.makedirs(build)
+        open(os.path.join(build, "image.img"), "w").close()
         p = subprocess.run([UKD, "--root", self.root, "--socket", self.ukd.sock + "2",
                             "--foreground"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                            text=True, timeout=60)
         self.assertNotEqual(p.returncode, 0)
         self.assertIn("another ukd", p.stdout)
+        self.assertTrue(os.path.exists(os.path.join(build, "image.img")),
+                        "a refused ukd emptied the running one's build directory")
+        shutil.rmtree(build)
         info = self.api("GET", "/v1/system/info", expect=200).json
         self.assertIn(info["accelerator"], ("tcg", "kvm"))
         print("accelerator: %s (%s)" % (info["accelerator"], info["accelerator_reason"]))

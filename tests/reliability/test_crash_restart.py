@@ -1,20 +1,26 @@
 #!/usr/bin/env python3
 """ukd crash and restart (docs/guarantees.md, "ukd crash and restart"): a script
 creates and removes instances of a spinning guest (unless UKD_CRASH_DESTROYS=0, also
-starts, kills and removes running ones) through the
+starts, kills and removes running ones), stops running ones gracefully, and
+uploads (tar build contexts: build, pack, store) and deletes images through the
 API of a real ukd (against the real libvirtd), and ukd is killed with SIGKILL
-at POINTS random moments, each during a request (mid-create, mid-remove, ...).
-After each restart, within SETTLE_S (libvirtd may still be carrying out what
-the killed ukd asked for: a domain starting or being destroyed):
+at POINTS random moments, each during a request (mid-create, mid-stop,
+mid-build, ...). After each restart, within SETTLE_S (libvirtd may still be
+carrying out what the killed ukd asked for: a domain starting or being destroyed):
 
 - no instance is duplicated, and everything the API acknowledged holds: an
   acknowledged create exists, an acknowledged remove is gone, an acknowledged
-  start runs, an acknowledged kill does not;
+  start runs, an acknowledged kill or stop does not; an acknowledged upload is
+  listed (by id and name:tag), an acknowledged image delete is gone;
 - every libvirt domain of ours matches exactly one instance, and that
   instance is running; no running instance lacks its domain;
 - an instance that ran before the kill and was not touched still runs with
   the same start time (its guest was adopted, not restarted);
-- no instance directory or image file is orphaned.
+- no instance directory or image file is orphaned, every image row has its
+  file, and nothing else is left under ukd's root: no build directory, no
+  partial or temporary file (an upload cut short is whole or absent);
+- now and then, an acknowledged upload boots: an instance of it runs the
+  program to its exit status.
 
 Environment: UKD (the ukd binary). Run one case: test_crash_restart.py CASE;
 list them: test_crash_restart.py --list.
@@ -45,6 +51,26 @@ SETTLE_S = 15  # time for libvirtd to finish what the killed ukd had asked for
 # instance running once it was gone; ukd now looks at the adopted domains again
 # after each reconcile: instance_recheck.)
 DESTROYS = os.environ.get("UKD_CRASH_DESTROYS", "1") == "1"
+STOP_T = 2  # the graceful stop's deadline (?t=): the spinning guest ends at SIGTERM
+USE_EVERY = 3  # an acknowledged upload boots every USE_EVERY-th one
+EXIT_C = b"""#include <stdio.h>
+static const char version[] = "v%d";
+int main(void)
+{
+	printf("%%s\\n", version);
+	return 3;
+}
+"""
+# What ukd's root may hold besides images/sha256/ID.img and instances/ID/.
+ROOT_FILES = {"ukd.db", "ukd.db-wal", "ukd.db-shm", "ukd.db-journal", "ukd.lock", "images",
+              "instances", "tmp"}
+
+
+def exit_ctx(version):
+    """A small build context whose image differs with version: prints it, exits 3."""
+    return tar_of([("uk.json", json.dumps({"name": "exit3", "sources": ["exit.c"],
+                                           "mem": 16}).encode()),
+                   ("exit.c", EXIT_C % version)])
 
 
 class CrashRestartTest(unittest.TestCase):
@@ -96,13 +122,16 @@ class CrashRestartTest(unittest.TestCase):
                 return insts
             time.sleep(0.2)
 
-    def request_then_kill(self, method, path, body, delay):
-        """Sends a request, SIGKILLs ukd after delay s; returns the answer's status or None."""
+    def request_then_kill(self, method, path, body, headers, delay):
+        """Sends a request, SIGKILLs ukd after delay s; returns the answer (or None) and how
+        long it took."""
         result = {}
 
         def send():
+            t = time.monotonic()
             try:
-                result["r"] = self.ukd.request(method, path, body, timeout=60)
+                result["r"] = self.ukd.request(method, path, body, headers, timeout=60)
+                result["s"] = time.monotonic() - t
             except OSError as e:
                 result["e"] = e
 
@@ -111,10 +140,9 @@ class CrashRestartTest(unittest.TestCase):
         time.sleep(delay)
         self.ukd.stop(signal.SIGKILL)
         t.join(60)
-        r = result.get("r")
-        return r.status if r is not None else None
+        return result.get("r"), result.get("s")
 
-    def check(self, insts, acked, before):
+    def check(self, insts, acked, before, acked_images, acked_names):
         by_name = {}
         for i in insts:
             self.assertNotIn(i["name"], by_name, "instance %s twice" % i["name"])
@@ -143,10 +171,103 @@ class CrashRestartTest(unittest.TestCase):
                                  "%s was restarted, not adopted" % name)
         dirs = set(os.listdir(os.path.join(self.root, "instances")))
         self.assertEqual(dirs, {i["id"] for i in insts}, "orphaned instance directories")
-        imgs = self.ukd.request("GET", "/v1/images").json
+        r = self.ukd.request("GET", "/v1/images", timeout=60)
+        self.assertEqual(r.status, 200, r)
+        by_id = {i["id"][7:]: i for i in r.json}
         files = os.listdir(os.path.join(self.root, "images", "sha256"))
-        self.assertEqual(sorted(f[:64] for f in files), sorted(i["id"][7:] for i in imgs),
-                         "orphaned image files")
+        self.assertEqual(sorted(files), sorted(i + ".img" for i in by_id),
+                         "image files and rows differ (orphaned or partial files)")
+        for img_id, want in acked_images.items():
+            if want == "absent":
+                self.assertNotIn(img_id, by_id, "deleted image %s came back" % img_id)
+            else:
+                self.assertIn(img_id, by_id, "acknowledged image %s is lost" % img_id)
+        for ref, img_id in acked_names.items():
+            self.assertIn(img_id, by_id, "acknowledged %s is lost" % ref)
+            self.assertEqual("%s:%s" % (by_id[img_id].get("name"), by_id[img_id].get("tag")), ref,
+                             "acknowledged %s does not name sha256:%s" % (ref, img_id))
+        # Nothing else under the root: no build directory, no partial file.
+        self.assertLessEqual(set(os.listdir(self.root)), ROOT_FILES, "stray files in root")
+        self.assertEqual(os.listdir(os.path.join(self.root, "images")), ["sha256"])
+        self.assertEqual(os.listdir(os.path.join(self.root, "tmp")), [],
+                         "build directories left in tmp")
+        self.assertEqual(self.builders(), [], "a compiler outlived the killed ukd")
+
+    def test_orphaned_image_files_removed(self):
+        """What a killed upload or image delete leaves in images/sha256 (a file no row
+        holds, a partial file) is gone after a restart; stored images keep theirs."""
+        self.ukd.start()
+        r = self.ukd.request("POST", "/v1/images?name=exit3", exit_ctx(1),
+                             {"Content-Type": "application/x-tar"})
+        self.assertEqual(r.status, 201, r)
+        kept = r.json["id"][7:] + ".img"
+        self.ukd.stop(signal.SIGKILL)
+        store = os.path.join(self.root, "images", "sha256")
+        for f in ("%064x.img" % 1, kept + ".tmp-x1y2z3"):
+            with open(os.path.join(store, f), "wb") as out:
+                out.write(b"\x7fELF")
+        self.ukd.start()
+        self.assertEqual(os.listdir(store), [kept])
+        self.use_image(kept[:64])
+
+    def builders(self):
+        """The processes working under ukd's tmp (compilers of a build)."""
+        tmp, found = os.path.join(self.root, "tmp"), []
+        for pid in filter(str.isdigit, os.listdir("/proc")):
+            try:
+                cwd = os.readlink("/proc/%s/cwd" % pid)
+            except OSError:
+                continue
+            if cwd == tmp or cwd.startswith(tmp + "/"):
+                found.append(int(pid))
+        return found
+
+    def test_killed_build_leaves_no_compiler(self):
+        """ukd killed mid-build: its compiler (in a process group of its own, beyond the
+        killed ukd's time limit) does not outlive the next ukd's start."""
+        self.ukd.start()
+        # A source that takes the compiler many seconds: it is still at work at the kill.
+        slow = "\n".join("int f%d(int x){int s=0;for(int i=0;i<x;i++)s+=i*%d^(s>>3);return s;}"
+                         % (i, i) for i in range(2000)) + "\nint main(void){return f1(3)&1;}\n"
+        ctx = tar_of([("uk.json", json.dumps({"name": "slow", "sources": ["slow.c"],
+                                               "mem": 16}).encode()),
+                      ("slow.c", slow.encode())])
+
+        def upload():
+            try:
+                self.ukd.request("POST", "/v1/images", ctx,
+                                 {"Content-Type": "application/x-tar"}, timeout=60)
+            except OSError:
+                pass  # ukd is killed meanwhile
+
+        threading.Thread(target=upload, daemon=True).start()
+        deadline = time.monotonic() + 20
+        while not self.builders() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        time.sleep(0.3)
+        self.ukd.stop(signal.SIGKILL)
+        left = self.builders()
+        self.assertTrue(left, "no compiler at work under tmp when ukd was killed")
+        self.ukd.start()
+        self.assertEqual(self.builders(), [], "a compiler outlived the killed ukd")
+        self.assertEqual(os.listdir(os.path.join(self.root, "tmp")), [])
+
+    def use_image(self, img_id):
+        """An instance of the image runs the program to its exit status, then goes."""
+        r = self.ukd.request("POST", "/v1/instances", {"image": "sha256:" + img_id,
+                                                       "name": "use", "start": True},
+                             timeout=60)
+        self.assertEqual(r.status, 201, r)
+        self.ids.add(r.json["id"])
+        deadline = time.monotonic() + 60
+        while True:
+            i = self.ukd.request("GET", "/v1/instances/use").json
+            if i["state"] == "exited" or time.monotonic() > deadline:
+                break
+            time.sleep(0.2)
+        self.assertEqual((i["state"], i["exit_status"]), ("exited", 3), i)
+        r = self.ukd.request("DELETE", "/v1/instances/use?force=1", timeout=60)
+        self.assertEqual(r.status, 204, r)
 
     def test_kill9_at_random_points(self):
         rnd = random.Random(SEED)
@@ -154,9 +275,13 @@ class CrashRestartTest(unittest.TestCase):
         self.ukd.start()
         ctx = tar_of([("uk.json", json.dumps({"name": "spin", "sources": ["spin.c"],
                                                "mem": 16}).encode()), ("spin.c", SPIN_C)])
+        t = time.monotonic()
         r = self.ukd.request("POST", "/v1/images", ctx, {"Content-Type": "application/x-tar"})
+        upload_s = time.monotonic() - t  # how long a build takes here: kill points inside
         self.assertEqual(r.status, 201, r)
-        acked, ops, seq, nacked = {}, {}, 0, 0
+        spin_id = r.json["id"][7:]
+        acked, ops, acks, seq, took = {}, {}, {}, 0, {}
+        acked_images, acked_names, uploads, used = {}, {}, {}, 0
         t0 = time.monotonic()
         for point in range(POINTS):
             insts = self.settled()
@@ -164,39 +289,103 @@ class CrashRestartTest(unittest.TestCase):
             live = [i["name"] for i in insts if i["state"] == "running"]
             idle = [i["name"] for i in insts if i["state"] not in ACTIVE]
             before = {i["name"]: i["started"] for i in insts if i["state"] == "running"}
+            images = [i for i in self.ukd.request("GET", "/v1/images").json
+                      if i["id"][7:] != spin_id]
             choices = ["create"] if len(names) < 6 or not (DESTROYS or idle) else []
             removable = names if DESTROYS else idle
             choices += ["remove"] * bool(removable) + ["kill"] * bool(live and DESTROYS)
             choices += ["start"] * bool(idle and len(live) < MAX_LIVE)
+            choices += ["stop"] * bool(live)
+            choices += ["upload"] + ["rmi"] * (2 if len(images) > 2 else len(images) > 0)
             op = rnd.choice(choices)
+            name = None
             if op == "create":
                 seq += 1
                 name = "c%d" % seq
                 start = len(live) < MAX_LIVE
-                req = ("POST", "/v1/instances", {"image": "spin", "name": name, "start": start})
+                req = ("POST", "/v1/instances", {"image": "spin", "name": name, "start": start},
+                       None)
                 on_ack = "running" if start else "present"
+            elif op == "upload":
+                # A new build, or (now and then) the same bytes as an earlier one, under a
+                # new or an existing name:tag.
+                if uploads and rnd.random() < 0.25:
+                    version = rnd.choice(sorted(uploads))
+                else:
+                    seq += 1
+                    version = seq
+                ref = "up%d:t%d" % (rnd.randrange(3), rnd.randrange(2))
+                req = ("POST", "/v1/images?name=" + ref, exit_ctx(version),
+                       {"Content-Type": "application/x-tar"})
+            elif op == "rmi":
+                img = rnd.choice(images)
+                img_ref = ("%s:%s" % (img["name"], img["tag"]) if img.get("name") and
+                           rnd.random() < 0.5 else img["id"])
+                req = ("DELETE", "/v1/images/" + img_ref, None, None)
             else:
-                name = rnd.choice({"remove": removable, "kill": live, "start": idle}[op])
+                name = rnd.choice({"remove": removable, "kill": live, "start": idle,
+                                   "stop": live}[op])
                 path = "/v1/instances/" + name
-                req = {"remove": ("DELETE", path + "?force=1", None),
-                       "kill": ("POST", path + "/kill", None),
-                       "start": ("POST", path + "/start", None)}[op]
-                on_ack = {"remove": "absent", "kill": "not-running", "start": "running"}[op]
+                req = {"remove": ("DELETE", path + "?force=1", None, None),
+                       "kill": ("POST", path + "/kill", None, None),
+                       "start": ("POST", path + "/start", None, None),
+                       "stop": ("POST", path + "/stop?t=%d" % STOP_T, None, None)}[op]
+                on_ack = {"remove": "absent", "kill": "not-running", "start": "running",
+                          "stop": "not-running"}[op]
             before.pop(name, None)  # touched by this operation: it may restart
             # Mostly in the middle of the operation, sometimes after its answer.
-            # Fast operations (a create without start, a remove) take tens of ms.
-            x = rnd.random()
-            delay = (rnd.uniform(0, 0.02) if x < 0.5 else rnd.uniform(0, 0.8) if x < 0.8
-                     else rnd.uniform(0.8, 2.5))
-            status = self.request_then_kill(*req, delay)
+            # Fast operations (a create without start, a remove) take tens of ms; a
+            # start waits for the guest, a graceful stop up to STOP_T and the destroy,
+            # a build its compiler: how long each takes here is learnt as it goes.
+            kind = op + ("+start" if op == "create" and start else "")
+            slow = took.setdefault(kind, {"upload": upload_s, "rmi": 0.1,
+                                          "stop": STOP_T + 1}.get(op, 2.5))
+            # Uploads and stops are answered before the kill more often: the images
+            # uploads make are what deletes and boots work on, and a stop takes seconds.
+            x = rnd.random() + (0.25 if op in ("upload", "stop") else 0)
+            delay = (rnd.uniform(0, 0.02) if x < 0.3 else rnd.uniform(0, slow) if x < 0.8
+                     else rnd.uniform(slow, slow * 2))
+            reply, answered_s = self.request_then_kill(*req, delay)
+            if answered_s is not None:  # up at once, down slowly: answer times vary
+                took[kind] = max(answered_s, 0.7 * slow + 0.3 * answered_s)
+            elif delay > slow:  # not answered yet: it takes longer than that here
+                took[kind] = 1.2 * delay
+            status = reply.status if reply is not None else None
+            ok = status is not None and 200 <= status < 300
             ops[op] = ops.get(op, 0) + 1
-            if status is not None and 200 <= status < 300:
+            acks[op] = acks.get(op, 0) + ok
+            if op == "upload":
+                if ok:
+                    img_id = reply.json["id"][7:]
+                    for k in [k for k, v in acked_names.items() if v == img_id]:
+                        del acked_names[k]  # the same bytes again: the name moves
+                    acked_images[img_id] = "present"
+                    acked_names[ref] = img_id
+                    uploads[version] = img_id
+                else:
+                    acked_names.pop(ref, None)  # it may or may not have moved
+                    if status is not None:
+                        self.fail("upload %s answered %d: %s" % (ref, status, reply.json))
+            elif op == "rmi":
+                img_id = img["id"][7:]
+                if ok:
+                    acked_images[img_id] = "absent"
+                    for k in [k for k, v in acked_names.items() if v == img_id]:
+                        del acked_names[k]
+                    uploads = {v: i for v, i in uploads.items() if i != img_id}
+                else:
+                    acked_images.pop(img_id, None)
+                    for k in [k for k, v in acked_names.items() if v == img_id]:
+                        del acked_names[k]
+                    if status is not None:
+                        self.fail("delete of %s answered %d" % (img_ref, status))
+            elif ok:
                 acked[name] = on_ack
-                nacked += 1
             elif status is not None and op != "create":
                 self.fail("%s %s answered %d" % (op, name, status))
             else:
                 acked.pop(name, None)  # no answer: it may or may not have happened
+            t_kill = time.monotonic()
             self.ukd.start()
             # What the dead ukd asked libvirtd for may still be under way (a domain
             # starting or being destroyed): the state must be whole within SETTLE_S.
@@ -204,22 +393,32 @@ class CrashRestartTest(unittest.TestCase):
             while True:
                 insts = self.settled()
                 try:
-                    self.check(insts, acked, before)
+                    self.check(insts, acked, before, acked_images, acked_names)
                     break
                 except AssertionError:
                     if time.monotonic() < deadline:
                         time.sleep(0.5)
                         continue
-                    print("point %d: %s %s after %.3f s -> %s" % (point, op, name, delay,
-                                                                 status))
+                    print("point %d: %s %s after %.3f s -> %s" %
+                          (point, op, name or req[1], delay, status))
                     print(self.ukd.read_log()[-30000:])
                     raise
+            print("point %d: %s %s after %.3f s -> %s; whole again %.1f s later" %
+                  (point, op, name or req[1], delay, status, time.monotonic() - t_kill))
             # An acknowledged state lasts only until the next operation on it.
             for i in insts:
                 if acked.get(i["name"]) in ("running", "not-running"):
                     acked[i["name"]] = "present"
-        print("%d kills in %.0f s; operations %s; %d acknowledged before the kill" %
-              (POINTS, time.monotonic() - t0, ops, nacked))
+            if op == "upload" and ok:
+                used += 1
+                if used % USE_EVERY == 1:
+                    self.use_image(img_id)
+        print("%d kills in %.0f s; operations (acknowledged before the kill/all) %s; "
+              "%d uploads booted; answer times learnt %s" %
+              (POINTS, time.monotonic() - t0,
+               ", ".join("%s %d/%d" % (o, acks[o], n) for o, n in sorted(ops.items())),
+               (used + USE_EVERY - 1) // USE_EVERY,
+               ", ".join("%s %.2f s" % kv for kv in sorted(took.items()))))
 
 
 if __name__ == "__main__":
