@@ -38,7 +38,7 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "daemon"))
-from test_daemon import SPIN_C, Daemon, tar_of, virsh  # noqa: E402
+from test_daemon import SPIN_C, Daemon, main, tar_of, virsh  # noqa: E402
 
 POINTS = int(os.environ.get("UKD_CRASH_POINTS", "50"))
 SEED = int(os.environ.get("UKD_CRASH_SEED", str(os.getpid())))
@@ -422,10 +422,4 @@ class CrashRestartTest(unittest.TestCase):
 
 
 if __name__ == "__main__":
-    if len(sys.argv) > 1 and sys.argv[1] == "--list":
-        for name in unittest.defaultTestLoader.getTestCaseNames(CrashRestartTest):
-            print(name[len("test_"):])
-        sys.exit(0)
-    if len(sys.argv) > 1 and not sys.argv[1].startswith("-"):
-        sys.argv[1] = "CrashRestartTest.test_" + sys.argv[1]
-    unittest.main(verbosity=2)
+    main(CrashRestartTest)
