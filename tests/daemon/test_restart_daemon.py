@@ -14,11 +14,10 @@ import signal
 import sys
 import threading
 import time
-import unittest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-from test_daemon import DaemonTest, UnixHTTPConnection, tar_of, HELLO  # noqa: E402
+from test_daemon import DaemonTest, UnixHTTPConnection, main, tar_of, HELLO  # noqa: E402
 
 with open(os.path.join(HERE, "apps", "exit_after.c"), "rb") as f:
     EXIT_AFTER_C = f.read()
@@ -408,12 +407,4 @@ class RestartTest(DaemonTest):
 
 
 if __name__ == "__main__":
-    names = [n for n in unittest.defaultTestLoader.getTestCaseNames(RestartTest)
-             if n in RestartTest.__dict__]
-    if len(sys.argv) > 1 and sys.argv[1] == "--list":
-        for name in names:
-            print(name[len("test_"):])
-        sys.exit(0)
-    if len(sys.argv) > 1 and not sys.argv[1].startswith("-"):
-        sys.argv[1] = "RestartTest.test_" + sys.argv[1]
-    unittest.main(verbosity=2)
+    main(RestartTest, own=True)
