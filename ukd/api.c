@@ -383,9 +383,10 @@ static void api_ingest_done(uv_work_t *w, int status)
 	struct api_ingest *g = w->data;
 	struct store_image *img = &g->out.img;
 	char msg[512];
-	int ret;
+	int ret, r;
 
 	(void)status;
+	g->d->ingests--;
 	if (g->out.status) {
 		log_info("image upload refused: %s", g->out.msg);
 		api_ingest_answer(g, g->out.status, NULL, g->out.code, g->out.msg);
@@ -394,6 +395,16 @@ static void api_ingest_done(uv_work_t *w, int status)
 	snprintf(img->tag, sizeof(img->tag), "%s", g->tag);
 	if ((ret = store_image_put(g->d->store, img)) < 0) {
 		snprintf(msg, sizeof(msg), "cannot record the image: %s", strerror(-ret));
+		/*
+		 * The file placed for it would be an image no row lists. Kept
+		 * if the same bytes came before (that row may exist) or another
+		 * upload is being built (it may be of the same bytes and find the
+		 * file there): ukd's next start removes it if still unlisted.
+		 */
+		if (!g->out.existed && !g->d->ingests &&
+		    (r = image_remove(g->d->cfg->root, img->id)) < 0)
+			log_warn("image sha256:%s: cannot remove its file: %s", img->id,
+				 strerror(-r));
 		api_ingest_answer(g, ret == -ENOSPC ? 507 : 500, NULL,
 				  ret == -ENOSPC ? "insufficient_storage" : "store_error", msg);
 		goto free_g;
@@ -565,6 +576,7 @@ static void api_images_post(struct api_ctx *c)
 		}
 		goto free_g;
 	}
+	c->d->ingests++;
 	return;
 free_g:
 	api_ingest_free(g);

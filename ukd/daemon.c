@@ -29,6 +29,7 @@
 #include "check.h"
 #include "health.h"
 #include "http.h"
+#include "image.h"
 #include "instance.h"
 #include "listing.h"
 #include "restart.h"
@@ -342,6 +343,7 @@ static int daemon_start(struct daemon *d)
 	snprintf(path, sizeof(path), "%s/ukd.db", d->cfg->root);
 	if ((ret = store_open(path, &d->store)) < 0)
 		return ret;
+	image_sweep(d->cfg->root, d->store);
 	if ((ret = network_start(d)) < 0)
 		return ret;
 	if ((ret = virt_new(&d->virt, d->loop, d->cfg->libvirt_uri, daemon_on_event, d)) < 0) {

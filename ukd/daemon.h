@@ -66,6 +66,7 @@ struct daemon {
 	char libvirt_error[512]; /* why not connected */
 	struct virt_host host;	 /* versions and capacity, as of the last connect */
 	struct instance_op *ops; /* instance operations in flight */
+	int ingests;		 /* image uploads being built on workers (api.c) */
 	struct network *net;	 /* networks, taps, published ports (network.h) */
 	int stopping;
 	int lock_fd;

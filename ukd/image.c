@@ -2,6 +2,7 @@
 #define _GNU_SOURCE
 #include "image.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -77,6 +78,37 @@ int image_remove(const char *root, const char *id)
 	if (unlink(path) < 0 && errno != ENOENT)
 		return -errno;
 	return 0;
+}
+
+void image_sweep(const char *root, struct store *st)
+{
+	char dir[PATH_MAX], ref[STORE_IMAGE_ID_LEN + 8];
+	struct store_image img;
+	struct dirent *e;
+	DIR *d;
+	int ret;
+
+	util_pathf(dir, sizeof(dir), "%s/images/sha256", root);
+	if (!(d = opendir(dir)))
+		return;
+	while ((e = readdir(d))) {
+		if (strlen(e->d_name) != STORE_IMAGE_ID_LEN + 4 ||
+		    strcmp(e->d_name + STORE_IMAGE_ID_LEN, ".img") ||
+		    !util_is_hex(e->d_name, STORE_IMAGE_ID_LEN))
+			continue;
+		snprintf(ref, sizeof(ref), "sha256:%.*s", STORE_IMAGE_ID_LEN, e->d_name);
+		/* Only a certain "no such image": a failing store removes nothing. */
+		if ((ret = store_image_find(st, ref, &img)) != -ENOENT)
+			continue;
+		if ((ret = image_remove(root, ref + 7)) < 0)
+			log_warn("image file %s/%s belongs to no image; cannot remove it: %s", dir,
+				 e->d_name, strerror(-ret));
+		else
+			log_info("image file %s/%s belonged to no image (an upload cut short); "
+				 "removed",
+				 dir, e->d_name);
+	}
+	closedir(d);
 }
 
 static int image_write_file(const char *path, const void *data, size_t len)

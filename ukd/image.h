@@ -53,6 +53,13 @@ void image_path(const char *root, const char *id, char *buf, size_t len);
 /* Removes an image file. Returns 0 or -errno. */
 int image_remove(const char *root, const char *id);
 
+/*
+ * Removes the image files no image row lists: left by an upload whose row
+ * could not be stored, or by a ukd killed between the two. Run at start,
+ * before any upload can be in flight.
+ */
+void image_sweep(const char *root, struct store *st);
+
 /* 1 if name is a valid image or instance name: [a-z0-9][a-z0-9._-]*, < STORE_NAME_MAX. */
 int image_name_ok(const char *name);
 
