@@ -76,7 +76,14 @@ struct instance_job {
 	char err[512];
 	int has_tap; /* JOB_CREATE of an attached instance: the run's tap */
 	struct network_tap tap;
+	/* Its outcome waits for the store, which failed to give the instance back. */
+	uv_timer_t later;
+	int later_init;
+	unsigned later_ms;
 };
+
+/* How often a job's outcome waits for a failing store: 0.1 + 0.2 + ... + 3.2 s. */
+#define INSTANCE_JOB_LATER_MAX_MS 3200
 
 static void instance_job_queue(struct instance_op *op, enum instance_job_kind kind,
 			       const char *uuid, char *xml, const struct network_tap *tap);
@@ -888,6 +895,49 @@ static void instance_shutdown_sent(struct instance_op *op, struct instance_job *
 			       0);
 }
 
+static void instance_job_done(uv_work_t *w, int status);
+
+static void instance_job_freed(uv_handle_t *h)
+{
+	free(h->data);
+}
+
+static void instance_job_free(struct instance_job *j)
+{
+	free(j->xml);
+	if (j->later_init)
+		uv_close((uv_handle_t *)&j->later, instance_job_freed);
+	else
+		free(j);
+}
+
+static void instance_job_later_cb(uv_timer_t *t)
+{
+	struct instance_job *j = t->data;
+
+	instance_job_done(&j->work, 0);
+}
+
+/*
+ * The store could not give back the instance a job acted on: its outcome
+ * (a domain created, shut down or destroyed) is not dropped but acted on
+ * again shortly, a few times. 1 if so.
+ */
+static int instance_job_later(struct instance_job *j)
+{
+	if (j->later_ms >= INSTANCE_JOB_LATER_MAX_MS)
+		return 0;
+	if (!j->later_init) {
+		uv_timer_init(j->op->d->loop, &j->later);
+		j->later.data = j;
+		j->later_init = 1;
+	}
+	j->later_ms = j->later_ms ? j->later_ms * 2 : 100;
+	j->op->jobs++;
+	uv_timer_start(&j->later, instance_job_later_cb, j->later_ms, 0);
+	return 1;
+}
+
 static void instance_job_done(uv_work_t *w, int status)
 {
 	struct instance_job *j = w->data;
@@ -905,6 +955,16 @@ static void instance_job_done(uv_work_t *w, int status)
 	if (op->booting && j->kind != JOB_CREATE)
 		goto free_job;
 	if ((ret = store_instance_find(op->d->store, op->id, &inst)) < 0) {
+		if (ret != -ENOENT && instance_job_later(j)) {
+			log_warn("instance %s: the store failed (%s); its %s job's outcome waits "
+				 "%u ms",
+				 op->id, strerror(-ret),
+				 j->kind == JOB_CREATE	   ? "create"
+				 : j->kind == JOB_SHUTDOWN ? "shutdown"
+							   : "destroy",
+				 j->later_ms);
+			return;
+		}
 		instance_op_fail(op, 500, "store_error", "instance %s: %s", op->id, strerror(-ret));
 		goto free_job;
 	}
@@ -917,8 +977,7 @@ static void instance_job_done(uv_work_t *w, int status)
 	store_instance_clear(&inst);
 free_job:
 	instance_op_release(op);
-	free(j->xml);
-	free(j);
+	instance_job_free(j);
 }
 
 static void instance_job_queue(struct instance_op *op, enum instance_job_kind kind,
