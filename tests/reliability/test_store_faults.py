@@ -11,9 +11,23 @@
   N = 1, 2, ... until the create no longer reaches it: each time ukd answers
   201 or 5xx and keeps running, and after a restart the store passes
   `PRAGMA integrity_check` and holds exactly what was acknowledged.
+- instance_ops_io, instance_ops_malloc, image_ops_io, image_ops_malloc: the
+  same faults during start, stop (?t=0) or kill, and delete of a real
+  (sleeping) guest, and during an upload and the delete of that image: the
+  points each operation reaches are counted first (UKD_FAULT=KIND:0), then a
+  fresh subject goes through the operations once per fault point, each
+  operation failing at that point in its own armed window. The answer is 2xx
+  or 5xx, the next requests work and show what the answer said (nothing left
+  "starting" or "stopping"), and after a restart the store is whole and holds
+  exactly what was acknowledged: no orphaned instance directory, image file,
+  temporary file or libvirt domain.
+- image_file_faults: every write, fsync and rename of an upload's files under
+  images/ and tmp/ fails in turn with EIO, then ENOSPC: 500 or 507 saying
+  so, nothing partial listed or left on disk, earlier images untouched.
 
-Needs root (mount). Environment: UKD (the ukd binary), UKD_HELLO (the hello
-example), UKD_STORE_FAULT (the store_fault.so shim).
+Long form: UKD_FAULT_DENSE=1 (every point). Needs root (mount) and the running
+libvirtd. Environment: UKD (the ukd binary), UKD_HELLO (the hello example),
+UKD_STORE_FAULT (the store_fault.so shim).
 Run one case: test_store_faults.py CASE; list them: test_store_faults.py --list.
 """
 import hashlib
@@ -41,11 +55,11 @@ DENSE = os.environ.get("UKD_FAULT_DENSE") == "1"
 
 # The other operations' sweeps count the points an operation reaches first, then try
 # every one of the first few and 60% further apart each time after them, and the last.
-T0 = time.monotonic()
+T0 = time.monotonic()  # the points' progress is printed in seconds since
 GROWTH = float(os.environ.get("UKD_FAULT_GROWTH", "1.6"))
-# The instance operations' allocations (hundreds, each sweep point boots a guest): twice
-# as far apart each time.
-MALLOC_GROWTH = float(os.environ.get("UKD_FAULT_GROWTH", "2"))
+# The instance operations reach thousands of allocations and each sweep point boots a
+# guest: three times as far apart each time.
+MALLOC_GROWTH = float(os.environ.get("UKD_FAULT_GROWTH", "3"))
 
 SLEEP_C = b"""#include <stdio.h>
 #include <unistd.h>
@@ -295,7 +309,6 @@ class StoreFaultTest(unittest.TestCase):
                 else:
                     os.environ[k] = v
         self.verify()
-        print("up [%.1f s]" % (time.monotonic() - T0))
 
     def armed(self, fn, at=None, settle=0.0):
         """Runs fn with the fault armed (at point `at` if given); returns (its result, hit)."""
