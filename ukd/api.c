@@ -379,6 +379,28 @@ static void api_ingest_answer(struct api_ingest *g, int status, json_t *image, c
 	http_stream_end(g->req);
 }
 
+/*
+ * A failed upload that placed its file (no row lists it): removed, unless
+ * another upload is being built (it may be of the same bytes and count on
+ * the file) or a row lists it after all. ukd's next start removes what is
+ * left unlisted.
+ */
+static void api_ingest_unplace(struct api_ingest *g)
+{
+	struct store_image img;
+	char ref[STORE_IMAGE_ID_LEN + 8];
+	int ret;
+
+	if (!g->out.placed || g->d->ingests)
+		return;
+	snprintf(ref, sizeof(ref), "sha256:%s", g->out.img.id);
+	if (store_image_find(g->d->store, ref, &img) != -ENOENT)
+		return;
+	if ((ret = image_remove(g->d->cfg->root, g->out.img.id)) < 0)
+		log_warn("image sha256:%s: cannot remove its file: %s", g->out.img.id,
+			 strerror(-ret));
+}
+
 static void api_ingest_done(uv_work_t *w, int status)
 {
 	struct api_ingest *g = w->data;
@@ -387,7 +409,9 @@ static void api_ingest_done(uv_work_t *w, int status)
 	int ret;
 
 	(void)status;
+	g->d->ingests--;
 	if (g->out.status) {
+		api_ingest_unplace(g);
 		log_info("image upload refused: %s", g->out.msg);
 		api_ingest_answer(g, g->out.status, NULL, g->out.code, g->out.msg);
 		goto free_g;
@@ -395,6 +419,7 @@ static void api_ingest_done(uv_work_t *w, int status)
 	snprintf(img->tag, sizeof(img->tag), "%s", g->tag);
 	if ((ret = store_image_put(g->d->store, img)) < 0) {
 		snprintf(msg, sizeof(msg), "cannot record the image: %s", strerror(-ret));
+		api_ingest_unplace(g);
 		api_ingest_answer(g, ret == -ENOSPC ? 507 : 500, NULL,
 				  ret == -ENOSPC ? "insufficient_storage" : "store_error", msg);
 		goto free_g;
@@ -566,6 +591,7 @@ static void api_images_post(struct api_ctx *c)
 		}
 		goto free_g;
 	}
+	c->d->ingests++;
 	return;
 free_g:
 	api_ingest_free(g);

@@ -66,7 +66,10 @@ struct daemon {
 	char libvirt_error[512]; /* why not connected */
 	struct virt_host host;	 /* versions and capacity, as of the last connect */
 	struct instance_op *ops; /* instance operations in flight */
-	struct network *net;	 /* networks, taps, published ports (network.h) */
+	int ingests;		 /* image uploads being built on workers (api.c) */
+	/* Observations the store failed to take, to be written again (instance.c). */
+	struct instance_later *laters;
+	struct network *net; /* networks, taps, published ports (network.h) */
 	int stopping;
 	int lock_fd;
 	/* Restarts the policies decided (restart.h); restored: the first reconcile re-armed them.

@@ -43,6 +43,16 @@ __attribute__((format(printf, 4, 5))) static int image_fail(struct image_out *ou
 	return -1;
 }
 
+/* A failure of the state directory's filesystem: 507 if it is full, else 500. */
+static int image_fail_storage(struct image_out *out, int err, const char *what)
+{
+	if (err == ENOSPC || err == EDQUOT)
+		return image_fail(out, 507, "insufficient_storage",
+				  "%s: the state directory's filesystem is full (%s)", what,
+				  strerror(err));
+	return image_fail(out, 500, "internal", "%s: %s", what, strerror(err));
+}
+
 static int image_name_chars(const char *s, const char *first, const char *rest)
 {
 	size_t len = strlen(s);
@@ -211,7 +221,7 @@ static int image_pack(struct image_ctx *c)
 	struct pack_opts o = {0};
 	char err[1024];
 	size_t nargs;
-	int ret;
+	int ret, e;
 
 	/* The manifest's env first, the request's after: later entries win in the guest. */
 	env = calloc(c->m.nenv + in->nenv + 1, sizeof(char *));
@@ -236,7 +246,10 @@ static int image_pack(struct image_ctx *c)
 	o.nfiles = c->m.nfiles;
 	o.port = c->m.port;
 	ret = pack_image(&o, err, sizeof(err));
+	e = errno;
 	free(env);
+	if (ret == -2)
+		return image_fail_storage(c->out, e, "writing the image");
 	if (ret < 0) {
 		/* The reason names our private work file: the user knows it as "the application".
 		 */
@@ -265,8 +278,12 @@ static int image_place(struct image_ctx *c)
 		return 0;
 	}
 	/* pack_image synced the file; the rename and its directory make it durable. */
-	if (chmod(c->img, 0644) < 0 || rename(c->img, final) < 0 || util_sync_parent(final) < 0)
-		return image_fail(out, 500, "internal", "storing %s: %s", final, strerror(errno));
+	if (chmod(c->img, 0644) < 0 || rename(c->img, final) < 0)
+		return image_fail_storage(out, errno, "storing the image");
+	/* Placed, maybe not durably: if it fails from here, the caller removes it. */
+	out->placed = 1;
+	if ((ret = util_sync_parent(final)) < 0)
+		return image_fail_storage(out, -ret, "storing the image");
 	return 0;
 }
 
@@ -311,7 +328,7 @@ int image_ingest(const struct image_in *in, struct image_out *out)
 		/* Named after the image: the guest's argv[0] is the file's base name. */
 		util_pathf(c.app, sizeof(c.app), "%s/%s", c.dir, c.name);
 		if ((r = image_write_file(c.app, in->body, in->len)) < 0) {
-			image_fail(out, 500, "internal", "writing the upload: %s", strerror(-r));
+			image_fail_storage(out, -r, "writing the upload");
 			goto remove_dir;
 		}
 	}

@@ -6,7 +6,8 @@
  * it to ROOT/images/sha256/HEX.img, mode 0644 in 0755 directories so that
  * libvirt's QEMU (user libvirt-qemu) can read it. Work happens in a private
  * directory under ROOT/tmp that is removed afterwards: a refused or failed
- * build stores nothing. The store row is the caller's job (on the loop).
+ * build stores nothing, except the file it placed if only its directory's
+ * sync failed (out->placed). The store row is the caller's job (on the loop).
  *
  * image_ingest blocks: run it on a worker thread.
  */
@@ -42,6 +43,12 @@ struct image_out {
 	char msg[4096]; /* reason, with compiler output for a failed build */
 	struct store_image img;
 	int existed; /* the same bytes were stored already */
+	/*
+	 * This upload put the file at its content address, even if it failed
+	 * afterwards: no row lists it then, and the caller removes it (unless
+	 * another upload of the same bytes may count on it).
+	 */
+	int placed;
 };
 
 /* Returns 0 (out->img filled) or -1 with out->status, code and msg set. */

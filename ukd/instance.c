@@ -76,12 +76,21 @@ struct instance_job {
 	char err[512];
 	int has_tap; /* JOB_CREATE of an attached instance: the run's tap */
 	struct network_tap tap;
+	/* Its outcome waits for the store, which failed to give the instance back. */
+	uv_timer_t later;
+	int later_init;
+	unsigned later_ms;
 };
+
+/* How often a job's outcome waits for a failing store: 0.1 + 0.2 + ... + 3.2 s. */
+#define INSTANCE_JOB_LATER_MAX_MS 3200
 
 static void instance_job_queue(struct instance_op *op, enum instance_job_kind kind,
 			       const char *uuid, char *xml, const struct network_tap *tap);
 static void instance_boot(struct daemon *d, struct instance_op *op, struct store_instance *inst);
 static void instance_restart_due(struct daemon *d, const char *id);
+static void instance_crash_loop(struct daemon *d, struct store_instance *inst);
+static int instance_event(struct daemon *d, const struct virt_event *ev, int late);
 
 /* --- helpers --- */
 
@@ -345,6 +354,143 @@ instance_op_fail(struct instance_op *op, int status, const char *code, const cha
 	instance_op_end(op);
 }
 
+/* --- observations the store failed to take --- */
+
+/*
+ * A run that started or ended, or a lifecycle event that could not be
+ * looked up, while the store failed (an I/O error, no memory, a full
+ * disk): written again shortly, backing off, until it goes through or the
+ * row has moved on. The user's intent was recorded before (desired state);
+ * this keeps the store from claiming "starting" or "stopping" for a run
+ * that started or ended. Lost if ukd stops first: the next start's
+ * reconciliation asks libvirt instead.
+ */
+struct instance_later {
+	uv_timer_t timer;
+	struct daemon *d;
+	int is_event;
+	struct virt_event ev;	    /* is_event */
+	struct store_instance inst; /* else: the row to write */
+	char was[16];		    /* its observed state in the store when the write failed */
+	char kind[32], detail[128];
+	int crash_loop;
+	unsigned delay_ms;
+	struct instance_later *next;
+};
+
+#define INSTANCE_LATER_FIRST_MS 100
+#define INSTANCE_LATER_MAX_MS 5000
+
+static void instance_later_closed(uv_handle_t *h)
+{
+	struct instance_later *l = h->data;
+
+	store_instance_clear(&l->inst);
+	free(l);
+}
+
+static void instance_later_end(struct instance_later *l)
+{
+	struct instance_later **pp;
+
+	for (pp = &l->d->laters; *pp; pp = &(*pp)->next) {
+		if (*pp == l) {
+			*pp = l->next;
+			break;
+		}
+	}
+	uv_close((uv_handle_t *)&l->timer, instance_later_closed);
+}
+
+static void instance_later_run(uv_timer_t *t)
+{
+	struct instance_later *l = t->data;
+	struct daemon *d = l->d;
+	struct store_instance cur;
+	int ret;
+
+	if (l->is_event) {
+		if (instance_event(d, &l->ev, 1) < 0)
+			goto again;
+		goto end;
+	}
+	if ((ret = store_instance_find(d->store, l->inst.id, &cur)) == -ENOENT)
+		goto end;
+	if (ret < 0)
+		goto again;
+	ret = strcmp(cur.domain_uuid, l->inst.domain_uuid) || strcmp(cur.observed, l->was);
+	store_instance_clear(&cur);
+	if (ret)
+		goto end; /* something newer was recorded meanwhile */
+	if (store_instance_update(d->store, &l->inst, l->kind, l->detail[0] ? l->detail : NULL) < 0)
+		goto again;
+	log_info("instance %s: %s recorded after all", l->inst.id, l->inst.observed);
+	if (l->crash_loop)
+		instance_crash_loop(d, &l->inst);
+	else if (l->inst.restart_at &&
+		 restart_schedule(d, l->inst.id, l->inst.restart_at, instance_restart_due) < 0)
+		log_error("instance %s: no memory for its restart timer", l->inst.id);
+end:
+	instance_later_end(l);
+	return;
+again:
+	l->delay_ms =
+		l->delay_ms * 2 > INSTANCE_LATER_MAX_MS ? INSTANCE_LATER_MAX_MS : l->delay_ms * 2;
+	uv_timer_start(&l->timer, instance_later_run, l->delay_ms, 0);
+}
+
+static struct instance_later *instance_later_new(struct daemon *d)
+{
+	struct instance_later *l = calloc(1, sizeof(*l));
+
+	if (!l) {
+		log_error("out of memory: an observation the store refused is lost until ukd "
+			  "restarts");
+		return NULL;
+	}
+	l->d = d;
+	l->delay_ms = INSTANCE_LATER_FIRST_MS;
+	uv_timer_init(d->loop, &l->timer);
+	l->timer.data = l;
+	l->next = d->laters;
+	d->laters = l;
+	uv_timer_start(&l->timer, instance_later_run, l->delay_ms, 0);
+	return l;
+}
+
+/* inst (its observed state was `was` in the store) is to be written again. */
+static void instance_later_record(struct daemon *d, const struct store_instance *inst,
+				  const char *was, const char *kind, const char *detail,
+				  int crash_loop)
+{
+	struct instance_later *l;
+
+	/* This observation is newer than one still waiting for the same instance. */
+	for (l = d->laters; l; l = l->next)
+		if (!l->is_event && !strcmp(l->inst.id, inst->id) &&
+		    !uv_is_closing((uv_handle_t *)&l->timer)) {
+			uv_timer_stop(&l->timer);
+			instance_later_end(l);
+			break;
+		}
+	if (!(l = instance_later_new(d)))
+		return;
+	l->inst = *inst;
+	l->inst.spec = inst->spec ? strdup(inst->spec) : NULL;
+	l->inst.message = inst->message ? strdup(inst->message) : NULL;
+	snprintf(l->was, sizeof(l->was), "%s", was);
+	snprintf(l->kind, sizeof(l->kind), "%s", kind);
+	snprintf(l->detail, sizeof(l->detail), "%s", detail ? detail : "");
+	l->crash_loop = crash_loop;
+	log_warn("instance %s: will record it %s again shortly", inst->id, inst->observed);
+}
+
+static void instance_later_close_all(struct daemon *d)
+{
+	while (d->laters)
+		instance_later_end(d->laters);
+}
+
 /* --- recording what happened --- */
 
 static const char *instance_stop_reason(struct daemon *d, const char *id, enum virt_stop_reason r)
@@ -469,7 +615,7 @@ static void instance_exited(struct daemon *d, struct store_instance *inst, const
 			    const char *message)
 {
 	struct instance_op *op = instance_op_find(d, inst->id);
-	char dir[PATH_MAX], why[64] = "";
+	char dir[PATH_MAX], why[64] = "", was[sizeof(inst->observed)];
 	struct health_exit hx;
 	char detail[128];
 	int status, ret, hret, user, crash_loop;
@@ -497,6 +643,7 @@ static void instance_exited(struct daemon *d, struct store_instance *inst, const
 	network_run_ended(d, inst->id, inst->domain_uuid);
 	inst->has_exit_status = ret == 1;
 	inst->exit_status = ret == 1 ? status : 0;
+	snprintf(was, sizeof(was), "%s", inst->observed);
 	snprintf(inst->observed, sizeof(inst->observed), STORE_STATE_EXITED);
 	snprintf(inst->exit_reason, sizeof(inst->exit_reason), "%s", reason);
 	free(inst->message);
@@ -510,8 +657,11 @@ static void instance_exited(struct daemon *d, struct store_instance *inst, const
 		crash_loop = instance_plan_restart(inst, reason);
 	instance_exit_detail(inst, detail, sizeof(detail));
 	if ((ret = store_instance_update(
-		     d->store, inst, user ? "instance.stopped" : "instance.exited", detail)) < 0)
+		     d->store, inst, user ? "instance.stopped" : "instance.exited", detail)) < 0) {
 		log_error("instance %s: cannot record its exit: %s", inst->id, strerror(-ret));
+		instance_later_record(d, inst, was, user ? "instance.stopped" : "instance.exited",
+				      detail, crash_loop);
+	}
 	log_info("instance %s (%s): %s", inst->name, inst->id, detail);
 	if (ret == 0 && crash_loop)
 		instance_crash_loop(d, inst);
@@ -526,26 +676,51 @@ static void instance_exited(struct daemon *d, struct store_instance *inst, const
 
 static void instance_running(struct daemon *d, struct store_instance *inst, const char *kind)
 {
+	char was[sizeof(inst->observed)];
 	int ret;
 
+	snprintf(was, sizeof(was), "%s", inst->observed);
 	snprintf(inst->observed, sizeof(inst->observed), STORE_STATE_RUNNING);
 	if (!inst->started)
 		inst->started = util_now_ms();
-	if ((ret = store_instance_update(d->store, inst, kind, NULL)) < 0)
+	if ((ret = store_instance_update(d->store, inst, kind, NULL)) < 0) {
 		log_error("instance %s: cannot record it running: %s", inst->id, strerror(-ret));
+		instance_later_record(d, inst, was, kind, NULL, 0);
+	}
 }
 
 void instance_on_event(struct daemon *d, const struct virt_event *ev)
 {
-	struct store_instance inst;
+	struct instance_later *l;
 
-	if (store_instance_by_domain(d->store, ev->uuid, &inst) < 0) {
-		log_debug("event for domain %s (%s), not a ukd instance run", ev->name, ev->uuid);
+	if (instance_event(d, ev, 0) == 0 || !(l = instance_later_new(d)))
 		return;
+	l->is_event = 1;
+	l->ev = *ev;
+}
+
+/*
+ * Acts on a lifecycle event: 0, or -errno if the store failed (to be tried
+ * again). A late one (tried again) adopts nothing: its domain may have
+ * ended since.
+ */
+static int instance_event(struct daemon *d, const struct virt_event *ev, int late)
+{
+	struct store_instance inst;
+	int ret;
+
+	if ((ret = store_instance_by_domain(d->store, ev->uuid, &inst)) == -ENOENT) {
+		log_debug("event for domain %s (%s), not a ukd instance run", ev->name, ev->uuid);
+		return 0;
+	}
+	if (ret < 0) {
+		log_error("event for domain %s (%s): the store failed: %s; trying again shortly",
+			  ev->name, ev->uuid, strerror(-ret));
+		return ret;
 	}
 	if (ev->kind == VIRT_EV_STARTED && !strcmp(inst.observed, STORE_STATE_STARTING)) {
 		instance_running(d, &inst, "instance.started");
-	} else if (ev->kind == VIRT_EV_STARTED && !instance_active(&inst) &&
+	} else if (ev->kind == VIRT_EV_STARTED && !late && !instance_active(&inst) &&
 		   !instance_op_find(d, inst.id)) {
 		/*
 		 * ukd died while libvirtd was creating this very run, and its
@@ -568,6 +743,7 @@ void instance_on_event(struct daemon *d, const struct virt_event *ev)
 	} else if (ev->kind == VIRT_EV_STOPPED && instance_active(&inst))
 		instance_exited(d, &inst, instance_stop_reason(d, inst.id, ev->reason), NULL);
 	store_instance_clear(&inst);
+	return 0;
 }
 
 /* --- jobs --- */
@@ -719,6 +895,49 @@ static void instance_shutdown_sent(struct instance_op *op, struct instance_job *
 			       0);
 }
 
+static void instance_job_done(uv_work_t *w, int status);
+
+static void instance_job_freed(uv_handle_t *h)
+{
+	free(h->data);
+}
+
+static void instance_job_free(struct instance_job *j)
+{
+	free(j->xml);
+	if (j->later_init)
+		uv_close((uv_handle_t *)&j->later, instance_job_freed);
+	else
+		free(j);
+}
+
+static void instance_job_later_cb(uv_timer_t *t)
+{
+	struct instance_job *j = t->data;
+
+	instance_job_done(&j->work, 0);
+}
+
+/*
+ * The store could not give back the instance a job acted on: its outcome
+ * (a domain created, shut down or destroyed) is not dropped but acted on
+ * again shortly, a few times. 1 if so.
+ */
+static int instance_job_later(struct instance_job *j)
+{
+	if (j->later_ms >= INSTANCE_JOB_LATER_MAX_MS)
+		return 0;
+	if (!j->later_init) {
+		uv_timer_init(j->op->d->loop, &j->later);
+		j->later.data = j;
+		j->later_init = 1;
+	}
+	j->later_ms = j->later_ms ? j->later_ms * 2 : 100;
+	j->op->jobs++;
+	uv_timer_start(&j->later, instance_job_later_cb, j->later_ms, 0);
+	return 1;
+}
+
 static void instance_job_done(uv_work_t *w, int status)
 {
 	struct instance_job *j = w->data;
@@ -736,6 +955,16 @@ static void instance_job_done(uv_work_t *w, int status)
 	if (op->booting && j->kind != JOB_CREATE)
 		goto free_job;
 	if ((ret = store_instance_find(op->d->store, op->id, &inst)) < 0) {
+		if (ret != -ENOENT && instance_job_later(j)) {
+			log_warn("instance %s: the store failed (%s); its %s job's outcome waits "
+				 "%u ms",
+				 op->id, strerror(-ret),
+				 j->kind == JOB_CREATE	   ? "create"
+				 : j->kind == JOB_SHUTDOWN ? "shutdown"
+							   : "destroy",
+				 j->later_ms);
+			return;
+		}
 		instance_op_fail(op, 500, "store_error", "instance %s: %s", op->id, strerror(-ret));
 		goto free_job;
 	}
@@ -748,8 +977,7 @@ static void instance_job_done(uv_work_t *w, int status)
 	store_instance_clear(&inst);
 free_job:
 	instance_op_release(op);
-	free(j->xml);
-	free(j);
+	instance_job_free(j);
 }
 
 static void instance_job_queue(struct instance_op *op, enum instance_job_kind kind,
@@ -1673,6 +1901,7 @@ void instance_reconcile(struct daemon *d, const struct virt_domain *doms, size_t
 
 void instance_shutdown(struct daemon *d)
 {
+	instance_later_close_all(d);
 	/* Answers are dropped: the HTTP server is closing; the guests keep running. */
 	for (struct instance_op *op = d->ops, *next; op; op = next) {
 		next = op->next;

@@ -85,6 +85,7 @@ struct pack_ctx {
 	uint64_t payload_addr;
 	uint64_t payload_size;
 	uint64_t phoff, shoff, shstroff;
+	int out_errno; /* writing the output failed with it (the host's fault, not the input's) */
 	unsigned phnum, shnum;
 	int fd; /* the temporary output file */
 	uint64_t pos;
@@ -668,8 +669,10 @@ static int pack_write(struct pack_ctx *c, const void *buf, size_t len)
 
 		if (n < 0 && errno == EINTR)
 			continue;
-		if (n < 0)
+		if (n < 0) {
+			c->out_errno = errno;
 			return pack_err(c, "%s: write failed: %s", c->o->out_path, strerror(errno));
+		}
 		p += n;
 		len -= (size_t)n;
 		c->pos += (uint64_t)n;
@@ -858,22 +861,27 @@ static int pack_output(struct pack_ctx *c)
 	if (snprintf(tmp, sizeof(tmp), "%s.tmp-XXXXXX", out) >= (int)sizeof(tmp))
 		return pack_err(c, "%s: path too long", out);
 	c->fd = mkostemp(tmp, O_CLOEXEC);
-	if (c->fd < 0)
+	if (c->fd < 0) {
+		c->out_errno = errno;
 		return pack_err(c, "%s: cannot create: %s", out, strerror(errno));
+	}
 	if (pack_write_all(c) < 0)
 		goto unlink_tmp;
 	/* mkostemp makes 0600; an image is meant to be read by others, e.g. QEMU. */
 	if (fchmod(c->fd, 0644) < 0 || fsync(c->fd) < 0) {
+		c->out_errno = errno;
 		pack_err(c, "%s: %s", tmp, strerror(errno));
 		goto unlink_tmp;
 	}
 	rc = close(c->fd);
 	c->fd = -1;
 	if (rc < 0) {
+		c->out_errno = errno;
 		pack_err(c, "%s: %s", tmp, strerror(errno));
 		goto unlink_tmp;
 	}
 	if (rename(tmp, out) < 0) {
+		c->out_errno = errno;
 		pack_err(c, "%s: %s", out, strerror(errno));
 		goto unlink_tmp;
 	}
@@ -905,6 +913,8 @@ int pack_image(const struct pack_opts *o, char *err, size_t errlen)
 	if (pack_entries(&c) < 0 || pack_shstrtab(&c) < 0 || pack_layout(&c) < 0)
 		goto free_layout;
 	ret = pack_output(&c);
+	if (ret < 0 && c.out_errno)
+		ret = -2;
 free_layout:
 	free(c.shstr);
 	free(c.ents);
@@ -914,5 +924,7 @@ free_rt:
 	pack_rt_free(&c.rt);
 free_app:
 	free(c.app);
+	if (ret == -2)
+		errno = c.out_errno;
 	return ret;
 }

@@ -36,7 +36,9 @@ struct pack_opts {
 
 /*
  * pack_image writes o->out_path. Returns 0, or -1 with a one-line
- * human-readable reason in err (errlen bytes). The image is written to a
+ * human-readable reason in err (errlen bytes), or -2 with the reason in err
+ * and errno set when writing the output failed (a full disk, an I/O error:
+ * the host's fault, not the inputs'). The image is written to a
  * temporary file in the same directory, synced and renamed into place, so a
  * failure leaves no output file and an old image is replaced atomically.
  */

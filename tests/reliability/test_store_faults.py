@@ -11,21 +11,38 @@
   N = 1, 2, ... until the create no longer reaches it: each time ukd answers
   201 or 5xx and keeps running, and after a restart the store passes
   `PRAGMA integrity_check` and holds exactly what was acknowledged.
+- instance_ops_io, instance_ops_malloc, image_ops_io, image_ops_malloc: the
+  same faults during start, stop (?t=0) or kill, and delete of a real
+  (sleeping) guest, and during an upload and the delete of that image: the
+  points each operation reaches are counted first (UKD_FAULT=KIND:0), then a
+  fresh subject goes through the operations once per fault point, each
+  operation failing at that point in its own armed window. The answer is 2xx
+  or 5xx, the next requests work and show what the answer said (nothing left
+  "starting" or "stopping"), and after a restart the store is whole and holds
+  exactly what was acknowledged: no orphaned instance directory, image file,
+  temporary file or libvirt domain.
+- image_file_faults: every write, fsync and rename of an upload's files under
+  images/ and tmp/ fails in turn with EIO, then ENOSPC: 500 or 507 saying
+  so, nothing partial listed or left on disk, earlier images untouched.
 
-Needs root (mount). Environment: UKD (the ukd binary), UKD_HELLO (the hello
-example), UKD_STORE_FAULT (the store_fault.so shim).
+Long form: UKD_FAULT_DENSE=1 (every point). Needs root (mount) and the running
+libvirtd. Environment: UKD (the ukd binary), UKD_HELLO (the hello example),
+UKD_STORE_FAULT (the store_fault.so shim).
 Run one case: test_store_faults.py CASE; list them: test_store_faults.py --list.
 """
+import hashlib
+import json
 import os
 import shutil
 import sqlite3
 import subprocess
 import sys
 import tempfile
+import time
 import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "daemon"))
-from test_daemon import HELLO, Daemon  # noqa: E402
+from test_daemon import HELLO, Daemon, tar_of, virsh  # noqa: E402
 
 TMPFS_MIB = 16
 STORE_FAULT = os.environ.get("UKD_STORE_FAULT", "build/tests/reliability/libstore_fault.so")
@@ -34,6 +51,42 @@ STORE_FAULT = os.environ.get("UKD_STORE_FAULT", "build/tests/reliability/libstor
 # (every point, up to UKD_FAULT_POINTS).
 MAX_POINTS = int(os.environ.get("UKD_FAULT_POINTS", "60"))
 DENSE = os.environ.get("UKD_FAULT_DENSE") == "1"
+
+
+# The other operations' sweeps count the points an operation reaches first, then try
+# every one of the first few and 60% further apart each time after them, and the last.
+T0 = time.monotonic()  # the points' progress is printed in seconds since
+GROWTH = float(os.environ.get("UKD_FAULT_GROWTH", "1.6"))
+# The instance operations reach thousands of allocations and each sweep point boots a
+# guest: three times as far apart each time.
+MALLOC_GROWTH = float(os.environ.get("UKD_FAULT_GROWTH", "3"))
+
+SLEEP_C = b"""#include <stdio.h>
+#include <unistd.h>
+int main(void)
+{
+	printf("sleeping\\n");
+	fflush(stdout);
+	for (;;)
+		sleep(3600);
+}
+"""
+
+
+# An instance's life in the instance sweeps: stop and kill take turns.
+INSTANCE_OPS = ("start", ("stop", "kill"), "delete")
+# How long the API may take to show an observation the store refused once (ukd writes
+# it again, after 100 ms at first).
+SETTLE_S = 3
+
+
+def fault_points_of(count, dense_until, growth=None):
+    """The points of an operation that reaches `count` to fault (all of them if DENSE)."""
+    pts, n = {count} if count else set(), 1
+    while n <= count:
+        pts.add(n)
+        n = n + 1 if DENSE or n < dense_until else int(n * (growth or GROWTH)) + 1
+    return pts
 
 
 def fault_points(dense_until):
@@ -49,7 +102,9 @@ class StoreFaultTest(unittest.TestCase):
         os.chmod(self.dir, 0o755)
         self.root = os.path.join(self.dir, "root")
         os.mkdir(self.root)
-        subprocess.run(["mount", "-t", "tmpfs", "-o", "size=%dm,mode=0755" % TMPFS_MIB, "tmpfs",
+        # Room for a compiled image and a few uploads, except where the disk is to be full.
+        size = TMPFS_MIB if self._testMethodName == "test_disk_full" else 64
+        subprocess.run(["mount", "-t", "tmpfs", "-o", "size=%dm,mode=0755" % size, "tmpfs",
                         self.root], check=True)
         self.ukd = Daemon(self.root, os.path.join(self.dir, "ukd.sock"),
                           os.path.join(self.dir, "ukd.log"))
@@ -57,6 +112,7 @@ class StoreFaultTest(unittest.TestCase):
 
     def tearDown(self):
         self.ukd.stop()
+        self.cleanup_domains()
         if any(e for e in sys.exc_info()) or os.environ.get("UKD_TEST_VERBOSE"):
             print(self.ukd.read_log()[-20000:])
         subprocess.run(["umount", self.root])
@@ -228,6 +284,350 @@ class StoreFaultTest(unittest.TestCase):
         points, statuses = self.sweep("malloc")
         self.assertGreater(points, 0, "no allocation was ever faulted")
         self.assertGreater(sum(v for k, v in statuses.items() if k >= 500), 0)
+
+    # --- faults during the other operations (start, stop/kill, delete, uploads) ---
+
+    def fault_env(self, kind, n, extra=None):
+        env = {"LD_PRELOAD": STORE_FAULT, "UKD_FAULT": "%s:%d" % (kind, n),
+               "UKD_FAULT_ARM": self.arm, "UKD_FAULT_FIRED": self.fired,
+               "UKD_FAULT_COUNT": self.countf}
+        env.update(extra or {})
+        return env
+
+    def up(self, kind, n, extra=None):
+        """A ukd with the fault (unarmed), then the checks a restart owes the last operation."""
+        if self.ukd.proc and self.ukd.proc.poll() is None:
+            return
+        saved = {k: os.environ.get(k) for k in self.fault_env(kind, n, extra)}
+        os.environ.update(self.fault_env(kind, n, extra))
+        try:
+            self.ukd.start()
+        finally:
+            for k, v in saved.items():
+                if v is None:
+                    os.environ.pop(k, None)
+                else:
+                    os.environ[k] = v
+        self.verify()
+
+    def armed(self, fn, at=None, settle=0.0):
+        """Runs fn with the fault armed (at point `at` if given); returns (its result, hit)."""
+        if os.path.exists(self.fired):
+            os.unlink(self.fired)
+        with open(self.arm, "w") as f:
+            f.write("" if at is None else str(at))
+        try:
+            r = fn()
+            # What the operation sets off (lifecycle events) is part of it.
+            time.sleep(settle)
+        finally:
+            os.unlink(self.arm)
+        return r, os.path.exists(self.fired)
+
+    def req(self, method, path, body=None, expect=None):
+        headers = None
+        if isinstance(body, bytes):
+            headers = {"Content-Type": "application/octet-stream"}
+        r = self.ukd.request(method, path, body, headers)
+        if expect is not None:
+            self.assertEqual(r.status, expect, "%s %s -> %r" % (method, path, r))
+        return r
+
+    def alive_after(self, what):
+        """The request after a fault works; ukd is alive and leaves no temporary file."""
+        r = self.req("GET", "/v1/instances")
+        self.assertIsNone(self.ukd.proc.poll(), "ukd died at %s" % what)
+        r = self.req("GET", "/v1/images")
+        self.assertEqual(r.status, 200, (what, r))
+        self.assertEqual(os.listdir(os.path.join(self.root, "tmp")), [], what)
+
+    def our_domains(self):
+        return {d for d in virsh("list", "--all", "--name").stdout.split()
+                if d.startswith("ukd-") and d[4:] in {i[:12] for i in self.ids}}
+
+    def verify(self):
+        """What a fresh ukd reads is what was acknowledged; nothing is orphaned."""
+        insts = {i["name"]: i for i in self.req("GET", "/v1/instances", expect=200).json}
+        for name, m in self.model.items():
+            i = insts.get(name)
+            if m["exists"] is not None:
+                self.assertEqual(i is not None, m["exists"], "%s: %r" % (name, i))
+            m["exists"] = i is not None
+            if not i:
+                continue
+            self.assertNotIn(i["state"], ("starting", "stopping"), i)
+            running = i["state"] == "running"
+            if m["running"] is not None:
+                self.assertEqual(running, m["running"], i)
+                self.assertEqual(i["desired_state"], "running" if running else "stopped", i)
+            m["running"] = running
+        self.assertEqual(set(insts), {n for n, m in self.model.items() if m["exists"]})
+        # Exactly one domain per running instance, and none for anything else.
+        doms = self.our_domains()
+        want = {i["domain"] for i in insts.values() if i["state"] == "running"}
+        self.assertEqual(doms, want, "libvirt domains against the store")
+        self.assertEqual(set(os.listdir(os.path.join(self.root, "instances"))),
+                         {i["id"] for i in insts.values()}, "instance directories")
+        imgs = {i["name"]: i for i in self.req("GET", "/v1/images", expect=200).json}
+        for name, m in self.images.items():
+            if m["exists"] is not None:
+                self.assertEqual(name in imgs, m["exists"], "image %s" % name)
+            m["exists"] = name in imgs
+        self.assertEqual(set(imgs), {n for n, m in self.images.items() if m["exists"]})
+        self.assertEqual(sorted(os.listdir(os.path.join(self.root, "images", "sha256"))),
+                         sorted(i["id"].split(":")[-1] + ".img" for i in imgs.values()),
+                         "image files")
+
+    def fault_setup(self, sleeper):
+        self.arm, self.fired = os.path.join(self.dir, "arm"), os.path.join(self.dir, "fired")
+        self.countf = os.path.join(self.dir, "count")
+        self.model, self.images, self.ids = {}, {}, set()
+        with open(HELLO, "rb") as f:
+            self.hello = f.read()
+        self.req("POST", "/v1/images?name=hello", self.hello, expect=201)
+        self.images["hello"] = {"exists": True}
+        if sleeper:
+            ctx = tar_of([("uk.json", json.dumps({"name": "sleep", "sources": ["sleep.c"],
+                                                   "mem": 16}).encode()), ("sleep.c", SLEEP_C)])
+            r = self.ukd.request("POST", "/v1/images", ctx, {"Content-Type": "application/x-tar"})
+            self.assertEqual(r.status, 201, r)
+            self.images["sleep"] = {"exists": True}
+        self.ukd.stop()
+
+    def cleanup_domains(self):
+        for d in self.our_domains() if getattr(self, "ids", None) else ():
+            virsh("destroy", d)
+
+    OK = {"start": 200, "stop": 200, "kill": 200, "delete": 204, "upload": 201,
+          "image_delete": 204}
+
+    def do(self, op, name):
+        if op == "start":
+            return self.req("POST", "/v1/instances/%s/start" % name)
+        if op == "stop":
+            return self.req("POST", "/v1/instances/%s/stop?t=0" % name)
+        if op == "kill":
+            return self.req("POST", "/v1/instances/%s/kill" % name)
+        if op == "delete":
+            return self.req("DELETE", "/v1/instances/" + name)
+        if op == "upload":
+            return self.req("POST", "/v1/images?name=" + name, self.image_bytes(name))
+        return self.req("DELETE", "/v1/images/" + name)
+
+    def image_bytes(self, name):
+        # The hello ELF with trailing bytes: a new image (a new file) for each name.
+        return self.hello + name.encode() * 64
+
+    def prepare(self, op, name):
+        """Brings the subject of op (no fault armed) where op needs it."""
+        m = (self.images if op in ("upload", "image_delete") else self.model)[name]
+        if op == "start" and m["running"]:
+            self.assertEqual(self.do("kill", name).status, 200)
+            m["running"] = False
+        elif op in ("stop", "kill") and not m["running"]:
+            self.assertEqual(self.do("start", name).status, 200)
+            m["running"] = True
+        elif op == "delete" and m["running"]:
+            self.assertEqual(self.do("kill", name).status, 200)
+            m["running"] = False
+        elif op == "image_delete" and not m["exists"]:
+            self.assertEqual(self.do("upload", name).status, 201)
+            m["exists"] = True
+
+    def acknowledge(self, op, name, status):
+        """What op's answer promises about the store (None: either way, but whole)."""
+        m = (self.images if op in ("upload", "image_delete") else self.model)[name]
+        ok = status == self.OK[op]
+        if op == "start":
+            m["running"] = True if ok else None
+        elif op in ("stop", "kill"):
+            m["running"] = False if ok else None
+        else:
+            m["exists"] = (op == "upload") if ok else None
+
+    def read_count(self):
+        try:
+            with open(self.countf) as f:
+                return int(f.read())
+        except (OSError, ValueError):
+            return 0
+
+    def live_state(self, op, name, status, what):
+        """Right after op (no restart): the API shows what the answer said, nothing half-way."""
+        if op in ("upload", "image_delete"):
+            r = self.req("GET", "/v1/images/" + name)
+            self.assertIn(r.status, (200, 404), (what, r))
+            m = self.images[name]
+            if m["exists"] is not None:
+                self.assertEqual(r.status == 200, m["exists"], (what, r))
+            m["exists"] = r.status == 200
+            return
+        # An observation the store refused is written again within a moment.
+        deadline = time.monotonic() + SETTLE_S
+        while True:
+            r = self.req("GET", "/v1/instances/" + name)
+            if (r.status != 200 or r.json["state"] not in ("starting", "stopping") or
+                    time.monotonic() > deadline):
+                break
+            time.sleep(0.1)
+        self.assertIn(r.status, (200, 404), (what, r))
+        m = self.model[name]
+        if m["exists"] is not None:
+            self.assertEqual(r.status == 200, m["exists"], (what, r))
+        m["exists"] = r.status == 200
+        if r.status != 200:
+            return
+        self.assertNotIn(r.json["state"], ("starting", "stopping"), (what, r))
+        running = r.json["state"] == "running"
+        if m["running"] is not None:
+            self.assertEqual(running, m["running"], (what, r))
+        m["running"] = running
+        self.assertEqual(running, r.json["domain"] in self.our_domains(), (what, r))
+
+    def op_sweep(self, kind, subject, ops, dense_until, growth=None):
+        """
+        For each fault point n (n = 0 first: nothing fails, the points are counted),
+        a fresh subject goes through ops in turn under one ukd, each op faulting at
+        its nth point (an armed window each); the next request must see what the
+        answer said. Then a restart: the next ukd checks what this one left.
+        Returns {op: [points it reaches, points tried, points hit, answers]}.
+        """
+        flat = [o for op in ops for o in (op if isinstance(op, tuple) else (op,))]
+        stats = {op: [0, 0, 0, {}] for op in flat}
+        points = {op: set() for op in flat}
+        todo, done = [0], set()
+        while todo:
+            n = todo.pop(0)
+            # Alternatives take turns from one fault point to the next (all at n = 0).
+            seq = [o for op in ops for o in (
+                (op,) if not isinstance(op, tuple) else op if n == 0 else
+                (op[len(done) % len(op)],))]
+            done.add(n)
+            name = "%s%d" % (subject[0], n)
+            self.up(kind, n)
+            if subject == "instance":
+                r = self.req("POST", "/v1/instances", {"image": "sleep", "name": name,
+                                                       "start": False}, expect=201)
+                self.ids.add(r.json["id"])
+                self.model[name] = {"exists": True, "running": False}
+            else:
+                self.images[name] = {"exists": False}
+            for i, op in enumerate(seq):
+                what = "%s fault %d in %s (step %d)" % (kind, n, op, i + 1)
+                self.prepare(op, name)
+                if n and n not in points[op]:
+                    r = self.do(op, name)  # only a step towards the next operation here
+                    self.assertEqual(r.status, self.OK[op], (what, r))
+                    self.acknowledge(op, name, r.status)
+                    continue
+                settle = 0.5 if op in ("start", "stop", "kill") else 0
+                r, hit = self.armed(lambda: self.do(op, name), settle=settle)
+                print("%s: %d%s [%.1f s]" % (what, r.status, " (hit)" if hit else "",
+                                             time.monotonic() - T0), flush=True)
+                self.assertIn(r.status, (self.OK[op], 500, 503, 507), (what, r))
+                if r.status >= 500:
+                    self.assertTrue(r.json and r.json["error"]["message"], (what, r))
+                self.acknowledge(op, name, r.status)
+                self.alive_after(what)
+                self.live_state(op, name, r.status, what)
+                st = stats[op]
+                if n == 0:
+                    self.assertEqual(r.status, self.OK[op], (what, r))
+                    st[0] = max(st[0], self.read_count())
+                    points[op] |= fault_points_of(st[0], dense_until, growth)
+                    todo = sorted(set(todo) | points[op] - done)
+                else:
+                    st[1] += 1
+                    st[2] += hit
+                    st[3][r.status] = st[3].get(r.status, 0) + 1
+            self.ukd.stop()
+            self.assertEqual(self.integrity(), [("ok",)], "%s fault %d" % (kind, n))
+        self.up(kind, 0)
+        self.ukd.stop()
+        for op, (count, tried, hit, answers) in stats.items():
+            print("%s faults in %s: %d points reached, %d tried, %d hit, answers %s" %
+                  (kind, op, count, tried, hit, answers))
+            self.assertGreater(count, 0, "%s never reached a %s point" % (op, kind))
+            self.assertGreater(hit, 0, "no %s fault ever hit %s" % (kind, op))
+        return stats
+
+    def test_instance_ops_io(self):
+        self.fault_setup(sleeper=True)
+        self.op_sweep("io", "instance", INSTANCE_OPS, 2)
+
+    def test_instance_ops_malloc(self):
+        self.fault_setup(sleeper=True)
+        self.op_sweep("malloc", "instance", INSTANCE_OPS, 2, MALLOC_GROWTH)
+
+    def test_image_ops_io(self):
+        self.fault_setup(sleeper=False)
+        self.op_sweep("io", "upload", ("upload", "image_delete"), 100)
+
+    def test_image_ops_malloc(self):
+        self.fault_setup(sleeper=False)
+        self.op_sweep("malloc", "upload", ("upload", "image_delete"), 10)
+
+    # --- faults in the image store's own files ---
+
+    def image_files(self):
+        d = os.path.join(self.root, "images", "sha256")
+        out = {}
+        for f in os.listdir(d):
+            with open(os.path.join(d, f), "rb") as fh:
+                out[f] = hashlib.sha256(fh.read()).hexdigest()
+        return out
+
+    def file_sweep(self, err):
+        """Every write, fsync and rename of an upload under images/ and tmp/ fails in turn."""
+        extra = {"UKD_FAULT_PATHS": "%s:%s" % (os.path.join(self.root, "images"),
+                                               os.path.join(self.root, "tmp")),
+                 "UKD_FAULT_ERRNO": err}
+        self.up("file", 0, extra)
+        before = self.image_files()
+        # Counted: nothing fails in a window armed without a point.
+        r, _ = self.armed(lambda: self.do("upload", "count-" + err.lower()))
+        self.assertEqual(r.status, 201, r)
+        count = self.read_count()
+        self.req("DELETE", "/v1/images/count-" + err.lower(), expect=204)
+        self.assertEqual(self.image_files(), before)
+        answers, hits = {}, 0
+        for n in sorted(fault_points_of(count, 40)):
+            name = "f-%s-%d" % (err.lower(), n)
+            self.images[name] = {"exists": None}
+            r, hit = self.armed(lambda: self.do("upload", name), at=n)
+            what = "%s at file point %d of %d" % (err, n, count)
+            answers[r.status] = answers.get(r.status, 0) + 1
+            hits += hit
+            self.assertTrue(hit, what)
+            if r.status != 201:
+                # A clear refusal: a full disk is 507, an I/O error 500, saying so.
+                want = (507, "insufficient_storage") if err == "ENOSPC" else (500, "internal")
+                self.assertEqual((r.status, r.json["error"]["code"]), want, (what, r))
+                self.assertIn("full" if err == "ENOSPC" else "Input/output error",
+                              r.json["error"]["message"], (what, r))
+            self.alive_after(what)
+            self.live_state("upload", name, r.status, what)
+            self.assertEqual(self.images[name]["exists"], r.status == 201, (what, r))
+            # Nothing partial on disk, and the images stored before are untouched.
+            files = self.image_files()
+            self.assertEqual({k: v for k, v in files.items() if k in before}, before, what)
+            self.assertEqual(len(files), len(before) + (r.status == 201), (what, files))
+            if r.status == 201:
+                self.req("DELETE", "/v1/images/" + name, expect=204)
+                self.images[name]["exists"] = False
+        self.ukd.stop()
+        self.assertEqual(self.integrity(), [("ok",)])
+        self.up("file", 0, extra)
+        self.ukd.stop()
+        print("%s in the image files: an upload reaches %d points, %d tried, answers %s" %
+              (err, count, hits, answers))
+        return answers
+
+    def test_image_file_faults(self):
+        self.fault_setup(sleeper=False)
+        for err in ("EIO", "ENOSPC"):
+            answers = self.file_sweep(err)
+            self.assertGreater(sum(v for k, v in answers.items() if k >= 500), 0, err)
 
 
 if __name__ == "__main__":
