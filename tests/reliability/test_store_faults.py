@@ -42,7 +42,7 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "daemon"))
-from test_daemon import HELLO, Daemon, tar_of, virsh  # noqa: E402
+from test_daemon import HELLO, Daemon, main, tar_of, virsh  # noqa: E402
 
 TMPFS_MIB = 16
 STORE_FAULT = os.environ.get("UKD_STORE_FAULT", "build/tests/reliability/libstore_fault.so")
@@ -631,10 +631,4 @@ class StoreFaultTest(unittest.TestCase):
 
 
 if __name__ == "__main__":
-    if len(sys.argv) > 1 and sys.argv[1] == "--list":
-        for name in unittest.defaultTestLoader.getTestCaseNames(StoreFaultTest):
-            print(name[len("test_"):])
-        sys.exit(0)
-    if len(sys.argv) > 1 and not sys.argv[1].startswith("-"):
-        sys.argv[1] = "StoreFaultTest.test_" + sys.argv[1]
-    unittest.main(verbosity=2)
+    main(StoreFaultTest)
