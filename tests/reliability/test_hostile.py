@@ -9,19 +9,25 @@ to the host as they are: what a compromised guest kernel can do (any bytes
 on its virtio-console port). B's image has the normal runtime: ukd is started
 without --runtime to build it, then restarted with --runtime for A's.
 
-Each case measures B as a user notices it, with A quiet and then with A
-abusing, in the same test: the latency of GET /v1/instances/B and
-GET /v1/instances/B/health (medians), and the intervals between B's
-heartbeats as ukd saw them arrive (median). It checks ukd's RSS stays within
-RSS_GROWTH_CAP_MIB of its baseline and that A is marked unhealthy with a
-clear reason and destroyed (exit_reason "health-abuse"), as the restart
-policy then decides. A CPU-spinning A keeps heartbeating (its timer
-interrupt sends them) and is left running.
+Each case measures B as a user notices it, with A quiet (booted, present,
+idle) and with A abusing, in the same test: the latency of GET
+/v1/instances/B and GET /v1/instances/B/health (medians), and the intervals
+between B's heartbeats as ukd saw them arrive (median). A spinning or wedged A
+alternates quiet and abusing windows itself (ABAB..., PAIRS pairs after a
+warm-up pair); a flooding A is destroyed by ukd's verdict, so each of FLOODS
+offenders in turn gives one pair: its quiet window, then its flood until the
+verdict (the destroy and the next boot are in neither window). The median of
+the pairs' ratios (abusing / quiet) is asserted below 1.2 for every metric.
+It checks ukd's RSS stays within RSS_GROWTH_CAP_MIB of its baseline and that a
+flooding A is marked unhealthy with a clear reason and destroyed
+(exit_reason "health-abuse"), as the restart policy then decides. A
+CPU-spinning A keeps heartbeating (its timer interrupt sends them) and is left
+running; a wedged one is unhealthy and left running.
 
 Environment: UKD (the ukd binary), UKD_HTTPD (the httpd example's ELF),
 UKD_HOSTILE_RUNTIME (build/runtime/runtime-hostile.elf).
 Run one case: test_hostile.py CASE; list them: test_hostile.py --list.
-Long form (longer phases, more samples): UKD_HOSTILE_PHASE_S=60 test_hostile.py
+Long form (more pairs): UKD_HOSTILE_PAIRS=40 UKD_HOSTILE_FLOODS=10 test_hostile.py
 HostileTest.test_cpu_spin
 """
 import json
@@ -45,7 +51,7 @@ PAIRS = int(os.environ.get("UKD_HOSTILE_PAIRS", "8"))
 WINDOW_S = int(os.environ.get("UKD_HOSTILE_WINDOW_S", "3"))
 # Floods end in ukd's verdict, so each pair is a fresh offender: quiet window
 # (offender booted and idle), then its flood until the verdict.
-FLOODS = int(os.environ.get("UKD_HOSTILE_FLOODS", "3"))
+FLOODS = int(os.environ.get("UKD_HOSTILE_FLOODS", "5"))
 FLOOD_QUIET_S = 4
 # B's medians with A abusing over B's medians with A quiet (the median of the
 # pairs' ratios): the issue's bound, < 20% change, for every metric.
