@@ -51,7 +51,7 @@ PAIRS = int(os.environ.get("UKD_HOSTILE_PAIRS", "8"))
 WINDOW_S = int(os.environ.get("UKD_HOSTILE_WINDOW_S", "3"))
 # Floods end in ukd's verdict, so each pair is a fresh offender: quiet window
 # (offender booted and idle), then its flood until the verdict.
-FLOODS = int(os.environ.get("UKD_HOSTILE_FLOODS", "5"))
+FLOODS = int(os.environ.get("UKD_HOSTILE_FLOODS", "7"))
 FLOOD_QUIET_S = 4
 # B's medians with A abusing over B's medians with A quiet (the median of the
 # pairs' ratios): the issue's bound, < 20% change, for every metric.
@@ -270,7 +270,7 @@ class HostileTest(td.DaemonTest):
         pairs = []
         for k in range(1, FLOODS + 1):
             ref = "a%d" % k
-            delay = FLOOD_QUIET_S + 3
+            delay = FLOOD_QUIET_S + 2
             self.start_guest({"image": "hostile", "name": ref, "args": [mode, str(delay)]})
             self.wait_marker(ref, "hostile: %s in %d s" % (mode, delay))
             time.sleep(0.5)
