@@ -369,13 +369,13 @@ class HostileTest(td.DaemonTest):
         self.assertGreater(sum(lo.a_cpu for _, lo in pairs), 3 * sum(q.a_cpu for q, _ in pairs),
                            "A did not spin")
         self.ratio_bound(pairs)
+        # It wedges for good right after its last wedged window.
         self.wait_marker("a", "hostile: go wedge for good")
-        t0 = time.monotonic()
         # 3 intervals (600 ms) plus the 1 s check, and a margin for TCG.
         h = self.wait("A unhealthy", lambda: (lambda h: h["status"] == "unhealthy" and h)(
             self.health("a")), 10)
         self.assertTrue(h["reason"].startswith("missed heartbeats"), h)
-        print("A: %s, %.1f s after it wedged (at most)" % (h["reason"], time.monotonic() - t0))
+        print("A: %s" % h["reason"])
         # Each wedged window made it unhealthy, each quiet one healthy again.
         unhealthy = [e for e in self.events("a") if e["type"] == "instance.unhealthy"]
         self.assertGreaterEqual(len(unhealthy), 1, unhealthy)
