@@ -270,9 +270,11 @@ class HostileTest(td.DaemonTest):
         pairs = []
         for k in range(1, FLOODS + 1):
             ref = "a%d" % k
-            delay = FLOOD_QUIET_S + 2
+            delay = FLOOD_QUIET_S + 3
             self.start_guest({"image": "hostile", "name": ref, "args": [mode, str(delay)]})
             self.wait_marker(ref, "hostile: %s in %d s" % (mode, delay))
+            # Its health channel is up: the flood will reach ukd.
+            self.wait("%s's heartbeats" % ref, lambda: self.health(ref)["heartbeat"], 10, 0.05)
             time.sleep(0.5)
             quiet = self.measure("A%d quiet" % k, ref, FLOOD_QUIET_S)
             self.assertNotIn("hostile: go", self.log(ref), "the quiet window overran")
@@ -280,6 +282,10 @@ class HostileTest(td.DaemonTest):
             n0 = len(self.events(ref))
             loud = self.measure("A%d %s" % (k, mode), ref, 60,
                                 until=lambda a: a["state"] != "running")
+            if self.get(ref)["state"] == "running":
+                print("%s still running: %s\n%s\nukd's log:\n%s" %
+                      (ref, self.health(ref), self.log(ref)[-1500:],
+                       self.ukd.read_log()[-6000:]), flush=True)
             self.wait("%s exited" % ref, lambda: self.get(ref)["state"] == "exited", 30)
             h, _ = self.assert_destroyed(ref, "flood: ")
             check(ref, h, loud, n0)
