@@ -58,8 +58,8 @@ FLOOD_QUIET_S = 4
 # pairs' ratios): the issue's bound, < 20% change, for every metric.
 RATIO_BOUND = float(os.environ.get("UKD_HOSTILE_RATIO", "1.2"))
 # Except the API latency next to a valid-frame flood: medians of 1.16, 1.17
-# and 1.27 were measured here (the flooder's QEMU at 30-100% of a core, in
-# system calls); see docs/guarantees.md, "Hostile guests".
+# and 1.27 were measured here, cause not found; see docs/guarantees.md,
+# "Hostile guests".
 FRAME_FLOOD_RATIO = float(os.environ.get("UKD_HOSTILE_FRAMES_RATIO", "1.4"))
 
 
