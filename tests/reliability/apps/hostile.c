@@ -14,9 +14,9 @@
  *   wedge    makes the guest kernel spin with interrupts off (no heartbeats)
  *   quiet    sleeps
  * and prints, once a second, what it offered and what the host took.
- * With PAIRS (spin and wedge only) it first alternates PAIRS times: prints
- * "hostile: quiet K" and sleeps WINDOW_S, prints "hostile: go MODE K" and
- * spins (or wedges its kernel) for WINDOW_S; then "hostile: go MODE for good".
+ * Spin and wedge print "hostile: go MODE for good" instead, after first
+ * alternating PAIRS times (0 if not given): "hostile: quiet K" and a sleep of
+ * WINDOW_S, "hostile: go MODE K" and WINDOW_S spinning (or wedged).
  */
 #include <fcntl.h>
 #include <stdint.h>
