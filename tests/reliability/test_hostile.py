@@ -237,7 +237,7 @@ class HostileTest(td.DaemonTest):
             print("  %s / %s: %.2f %.2f %.2f" % ((loud.name, quiet.name) + r))
         med = [statistics.median(r[i] for r in ratios) for i in range(3)]
         pooled = []
-        for i, attr in enumerate(("api_ms", "health_ms")):
+        for attr in ("api_ms", "health_ms"):
             pooled.append(statistics.median(x for _, lo in pairs for x in getattr(lo, attr)) /
                           statistics.median(x for qu, _ in pairs for x in getattr(qu, attr)))
         pooled.append(statistics.median(x for _, lo in pairs for x in lo.intervals()) /
