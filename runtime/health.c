@@ -361,7 +361,8 @@ static int verb(const char *s, size_t len, const char *v, const char **rest, siz
  * Test builds only (runtime-hostile.elf, which tests pack into a hostile
  * guest's image; ukd never embeds it): /dev/health takes "raw BYTES" and
  * sends BYTES to the host as they are, as a compromised guest kernel could,
- * and "wedge", after which the kernel spins with interrupts off for good.
+ * and "wedge", after which the kernel spins with interrupts off for good
+ * ("wedge MS": for MS milliseconds).
  */
 static long raw_write(const char *s, size_t len)
 {
@@ -376,6 +377,24 @@ static long raw_write(const char *s, size_t len)
 		frames_dropped++;
 	return ret < 0 ? -EAGAIN : 0;
 }
+
+/* "wedge MS": the kernel spins with interrupts off for MS milliseconds, then goes on. */
+static long wedge_for(const char *s, size_t len)
+{
+	uint64_t ms = 0, end, flags;
+
+	for (size_t i = 0; i < len && s[i] != '\n'; i++) {
+		if (s[i] < '0' || s[i] > '9' || ms > 3600000)
+			return -1;
+		ms = ms * 10 + (uint64_t)(s[i] - '0');
+	}
+	end = rdtsc() + time_ns_to_tsc(ms * 1000000);
+	__asm__ volatile("pushfq; popq %0; cli" : "=r"(flags)::"memory");
+	while (rdtsc() < end)
+		__asm__ volatile("pause");
+	__asm__ volatile("pushq %0; popfq" ::"r"(flags) : "memory", "cc");
+	return 0;
+}
 #endif
 
 static long dev_write(struct file *f, const void *buf, size_t len, uint64_t *pos)
@@ -388,6 +407,8 @@ static long dev_write(struct file *f, const void *buf, size_t len, uint64_t *pos
 #ifdef UK_HEALTH_RAW_TEST
 	if (len > 4 && !memcmp(s, "raw ", 4))
 		return (ret = raw_write(s + 4, len - 4)) < 0 ? ret : (long)len;
+	if (len > 6 && !memcmp(s, "wedge ", 6))
+		return wedge_for(s + 6, len - 6) < 0 ? -EINVAL : (long)len;
 	if (len >= 5 && !memcmp(s, "wedge", 5))
 		for (;;)
 			__asm__ volatile("cli; pause");

@@ -9,48 +9,58 @@ to the host as they are: what a compromised guest kernel can do (any bytes
 on its virtio-console port). B's image has the normal runtime: ukd is started
 without --runtime to build it, then restarted with --runtime for A's.
 
-Each case measures B as a user notices it, with A quiet and then with A
-abusing, in the same test: the latency of GET /v1/instances/B and
-GET /v1/instances/B/health (medians), and the intervals between B's
-heartbeats as ukd saw them arrive (median). It checks ukd's RSS stays within
-RSS_GROWTH_CAP_MIB of its baseline and that A is marked unhealthy with a
-clear reason and destroyed (exit_reason "health-abuse"), as the restart
-policy then decides. A CPU-spinning A keeps heartbeating (its timer
-interrupt sends them) and is left running.
+Each case measures B as a user notices it, with A quiet (booted, present,
+idle) and with A abusing, in the same test: the latency of GET
+/v1/instances/B and GET /v1/instances/B/health (medians), and the intervals
+between B's heartbeats as ukd saw them arrive (median). A spinning or wedged A
+alternates quiet and abusing windows itself (ABAB..., PAIRS pairs after a
+warm-up pair); a flooding A is destroyed by ukd's verdict, so each of FLOODS
+offenders in turn gives one pair: its quiet window, then its flood until the
+verdict (the destroy and the next boot are in neither window). The median of
+the pairs' ratios (abusing / quiet) is asserted below 1.2 for every metric,
+but for the API latency next to a valid-frame flood (1.4: measured up to 1.27).
+It checks ukd's RSS stays within RSS_GROWTH_CAP_MIB of its baseline and that a
+flooding A is marked unhealthy with a clear reason and destroyed
+(exit_reason "health-abuse"), as the restart policy then decides. A
+CPU-spinning A keeps heartbeating (its timer interrupt sends them) and is left
+running; a wedged one is unhealthy and left running.
 
 Environment: UKD (the ukd binary), UKD_HTTPD (the httpd example's ELF),
 UKD_HOSTILE_RUNTIME (build/runtime/runtime-hostile.elf).
 Run one case: test_hostile.py CASE; list them: test_hostile.py --list.
-Long form (longer phases, more samples): UKD_HOSTILE_PHASE_S=60 test_hostile.py
+Long form (more pairs): UKD_HOSTILE_PAIRS=40 UKD_HOSTILE_FLOODS=10 test_hostile.py
 HostileTest.test_cpu_spin
 """
 import json
 import os
-import shutil
 import statistics
 import sys
-import tempfile
 import time
 import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "daemon"))
-from test_daemon import Daemon, running_domains, tar_of, virsh  # noqa: E402
+import test_daemon as td  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 HTTPD = os.environ.get("UKD_HTTPD", "build/images-build/httpd/httpd")
 HOSTILE_RUNTIME = os.environ.get("UKD_HOSTILE_RUNTIME", "build/runtime/runtime-hostile.elf")
-PHASE_S = float(os.environ.get("UKD_HOSTILE_PHASE_S", "10"))  # baseline and spin phases
 B_INTERVAL_MS = 100  # B's heartbeat interval: 10 intervals a second to measure
 RSS_GROWTH_CAP_MIB = 8
-# B's medians under abuse over B's medians with A quiet. The goal is 1.2 (< 20%);
-# see the docstring of ratio_bound for why the assertion allows more.
-LATENCY_RATIO_BOUND = float(os.environ.get("UKD_HOSTILE_RATIO", "1.5"))
-HEARTBEAT_RATIO_BOUND = float(os.environ.get("UKD_HOSTILE_HB_RATIO", "1.5"))
-# A spinning or wedged vCPU takes one of this machine's two cores for itself: B's
-# QEMU, ukd and the test's probe share the other, so B's API latency may move more
-# than with a flood (measured up to 1.54 in a CI run). A host with spare cores
-# should hold the 1.2 goal: UKD_HOSTILE_CPU_RATIO=1.2.
-CPU_RATIO_BOUND = float(os.environ.get("UKD_HOSTILE_CPU_RATIO", "2.0"))
+# Spin and wedge: PAIRS quiet/abusing window pairs of WINDOW_S each, driven by
+# the guest (ABAB...), plus one first pair discarded as warm-up.
+PAIRS = int(os.environ.get("UKD_HOSTILE_PAIRS", "8"))
+WINDOW_S = int(os.environ.get("UKD_HOSTILE_WINDOW_S", "3"))
+# Floods end in ukd's verdict, so each pair is a fresh offender: quiet window
+# (offender booted and idle), then its flood until the verdict.
+FLOODS = int(os.environ.get("UKD_HOSTILE_FLOODS", "7"))
+FLOOD_QUIET_S = 4
+# B's medians with A abusing over B's medians with A quiet (the median of the
+# pairs' ratios): the issue's bound, < 20% change, for every metric.
+RATIO_BOUND = float(os.environ.get("UKD_HOSTILE_RATIO", "1.2"))
+# Except the API latency next to a valid-frame flood: medians of 1.16, 1.17
+# and 1.27 were measured here, cause not found; see docs/guarantees.md,
+# "Hostile guests".
+FRAME_FLOOD_RATIO = float(os.environ.get("UKD_HOSTILE_FRAMES_RATIO", "1.4"))
 
 
 def proc_rss_mib(pid):
@@ -107,46 +117,23 @@ class Phase:
                  100 * self.a_cpu / self.secs, self.rss_max))
 
 
-class HostileTest(unittest.TestCase):
+class HostileTest(td.DaemonTest):
     def setUp(self):
-        self.dir = tempfile.mkdtemp(prefix="ukd-hostile-test-")
-        os.chmod(self.dir, 0o755)
-        self.ukd = Daemon(os.path.join(self.dir, "root"), os.path.join(self.dir, "ukd.sock"),
-                          os.path.join(self.dir, "ukd.log"))
-        self.domains = set()
         # B's image with the built-in runtime, A's with the hostile one.
-        self.ukd.start()
-        with open(HTTPD, "rb") as f:
-            self.api("POST", "/v1/images?name=httpd", f.read(),
-                     {"Content-Type": "application/octet-stream"}, 201)
+        super().setUp()
+        self.upload_elf(HTTPD, "httpd")
         self.ukd.stop()
         self.ukd.start("--runtime", HOSTILE_RUNTIME)
         with open(os.path.join(HERE, "apps", "hostile.c"), "rb") as f:
-            ctx = tar_of([("uk.json", json.dumps({"name": "hostile", "sources": ["hostile.c"],
-                                                  "mem": 16}).encode()), ("hostile.c", f.read())])
-        self.api("POST", "/v1/images", ctx, {"Content-Type": "application/x-tar"}, 201)
-
-    def tearDown(self):
-        self.ukd.stop()
-        for name in self.domains:
-            if name in running_domains():
-                virsh("destroy", name)
-        if any(e for e in sys.exc_info()) or os.environ.get("UKD_TEST_VERBOSE"):
-            print(self.ukd.read_log()[-20000:])
-        shutil.rmtree(self.dir, ignore_errors=True)
+            self.upload_tar(td.tar_of([("uk.json", json.dumps({"name": "hostile",
+                                                               "sources": ["hostile.c"],
+                                                               "mem": 16}).encode()),
+                                       ("hostile.c", f.read())]))
 
     # --- helpers ---
 
-    def api(self, method, path, body=None, headers=None, expect=None):
-        r = self.ukd.request(method, path, body, headers)
-        if expect is not None:
-            self.assertEqual(r.status, expect, "%s %s -> %r" % (method, path, r))
-        return r
-
-    def run_instance(self, spec):
-        r = self.api("POST", "/v1/instances", dict({"memory_mib": 16}, **spec), expect=201)
-        self.domains.add(r.json["domain"])
-        return r.json
+    def start_guest(self, spec):
+        return self.run_instance(dict({"memory_mib": 16}, **spec)).json
 
     def get(self, ref):
         return self.api("GET", "/v1/instances/" + ref, expect=200).json
@@ -172,19 +159,22 @@ class HostileTest(unittest.TestCase):
                 self.fail("no %s after %d s" % (what, timeout))
             time.sleep(step)
 
-    def wait_log(self, ref, text, timeout=90):
-        return self.wait("%r in %s's log" % (text, ref), lambda: text in self.log(ref), timeout)
+    def wait_marker(self, ref, line, timeout=60):
+        """Waits for a whole line of A's (a phase change), polling every 50 ms."""
+        return self.wait("%r in %s's log" % (line, ref), lambda: line + "\n" in self.log(ref),
+                         timeout, 0.05)
 
     def start_b(self):
-        self.run_instance({"image": "httpd", "name": "b", "args": ["8080", "/www"],
-                           "health_interval_ms": B_INTERVAL_MS})
+        self.start_guest({"image": "httpd", "name": "b", "args": ["8080", "/www"],
+                          "health_interval_ms": B_INTERVAL_MS})
         self.wait("B's heartbeats", lambda: self.health("b")["heartbeat"])
+        self.measure("warm-up (discarded)", None, 2)
 
     def measure(self, name, a_ref, seconds, until=None):
         """Samples B (and A's state) every 20 ms for `seconds`, or until until(A) holds."""
         p = Phase(name)
         pid = self.ukd.proc.pid
-        a_pid = qemu_pid(self.get(a_ref)["domain"])
+        a_pid = qemu_pid(self.get(a_ref)["domain"]) if a_ref else None
         cpu0, a_cpu0, t0 = proc_cpu_s(pid), proc_cpu_s(a_pid) if a_pid else 0, time.monotonic()
         while time.monotonic() - t0 < seconds:
             t = time.monotonic()
@@ -197,7 +187,7 @@ class HostileTest(unittest.TestCase):
             hb = h["heartbeat"]
             if hb and hb["seq"] not in p.beats:
                 p.beats[hb["seq"]] = now * 1000 - hb["age_ms"]
-            a = self.get(a_ref)
+            a = self.get(a_ref) if a_ref else None
             p.rss_max = max(p.rss_max, proc_rss_mib(pid))
             if a_pid and os.path.exists("/proc/%d" % a_pid):
                 p.a_cpu = proc_cpu_s(a_pid) - a_cpu0
@@ -209,23 +199,56 @@ class HostileTest(unittest.TestCase):
         print(p, flush=True)
         return p
 
-    def ratio_bound(self, quiet, loud, latency_bound=LATENCY_RATIO_BOUND):
+    def alternate(self, ref, mode):
         """
-        B's medians with A abusing over B's medians with A quiet: the API
-        latencies and B's heartbeat interval as ukd sees it. The goal is 1.2
-        (< 20% change) and the runs on an idle-ish host met it (see
-        docs/guarantees.md), but on a 2-core machine shared with other test
-        runs (load average up to 20 seen) sub-millisecond medians and a TCG
-        guest's timer move more than that from noise alone: asserted within
-        1.5 (UKD_HOSTILE_RATIO, UKD_HOSTILE_HB_RATIO) and printed.
+        The guest alternates quiet and `mode` windows of WINDOW_S (hostile.c);
+        each is measured from its marker for WINDOW_S - 0.5 s. A window whose
+        next marker was already out when it ended overran (a late poll): its
+        pair is left out. The first pair is the warm-up, left out too.
         """
-        (qa, qh, qb), (la, lh, lb) = quiet.medians(), loud.medians()
-        print("ratios (%s / %s): GET B %.2f, GET B/health %.2f, heartbeat interval %.2f" %
-              (loud.name, quiet.name, la / qa, lh / qh, lb / qb), flush=True)
-        self.assertLess(lb / qb, HEARTBEAT_RATIO_BOUND, (quiet, loud))
-        self.assertGreater(lb / qb, 1 / HEARTBEAT_RATIO_BOUND, (quiet, loud))
-        self.assertLess(la / qa, latency_bound, (quiet, loud))
-        self.assertLess(lh / qh, latency_bound, (quiet, loud))
+        pairs, overran = [], 0
+        for k in range(1, PAIRS + 2):
+            self.wait_marker(ref, "hostile: quiet %d" % k, 3 * WINDOW_S + 60)
+            q = self.measure("A quiet %d" % k, ref, WINDOW_S - 0.5)
+            late = "hostile: go %s %d\n" % (mode, k) in self.log(ref)
+            self.wait_marker(ref, "hostile: go %s %d" % (mode, k), 3 * WINDOW_S + 30)
+            loud = self.measure("A %s %d" % (mode, k), ref, WINDOW_S - 0.5)
+            nxt = "hostile: quiet %d\n" % (k + 1) if k <= PAIRS else "for good\n"
+            late = late or nxt in self.log(ref)
+            overran += late
+            if k > 1 and not late:
+                pairs.append((q, loud))
+        print("%d pairs measured, %d overran" % (len(pairs), overran), flush=True)
+        self.assertGreaterEqual(len(pairs), PAIRS // 2, "too many windows overran")
+        return pairs
+
+    def ratio_bound(self, pairs, latency_bound=RATIO_BOUND):
+        """
+        B's medians with A abusing over B's medians with A quiet, per pair of
+        windows: the latencies of GET B and GET B/health, and B's heartbeat
+        interval as ukd saw it. The median of the pairs' ratios is asserted
+        within RATIO_BOUND (1.2, the issue's < 20%), both ways for the heartbeat
+        interval, the latencies within latency_bound; the pooled medians are
+        printed too.
+        """
+        ratios = [tuple(lo / qu for lo, qu in zip(loud.medians(), quiet.medians()))
+                  for quiet, loud in pairs]
+        for (quiet, loud), r in zip(pairs, ratios):
+            print("  %s / %s: %.2f %.2f %.2f" % ((loud.name, quiet.name) + r))
+        med = [statistics.median(r[i] for r in ratios) for i in range(3)]
+        pooled = []
+        for attr in ("api_ms", "health_ms"):
+            pooled.append(statistics.median(x for _, lo in pairs for x in getattr(lo, attr)) /
+                          statistics.median(x for qu, _ in pairs for x in getattr(qu, attr)))
+        pooled.append(statistics.median(x for _, lo in pairs for x in lo.intervals()) /
+                      statistics.median(x for qu, _ in pairs for x in qu.intervals()))
+        print("ratios (abusing / quiet), median of %d pairs: GET B %.2f, GET B/health %.2f, "
+              "heartbeat interval %.2f; pooled: %.2f, %.2f, %.2f; load average %s" %
+              ((len(pairs),) + tuple(med) + tuple(pooled) + (os.getloadavg(),)), flush=True)
+        self.assertLess(med[0], latency_bound, ratios)
+        self.assertLess(med[1], latency_bound, ratios)
+        self.assertLess(med[2], RATIO_BOUND, ratios)
+        self.assertGreater(med[2], 1 / RATIO_BOUND, ratios)
 
     def assert_destroyed(self, ref, reason_prefix):
         """A is unhealthy with the reason, destroyed by ukd, and the events say so."""
@@ -243,62 +266,85 @@ class HostileTest(unittest.TestCase):
                             for t, d in kinds), kinds)
         return h, a
 
+    def flood_pairs(self, mode, check):
+        """
+        FLOODS offenders in turn, each a pair: its quiet window (booted, idle),
+        then its flood until ukd's verdict. The destroy that follows (libvirtd
+        and QEMU tearing the domain down, what any kill costs) and the next
+        boot are outside both windows.
+        """
+        pairs = []
+        for k in range(1, FLOODS + 1):
+            ref = "a%d" % k
+            delay = FLOOD_QUIET_S + 3
+            self.start_guest({"image": "hostile", "name": ref, "args": [mode, str(delay)]})
+            self.wait_marker(ref, "hostile: %s in %d s" % (mode, delay))
+            # Its health channel is up: the flood will reach ukd.
+            self.wait("%s's heartbeats" % ref, lambda: self.health(ref)["heartbeat"], 10, 0.05)
+            time.sleep(0.5)
+            quiet = self.measure("A%d quiet" % k, ref, FLOOD_QUIET_S)
+            self.assertNotIn("hostile: go", self.log(ref), "the quiet window overran")
+            self.wait_marker(ref, "hostile: go %s" % mode, delay + 30)
+            n0 = len(self.events(ref))
+            loud = self.measure("A%d %s" % (k, mode), ref, 60,
+                                until=lambda a: a["state"] != "running")
+            if self.get(ref)["state"] == "running":
+                print("%s still running: %s\n%s\nukd's log:\n%s" %
+                      (ref, self.health(ref), self.log(ref)[-1500:],
+                       self.ukd.read_log()[-6000:]), flush=True)
+            self.wait("%s exited" % ref, lambda: self.get(ref)["state"] == "exited", 30)
+            h, _ = self.assert_destroyed(ref, "flood: ")
+            check(ref, h, loud, n0)
+            pairs.append((quiet, loud))
+        return pairs
+
     # --- tests ---
 
     def test_frame_flood(self):
         """A floods valid frames: throttled, B unaffected, A marked "flood" and destroyed."""
         self.start_b()
         rss0 = proc_rss_mib(self.ukd.proc.pid)
-        delay = int(PHASE_S) + 8
-        self.run_instance({"image": "hostile", "name": "a", "args": ["frames", str(delay)]})
-        self.wait_log("a", "hostile: frames in")
-        quiet = self.measure("A quiet", "a", PHASE_S)
-        self.wait_log("a", "hostile: go frames", delay + 30)
-        # Until ukd's verdict: the destroy that follows costs what any kill costs.
-        loud = self.measure("A flooding", "a", 60, until=lambda a: a["state"] != "running")
-        self.wait("A exited", lambda: self.get("a")["state"] == "exited", 30)
-        h, a = self.assert_destroyed("a", "flood: ")
-        print("A: %s; throttle %s; its log:\n%s" % (h["reason"], h["throttle"],
-                                                     self.log("a")[-1500:]), flush=True)
-        self.assertGreaterEqual(h["throttle"]["seconds"], 5, h)
-        # At most the budget (1000 frames a second) was processed, plus one read.
-        self.assertLess(h["throttle"]["frames"], 1000 * (loud.secs + 2) + 512, h)
-        self.assertLess(max(quiet.rss_max, loud.rss_max) - rss0, RSS_GROWTH_CAP_MIB)
-        self.ratio_bound(quiet, loud)
+
+        def check(ref, h, loud, _):
+            print("%s: %s; throttle %s; its log:\n%s" % (ref, h["reason"], h["throttle"],
+                                                         self.log(ref)[-1500:]), flush=True)
+            self.assertGreaterEqual(h["throttle"]["seconds"], 5, h)
+            # At most the budget (1000 frames a second) was processed, plus one read.
+            self.assertLess(h["throttle"]["frames"], 1000 * (loud.secs + 2) + 512, h)
+
+        pairs = self.flood_pairs("frames", check)
+        rss = max(p.rss_max for pair in pairs for p in pair)
+        self.assertLess(rss - rss0, RSS_GROWTH_CAP_MIB)
+        self.ratio_bound(pairs, FRAME_FLOOD_RATIO)
         # B never noticed: healthy throughout.
         self.assertEqual(self.health("b")["status"], "healthy")
 
     def test_event_flood(self):
         """A floods alternating ready/not-ready frames: events capped, B unaffected, destroyed."""
         self.start_b()
-        delay = int(PHASE_S) + 8
-        self.run_instance({"image": "hostile", "name": "a", "args": ["events", str(delay)]})
-        self.wait_log("a", "hostile: events in")
-        quiet = self.measure("A quiet", "a", PHASE_S)
-        self.wait_log("a", "hostile: go events", delay + 30)
-        n0 = len(self.events("a"))
-        loud = self.measure("A toggling", "a", 60, until=lambda a: a["state"] != "running")
-        self.wait("A exited", lambda: self.get("a")["state"] == "exited", 30)
-        h, _ = self.assert_destroyed("a", "flood: ")
-        toggles = [e for e in self.events("a")[n0:]
-                   if e["type"] in ("instance.ready", "instance.not-ready")]
-        print("A: %d readiness events recorded, throttle %s; its log:\n%s" %
-              (len(toggles), h["throttle"], self.log("a")[-800:]), flush=True)
-        self.assertGreater(h["throttle"]["events_dropped"], 0, h)
-        self.assertLessEqual(len(toggles), 5 * (loud.secs + 3), h)
-        self.ratio_bound(quiet, loud)
+
+        def check(ref, h, loud, n0):
+            toggles = [e for e in self.events(ref)[n0:]
+                       if e["type"] in ("instance.ready", "instance.not-ready")]
+            print("%s: %d readiness events recorded, throttle %s; its log:\n%s" %
+                  (ref, len(toggles), h["throttle"], self.log(ref)[-800:]), flush=True)
+            self.assertGreater(h["throttle"]["events_dropped"], 0, h)
+            self.assertLessEqual(len(toggles), 5 * (loud.secs + 3), h)
+
+        self.ratio_bound(self.flood_pairs("events", check))
+        self.assertEqual(self.health("b")["status"], "healthy")
 
     def test_garbage_and_huge_lengths(self):
         """Garbage and 4 GiB length claims: violations, destroyed; on-failure restarts, then crash-loop."""
         rss0 = proc_rss_mib(self.ukd.proc.pid)
-        self.run_instance({"image": "hostile", "name": "g", "args": ["garbage", "2"],
-                           "restart": "on-failure:1"})
+        self.start_guest({"image": "hostile", "name": "g", "args": ["garbage", "2"],
+                          "restart": "on-failure:1"})
         self.wait("G in crash-loop", lambda: self.get("g")["state"] == "crash-loop", 120)
         g = self.get("g")
         self.assertEqual(g["restart_count"], 1, g)
         h, _ = self.assert_destroyed("g", "protocol: 16 violations (last: magic)")
         self.assertGreaterEqual(h["violations"]["magic"], 16, h)
-        self.run_instance({"image": "hostile", "name": "l", "args": ["huge", "2"]})
+        self.start_guest({"image": "hostile", "name": "l", "args": ["huge", "2"]})
         self.wait("L exited", lambda: self.get("l")["state"] == "exited", 90)
         h, _ = self.assert_destroyed("l", "protocol: 16 violations (last: length)")
         self.assertEqual(h["violations"]["length"], 16, h)
@@ -310,51 +356,56 @@ class HostileTest(unittest.TestCase):
     def test_cpu_spin(self):
         """A spins its vCPU: it keeps heartbeating (healthy, not stopped); B unaffected."""
         self.start_b()
-        delay = int(PHASE_S) + 8
-        self.run_instance({"image": "hostile", "name": "a", "args": ["spin", str(delay)],
-                           "health_interval_ms": 200})
-        self.wait_log("a", "hostile: spin in")
-        quiet = self.measure("A quiet", "a", PHASE_S)
-        self.wait_log("a", "hostile: go spin", delay + 30)
+        self.start_guest({"image": "hostile", "name": "a", "health_interval_ms": 200,
+                          "args": ["spin", "2", str(PAIRS + 1), str(WINDOW_S)]})
+        pairs = self.alternate("a", "spin")
+        # A's QEMU takes what the (shared) host gives it: 0.5% idle, far more spinning.
+        self.assertGreater(sum(lo.a_cpu for _, lo in pairs), 3 * sum(q.a_cpu for q, _ in pairs),
+                           "A did not spin")
+        self.ratio_bound(pairs)
+        self.wait_marker("a", "hostile: go spin for good")
         seq0 = self.health("a")["heartbeat"]["seq"]
-        loud = self.measure("A spinning", "a", PHASE_S)
+        time.sleep(WINDOW_S)
         h = self.health("a")
         self.assertIn(h["status"], ("starting", "healthy"), h)  # never ready: it does not listen
-        self.assertGreater(h["heartbeat"]["seq"] - seq0, PHASE_S * 1000 / 200 / 2, h)
+        self.assertGreater(h["heartbeat"]["seq"] - seq0, WINDOW_S * 1000 / 200 / 2, h)
         self.assertEqual(self.get("a")["state"], "running")
-        # A's QEMU takes what the (shared) host gives it: 0.5% idle, far more spinning.
-        self.assertGreater(loud.a_cpu, 3 * quiet.a_cpu, "A did not spin: %s" % loud)
-        self.ratio_bound(quiet, loud, CPU_RATIO_BOUND)
         self.api("POST", "/v1/instances/a/kill", expect=200)
 
     def test_wedged_guest(self):
         """A's kernel spins with interrupts off: missed heartbeats make it unhealthy; B unaffected."""
         self.start_b()
-        delay = int(PHASE_S) + 8
-        self.run_instance({"image": "hostile", "name": "a", "args": ["wedge", str(delay)],
-                           "health_interval_ms": 200})
-        self.wait_log("a", "hostile: wedge in")
-        quiet = self.measure("A quiet", "a", PHASE_S)
-        self.wait_log("a", "hostile: go wedge", delay + 30)
-        t0 = time.monotonic()
-        loud = self.measure("A wedged", "a", PHASE_S)
-        h = self.health("a")
+        self.start_guest({"image": "hostile", "name": "a", "health_interval_ms": 200,
+                          "args": ["wedge", "2", str(PAIRS + 1), str(WINDOW_S)]})
+        pairs = self.alternate("a", "wedge")
+        self.assertGreater(sum(lo.a_cpu for _, lo in pairs), 3 * sum(q.a_cpu for q, _ in pairs),
+                           "A did not spin")
+        self.ratio_bound(pairs)
+        # It wedges for good right after its last wedged window.
+        self.wait_marker("a", "hostile: go wedge for good")
         # 3 intervals (600 ms) plus the 1 s check, and a margin for TCG.
-        self.assertEqual(h["status"], "unhealthy", h)
+        h = self.wait("A unhealthy", lambda: (lambda h: h["status"] == "unhealthy" and h)(
+            self.health("a")), 10)
         self.assertTrue(h["reason"].startswith("missed heartbeats"), h)
+        print("A: %s" % h["reason"])
+        # Each wedged window made it unhealthy, each quiet one healthy again.
         unhealthy = [e for e in self.events("a") if e["type"] == "instance.unhealthy"]
-        self.assertEqual(len(unhealthy), 1, unhealthy)
-        print("A: %s, %.1f s after it wedged (at most)" % (h["reason"], time.monotonic() - t0))
+        self.assertGreaterEqual(len(unhealthy), 1, unhealthy)
         # Not a health-channel abuse: marked, left running (it may be a long GC pause).
+        time.sleep(2)
         self.assertEqual(self.get("a")["state"], "running")
-        self.assertGreater(loud.a_cpu, 3 * quiet.a_cpu, "A did not spin: %s" % loud)
-        self.ratio_bound(quiet, loud, CPU_RATIO_BOUND)
         self.api("POST", "/v1/instances/a/kill", expect=200)
 
 
+# Only this file's cases: the harness's own tests run from test_daemon.py.
+for _name in dir(td.DaemonTest):
+    if _name.startswith("test_") and _name not in HostileTest.__dict__:
+        setattr(HostileTest, _name, None)
+
 if __name__ == "__main__":
     if sys.argv[1:] == ["--list"]:
-        for name in sorted(n for n in vars(HostileTest) if n.startswith("test_")):
+        for name in sorted(n for n, v in vars(HostileTest).items()
+                           if n.startswith("test_") and v):
             print("HostileTest." + name)
         sys.exit(0)
     unittest.main(verbosity=2)

@@ -3,7 +3,8 @@
  * ukd from a build context and packed with runtime-hostile.elf, whose
  * /dev/health takes "raw BYTES" (sent to the host as they are).
  *
- * hostile MODE DELAY_S: sleeps DELAY_S seconds, prints "hostile: MODE", then
+ * hostile MODE DELAY_S [PAIRS WINDOW_S]: sleeps DELAY_S seconds, prints
+ * "hostile: go MODE", then
  *   frames   floods valid READY frames (8 bytes each, 511 per write)
  *   garbage  floods bytes that are no frame header
  *   huge     floods headers that claim 4 GiB payloads
@@ -13,6 +14,9 @@
  *   wedge    makes the guest kernel spin with interrupts off (no heartbeats)
  *   quiet    sleeps
  * and prints, once a second, what it offered and what the host took.
+ * Spin and wedge print "hostile: go MODE for good" instead, after first
+ * alternating PAIRS times (0 if not given): "hostile: quiet K" and a sleep of
+ * WINDOW_S, "hostile: go MODE K" and WINDOW_S spinning (or wedged).
  */
 #include <fcntl.h>
 #include <stdint.h>
@@ -74,20 +78,42 @@ int main(int argc, char **argv)
 	printf("hostile: %s in %d s\n", mode, delay);
 	fflush(stdout);
 	sleep((unsigned)delay);
-	printf("hostile: go %s\n", mode);
-	fflush(stdout);
-	if (!strcmp(mode, "spin"))
+	if (!strcmp(mode, "spin") || !strcmp(mode, "wedge")) {
+		int pairs = argc > 3 ? atoi(argv[3]) : 0, window = argc > 4 ? atoi(argv[4]) : 0;
+		char cmd[32];
+
+		fd = open("/dev/health", O_WRONLY);
+		snprintf(cmd, sizeof(cmd), "wedge %d", window * 1000);
+		for (int k = 1; k <= pairs; k++) {
+			printf("hostile: quiet %d\n", k);
+			fflush(stdout);
+			sleep((unsigned)window);
+			printf("hostile: go %s %d\n", mode, k);
+			fflush(stdout);
+			if (!strcmp(mode, "wedge")) {
+				write(fd, cmd, strlen(cmd)); /* returns after window s */
+				continue;
+			}
+			for (double end = now() + window; now() < end;)
+				for (volatile uint64_t n = 0; n < 1000000; n++)
+					;
+		}
+		printf("hostile: go %s for good\n", mode);
+		fflush(stdout);
+		if (!strcmp(mode, "wedge")) {
+			write(fd, "wedge", 5); /* never returns */
+			return 1;
+		}
 		for (volatile uint64_t n = 0;; n++)
 			;
+	}
+	printf("hostile: go %s\n", mode);
+	fflush(stdout);
 	if (!strcmp(mode, "quiet"))
 		for (;;)
 			sleep(60);
 	if ((fd = open("/dev/health", O_WRONLY)) < 0) {
 		perror("hostile: /dev/health");
-		return 1;
-	}
-	if (!strcmp(mode, "wedge")) {
-		write(fd, "wedge", 5); /* never returns */
 		return 1;
 	}
 	t0 = last = now();
