@@ -184,6 +184,8 @@ class Daemon:
 
 
 class DaemonTest(unittest.TestCase):
+    autostart = True  # False: the test starts self.ukd itself (other binary, options)
+
     def setUp(self):
         # libvirt's QEMU (user libvirt-qemu) must reach the image files: 0755 all the way.
         self.dir = tempfile.mkdtemp(prefix="ukd-daemon-test-")
@@ -192,7 +194,8 @@ class DaemonTest(unittest.TestCase):
         self.ukd = Daemon(self.root, os.path.join(self.dir, "ukd.sock"),
                           os.path.join(self.dir, "ukd.log"))
         self.domains = set()
-        self.ukd.start()
+        if self.autostart:
+            self.ukd.start()
 
     def tearDown(self):
         self.ukd.stop()

@@ -36,7 +36,6 @@ import os
 import statistics
 import sys
 import time
-import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "daemon"))
 import test_daemon as td  # noqa: E402
@@ -397,15 +396,5 @@ class HostileTest(td.DaemonTest):
         self.api("POST", "/v1/instances/a/kill", expect=200)
 
 
-# Only this file's cases: the harness's own tests run from test_daemon.py.
-for _name in dir(td.DaemonTest):
-    if _name.startswith("test_") and _name not in HostileTest.__dict__:
-        setattr(HostileTest, _name, None)
-
 if __name__ == "__main__":
-    if sys.argv[1:] == ["--list"]:
-        for name in sorted(n for n, v in vars(HostileTest).items()
-                           if n.startswith("test_") and v):
-            print("HostileTest." + name)
-        sys.exit(0)
-    unittest.main(verbosity=2)
+    td.main(HostileTest, own=True)

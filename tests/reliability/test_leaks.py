@@ -18,14 +18,11 @@ Long form: UKD_LEAK_CYCLES=1000 UKD_LEAK_BOOTS=1000 UKD_LEAK_STOPS=1000 test_lea
 import os
 import time
 import re
-import shutil
 import sys
-import tempfile
-import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "daemon"))
 import test_daemon  # noqa: E402
-from test_daemon import main, HELLO, Daemon, running_domains, virsh  # noqa: E402
+from test_daemon import main, HELLO  # noqa: E402
 from procstat import proc_fds, proc_rss_mib  # noqa: E402
 
 CYCLES = int(os.environ.get("UKD_LEAK_CYCLES", "300"))  # create + remove, no guest
@@ -36,48 +33,18 @@ UKD_ASAN = os.environ.get("UKD_ASAN", "build/bin/ukd-asan")
 RSS_GROWTH_CAP_MIB = 8
 
 
-class LeakTest(unittest.TestCase):
-    def setUp(self):
-        self.dir = tempfile.mkdtemp(prefix="ukd-leak-test-")
-        os.chmod(self.dir, 0o755)
-        self.ukd = Daemon(os.path.join(self.dir, "root"), os.path.join(self.dir, "ukd.sock"),
-                          os.path.join(self.dir, "ukd.log"))
-        self.domains = set()
-
-    def tearDown(self):
-        self.ukd.stop()
-        for name in self.domains:
-            if name in running_domains():
-                virsh("destroy", name)
-        if any(e for e in sys.exc_info()) or os.environ.get("UKD_TEST_VERBOSE"):
-            print(self.ukd.read_log()[-20000:])
-        shutil.rmtree(self.dir, ignore_errors=True)
-
-    def api(self, method, path, body=None, expect=None):
-        r = self.ukd.request(method, path, body)
-        if expect is not None:
-            self.assertEqual(r.status, expect, "%s %s -> %r" % (method, path, r))
-        return r
+class LeakTest(test_daemon.DaemonTest):
+    autostart = False
 
     def upload(self):
-        for path, name in ((HELLO, "hello"), (HTTPD, "httpd")):
-            with open(path, "rb") as f:
-                r = self.ukd.request("POST", "/v1/images?name=" + name, f.read(),
-                                     {"Content-Type": "application/octet-stream"})
-            self.assertEqual(r.status, 201, r)
-
-    def wait_state(self, name, state):
-        for _ in range(600):
-            if self.api("GET", "/v1/instances/" + name, expect=200).json["state"] == state:
-                return
-            time.sleep(0.1)
-        self.fail("%s never %s" % (name, state))
+        self.upload_elf(HELLO, "hello")
+        self.upload_elf(HTTPD, "httpd")
 
     def stop_cycle(self, i):
         """httpd created and started, stopped gracefully, started and stopped again, removed."""
         name = "s%d" % i
         r = self.api("POST", "/v1/instances", {"image": "httpd", "name": name,
-                                               "args": ["8080", "/www"]}, 201)
+                                               "args": ["8080", "/www"]}, expect=201)
         self.domains.add(r.json.get("domain"))
         for again in (False, True):
             if again:
@@ -89,7 +56,7 @@ class LeakTest(unittest.TestCase):
 
     def boot_cycle(self, i):
         """Create and start hello (it exits at once), wait for the exit, remove it."""
-        r = self.api("POST", "/v1/instances", {"image": "hello", "name": "b%d" % i}, 201)
+        r = self.api("POST", "/v1/instances", {"image": "hello", "name": "b%d" % i}, expect=201)
         self.domains.add(r.json.get("domain"))
         self.wait_state("b%d" % i, "exited")
         self.api("DELETE", "/v1/instances/b%d" % i, expect=204)
@@ -97,7 +64,7 @@ class LeakTest(unittest.TestCase):
     def cycles(self, n, boots, stops):
         for i in range(n):
             self.api("POST", "/v1/instances", {"image": "hello", "name": "c%d" % i,
-                                               "start": False, "env": {"I": str(i)}}, 201)
+                                               "start": False, "env": {"I": str(i)}}, expect=201)
             self.api("GET", "/v1/instances", expect=200)
             self.api("DELETE", "/v1/instances/c%d" % i, expect=204)
         t = time.monotonic()
@@ -189,4 +156,4 @@ class LeakTest(unittest.TestCase):
 
 
 if __name__ == "__main__":
-    main(LeakTest)
+    main(LeakTest, own=True)
