@@ -60,6 +60,11 @@ RATIO_BOUND = float(os.environ.get("UKD_HOSTILE_RATIO", "1.2"))
 # and 1.27 were measured here, cause not found; see docs/guarantees.md,
 # "Hostile guests".
 FRAME_FLOOD_RATIO = float(os.environ.get("UKD_HOSTILE_FRAMES_RATIO", "1.4"))
+# And the API latencies next to a guest whose vCPU takes a whole core (spin,
+# wedge): one of this host's two cores. The fresh-clone CI run on a quiet
+# machine (load average 0.6) measured GET B 1.20 and GET B/health 1.39 next
+# to a wedged guest (pairs from 0.58 to 2.03); B's heartbeat stayed at 1.00.
+CPU_RATIO = float(os.environ.get("UKD_HOSTILE_CPU_RATIO", "2.0"))
 
 
 def proc_rss_mib(pid):
@@ -361,7 +366,7 @@ class HostileTest(td.DaemonTest):
         # A's QEMU takes what the (shared) host gives it: 0.5% idle, far more spinning.
         self.assertGreater(sum(lo.a_cpu for _, lo in pairs), 3 * sum(q.a_cpu for q, _ in pairs),
                            "A did not spin")
-        self.ratio_bound(pairs)
+        self.ratio_bound(pairs, CPU_RATIO)
         self.wait_marker("a", "hostile: go spin for good")
         seq0 = self.health("a")["heartbeat"]["seq"]
         time.sleep(WINDOW_S)
@@ -379,7 +384,7 @@ class HostileTest(td.DaemonTest):
         pairs = self.alternate("a", "wedge")
         self.assertGreater(sum(lo.a_cpu for _, lo in pairs), 3 * sum(q.a_cpu for q, _ in pairs),
                            "A did not spin")
-        self.ratio_bound(pairs)
+        self.ratio_bound(pairs, CPU_RATIO)
         # It wedges for good right after its last wedged window.
         self.wait_marker("a", "hostile: go wedge for good")
         # 3 intervals (600 ms) plus the 1 s check, and a margin for TCG.
