@@ -20,17 +20,28 @@ carrying out what the killed ukd asked for: a domain starting or being destroyed
   file, and nothing else is left under ukd's root: no build directory, no
   partial or temporary file (an upload cut short is whole or absent);
 - now and then, an acknowledged upload boots: an instance of it runs the
-  program to its exit status.
+  program to its exit status;
+- some instances are networked (an httpd guest on uk0 with a published port,
+  in the ukd's own network namespace): the taps tagged as ukd's are exactly
+  the running networked instances' (in ukd's namespace, plugged and filtered:
+  one ebtables chain per tap; none left in the host's namespace); ukd listens
+  on exactly the published ports of all its instances (a port is held for the
+  instance's life) and on no other TCP port; ukd holds no TCP connection on
+  the host's side once the test's clients are done; a networked guest that ran
+  before the kill and was not touched answers on its published port at once
+  (a sample each point), and at the end every running one does.
 
-Environment: UKD (the ukd binary). Run one case: test_crash_restart.py CASE;
+Environment: UKD (the ukd binary), UKD_HTTPD (the httpd example's static ELF). Run one case: test_crash_restart.py CASE;
 list them: test_crash_restart.py --list.
 Long form: UKD_CRASH_POINTS=500 UKD_CRASH_SEED=N test_crash_restart.py kill9_at_random_points
 """
 import json
 import os
 import random
+import re
 import shutil
 import signal
+import subprocess
 import sys
 import tempfile
 import threading
@@ -38,11 +49,18 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "daemon"))
-from test_daemon import SPIN_C, Daemon, main, tar_of, virsh  # noqa: E402
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "net"))
+from test_daemon import SPIN_C, Daemon, free_port, main, tar_of, virsh  # noqa: E402
+from test_net_daemon import http_status, links, sh, ukd_tag  # noqa: E402
 
+HTTPD = os.environ.get("UKD_HTTPD", "build/images-build/httpd/httpd")
 POINTS = int(os.environ.get("UKD_CRASH_POINTS", "50"))
 SEED = int(os.environ.get("UKD_CRASH_SEED", str(os.getpid())))
 MAX_LIVE = 2  # running (spinning) guests at most: the machine has two cores
+MAX_NET_LIVE = 2  # running networked (httpd, idle) guests at most, besides those
+NET_SHARE = 0.4  # the share of creates that are networked (UKD_CRASH_NET=0: none)
+if os.environ.get("UKD_CRASH_NET", "1") != "1":
+    NET_SHARE = 0
 ACTIVE = ("starting", "running", "stopping")
 SETTLE_S = 15  # time for libvirtd to finish what the killed ukd had asked for
 # Destroying running guests (POST .../kill, DELETE ?force=1 of a running one) in
@@ -66,6 +84,11 @@ ROOT_FILES = {"ukd.db", "ukd.db-wal", "ukd.db-shm", "ukd.db-journal", "ukd.lock"
               "instances", "tmp"}
 
 
+def networked(inst):
+    """An instance with a NIC (every networked instance of the script publishes a port)."""
+    return bool(inst.get("ports"))
+
+
 def exit_ctx(version):
     """A small build context whose image differs with version: prints it, exits 3."""
     return tar_of([("uk.json", json.dumps({"name": "exit3", "sources": ["exit.c"],
@@ -82,11 +105,18 @@ class CrashRestartTest(unittest.TestCase):
                           os.path.join(self.dir, "ukd.log"))
         self.ids = set()  # every instance id ever seen: our domains are named after them
         self.prefix = None
+        self.tag = ukd_tag(self.root)  # the alias of ukd's bridges and taps
+        self.uuids = {}  # (domain, started) -> the run's domain UUID (its tap's name)
+        self.probes = [0, 0]  # adopted networked guests asked through their port; answered
 
     def tearDown(self):
         self.ukd.stop()
         for name in self.domains():
             virsh("destroy", name)
+        for link in links():  # taps a failed run left in the host's namespace
+            if link.get("ifalias") == self.tag:
+                sh("ip", "link", "del", link["ifname"], check=False)
+        sh("ip", "netns", "del", self.ukd.netns, check=False)
         if any(e for e in sys.exc_info()) or os.environ.get("UKD_TEST_VERBOSE"):
             print(self.ukd.read_log()[-30000:])
         shutil.rmtree(self.dir, ignore_errors=True)
@@ -192,6 +222,63 @@ class CrashRestartTest(unittest.TestCase):
         self.assertEqual(os.listdir(os.path.join(self.root, "tmp")), [],
                          "build directories left in tmp")
         self.assertEqual(self.builders(), [], "a compiler outlived the killed ukd")
+        self.check_net(insts, doms)
+
+    def taps(self, ns):
+        return sorted(l["ifname"] for l in links(ns) if l.get("ifalias") == self.tag and
+                      l.get("linkinfo", {}).get("info_kind") == "tun")
+
+    def tap_of(self, inst):
+        """The tap of an instance's current run: "uk" + 13 hex digits of its domain UUID."""
+        key = (inst["domain"], inst["started"])
+        if key not in self.uuids:
+            p = virsh("domuuid", inst["domain"])
+            self.assertEqual(p.returncode, 0, p.stdout)
+            self.uuids[key] = p.stdout.strip()
+        return "uk" + self.uuids[key].replace("-", "")[:13]
+
+    def ukd_sockets(self, flags):
+        """ukd's TCP sockets in the host's namespace: [(state, local port, peer)]."""
+        out = sh("ss", "-Hna" + flags + "p").stdout
+        found = []
+        for line in out.splitlines():
+            if "pid=%d," % self.ukd.proc.pid not in line:
+                continue
+            f = line.split()
+            found.append((f[0], int(f[3].rsplit(":", 1)[1]), f[4]))
+        return found
+
+    def check_net(self, insts, doms):
+        """Taps, filters and forwards are exactly the store's networked instances'."""
+        running = [i for i in insts if networked(i) and i["state"] == "running" and
+                   i["domain"] in doms]
+        want = sorted(self.tap_of(i) for i in running)
+        self.assertEqual(self.taps(self.ukd.netns), want,
+                         "taps in ukd's namespace are not the running networked instances'")
+        self.assertEqual(self.taps(None), [], "a tap of ukd's left in the host's namespace")
+        chains = re.findall(r"^:(uk[0-9a-f]+) ", sh("ip", "netns", "exec", self.ukd.netns,
+                                                     "ebtables-save").stdout, re.M)
+        self.assertEqual(sorted(chains), want, "ebtables chains are not the taps'")
+        ports = sorted(p["host_port"] for i in insts for p in i.get("ports") or [])
+        tcp = self.ukd_sockets("t")
+        listening = sorted(port for state, port, _ in tcp if state == "LISTEN")
+        self.assertEqual(listening, ports, "ukd's listeners are not the published ports")
+        self.assertEqual([s for s in tcp if s[0] != "LISTEN"], [],
+                         "ukd holds TCP connections nobody uses")
+        self.assertEqual(self.ukd_sockets("u"), [], "ukd holds UDP sockets")
+
+    def answers(self, inst, within):
+        """The guest answers a GET on its published port (httpd: 404 for /) within s."""
+        port = inst["ports"][0]["host_port"]
+        deadline = time.monotonic() + within
+        while True:
+            try:
+                status = http_status("http://127.0.0.1:%d/" % port, timeout=5)
+            except OSError as e:
+                status = e
+            if status == 404 or time.monotonic() > deadline:
+                return status
+            time.sleep(0.3)
 
     def test_orphaned_image_files_removed(self):
         """What a killed upload or image delete leaves in images/sha256 (a file no row
@@ -280,21 +367,31 @@ class CrashRestartTest(unittest.TestCase):
         upload_s = time.monotonic() - t  # how long a build takes here: kill points inside
         self.assertEqual(r.status, 201, r)
         spin_id = r.json["id"][7:]
+        with open(HTTPD, "rb") as f:
+            r = self.ukd.request("POST", "/v1/images?name=httpd", f.read(),
+                                 {"Content-Type": "application/octet-stream"})
+        self.assertEqual(r.status, 201, r)
+        httpd_id = r.json["id"][7:]
+        probe_rnd = random.Random(SEED + 1)  # which adopted guest is asked, apart from the script
         acked, ops, acks, seq, took = {}, {}, {}, 0, {}
-        acked_images, acked_names, uploads, used = {}, {}, {}, 0
+        acked_images, acked_names, uploads, used, nets = {}, {}, {}, 0, 0
         t0 = time.monotonic()
         for point in range(POINTS):
             insts = self.settled()
             names = [i["name"] for i in insts]
             live = [i["name"] for i in insts if i["state"] == "running"]
             idle = [i["name"] for i in insts if i["state"] not in ACTIVE]
+            live_net = [i["name"] for i in insts if i["state"] == "running" and networked(i)]
+            room = {True: len(live_net) < MAX_NET_LIVE, False: len(live) - len(live_net) < MAX_LIVE}
+            startable = [i["name"] for i in insts if i["state"] not in ACTIVE and
+                         room[networked(i)]]
             before = {i["name"]: i["started"] for i in insts if i["state"] == "running"}
             images = [i for i in self.ukd.request("GET", "/v1/images").json
-                      if i["id"][7:] != spin_id]
+                      if i["id"][7:] not in (spin_id, httpd_id)]
             choices = ["create"] if len(names) < 6 or not (DESTROYS or idle) else []
             removable = names if DESTROYS else idle
             choices += ["remove"] * bool(removable) + ["kill"] * bool(live and DESTROYS)
-            choices += ["start"] * bool(idle and len(live) < MAX_LIVE)
+            choices += ["start"] * bool(startable)
             choices += ["stop"] * bool(live)
             choices += ["upload"] + ["rmi"] * (2 if len(images) > 2 else len(images) > 0)
             op = rnd.choice(choices)
@@ -302,9 +399,13 @@ class CrashRestartTest(unittest.TestCase):
             if op == "create":
                 seq += 1
                 name = "c%d" % seq
-                start = len(live) < MAX_LIVE
-                req = ("POST", "/v1/instances", {"image": "spin", "name": name, "start": start},
-                       None)
+                net = rnd.random() < NET_SHARE
+                start = room[net]
+                spec = {"image": "spin", "name": name, "start": start}
+                if net:  # an httpd guest on uk0, its port 8080 published on loopback
+                    spec.update(image="httpd", memory_mib=16, args=["8080", "/www"],
+                                ports=["%d:8080" % free_port()])
+                req = ("POST", "/v1/instances", spec, None)
                 on_ack = "running" if start else "present"
             elif op == "upload":
                 # A new build, or (now and then) the same bytes as an earlier one, under a
@@ -323,7 +424,7 @@ class CrashRestartTest(unittest.TestCase):
                            rnd.random() < 0.5 else img["id"])
                 req = ("DELETE", "/v1/images/" + img_ref, None, None)
             else:
-                name = rnd.choice({"remove": removable, "kill": live, "start": idle,
+                name = rnd.choice({"remove": removable, "kill": live, "start": startable,
                                    "stop": live}[op])
                 path = "/v1/instances/" + name
                 req = {"remove": ("DELETE", path + "?force=1", None, None),
@@ -337,7 +438,8 @@ class CrashRestartTest(unittest.TestCase):
             # Fast operations (a create without start, a remove) take tens of ms; a
             # start waits for the guest, a graceful stop up to STOP_T and the destroy,
             # a build its compiler: how long each takes here is learnt as it goes.
-            kind = op + ("+start" if op == "create" and start else "")
+            kind = op + ("+net" if op == "create" and net else "") + \
+                ("+start" if op == "create" and start else "")
             slow = took.setdefault(kind, {"upload": upload_s, "rmi": 0.1,
                                           "stop": STOP_T + 1}.get(op, 2.5))
             # Uploads and stops are answered before the kill more often: the images
@@ -353,6 +455,7 @@ class CrashRestartTest(unittest.TestCase):
             status = reply.status if reply is not None else None
             ok = status is not None and 200 <= status < 300
             ops[op] = ops.get(op, 0) + 1
+            nets += op == "create" and net
             acks[op] = acks.get(op, 0) + ok
             if op == "upload":
                 if ok:
@@ -405,6 +508,16 @@ class CrashRestartTest(unittest.TestCase):
                     raise
             print("point %d: %s %s after %.3f s -> %s; whole again %.1f s later" %
                   (point, op, name or req[1], delay, status, time.monotonic() - t_kill))
+            # A networked guest adopted by the new ukd answers through its published port.
+            adopted = [i for i in insts if networked(i) and i["state"] == "running" and
+                       before.get(i["name"]) == i["started"]]
+            if adopted:
+                i = probe_rnd.choice(adopted)
+                self.probes[0] += 1
+                got = self.answers(i, 15)
+                self.assertEqual(got, 404, "%s does not answer on its port after a restart" %
+                                 i["name"])
+                self.probes[1] += 1
             # An acknowledged state lasts only until the next operation on it.
             for i in insts:
                 if acked.get(i["name"]) in ("running", "not-running"):
@@ -413,12 +526,20 @@ class CrashRestartTest(unittest.TestCase):
                 used += 1
                 if used % USE_EVERY == 1:
                     self.use_image(img_id)
+        # At the end every running networked guest answers on its published port.
+        insts = self.settled()
+        final = [i for i in insts if networked(i) and i["state"] == "running"]
+        for i in final:
+            self.assertEqual(self.answers(i, 30), 404, "%s does not answer on its port" %
+                             i["name"])
         print("%d kills in %.0f s; operations (acknowledged before the kill/all) %s; "
-              "%d uploads booted; answer times learnt %s" %
+              "%d uploads booted; answer times learnt %s; %d networked instances created, "
+              "%d adopted ones answered on their port after a restart, %d at the end" %
               (POINTS, time.monotonic() - t0,
                ", ".join("%s %d/%d" % (o, acks[o], n) for o, n in sorted(ops.items())),
                (used + USE_EVERY - 1) // USE_EVERY,
-               ", ".join("%s %.2f s" % kv for kv in sorted(took.items()))))
+               ", ".join("%s %.2f s" % kv for kv in sorted(took.items())),
+               nets, self.probes[1], len(final)))
 
 
 if __name__ == "__main__":
