@@ -280,6 +280,14 @@ class CrashRestartTest(unittest.TestCase):
                 return status
             time.sleep(0.3)
 
+    def net_diagnosis(self, inst):
+        """What the kernel and the guest say when a guest does not answer on its port."""
+        ns = ["ip", "netns", "exec", self.ukd.netns]
+        for argv in (["ip", "-d", "link"], ["ebtables-save"], ["ip", "neigh"],
+                     ["bridge", "fdb"], ["ping", "-c", "2", "-W", "1", inst["network"]["ip"]]):
+            print("$ %s\n%s" % (" ".join(argv), sh(*(ns + argv), check=False).stdout))
+        print(self.ukd.request("GET", "/v1/instances/%s/logs" % inst["name"]).raw[-3000:])
+
     def test_orphaned_image_files_removed(self):
         """What a killed upload or image delete leaves in images/sha256 (a file no row
         holds, a partial file) is gone after a restart; stored images keep theirs."""
@@ -515,6 +523,8 @@ class CrashRestartTest(unittest.TestCase):
                 i = probe_rnd.choice(adopted)
                 self.probes[0] += 1
                 got = self.answers(i, 15)
+                if got != 404:
+                    self.net_diagnosis(i)
                 self.assertEqual(got, 404, "%s does not answer on its port after a restart" %
                                  i["name"])
                 self.probes[1] += 1
