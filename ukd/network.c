@@ -10,6 +10,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -103,6 +104,15 @@ static const char *network_ns_name(struct daemon *d)
 
 /* --- kernel objects (blocking: worker threads, or startup) --- */
 
+/*
+ * Taps and their chains are changed by several worker threads at once: a
+ * run's start or destroy, the removal of an ended run's tap, a reconcile. One
+ * at a time, or a reconcile that saw a run's tap plugs it (chain included)
+ * while the removal of the run that has just ended deletes it, and the chain
+ * outlives the tap (ukd killed mid-remove, found by reliability.crash seed 7).
+ */
+static pthread_mutex_t network_links_lock = PTHREAD_MUTEX_INITIALIZER;
+
 /* Creates the bridge if missing and gives it the gateway address. */
 static int network_bridge_ensure(const char *ns, const char *tag, const char *bridge,
 				 uint32_t gateway, int prefix, char *err, size_t errlen)
@@ -150,7 +160,9 @@ int network_tap_create(const struct network_tap *t, char *err, size_t errlen)
 		 "tuntap add dev %s mode tap\n"
 		 "link set dev %s alias %s\n",
 		 t->name, t->name, t->tag);
+	pthread_mutex_lock(&network_links_lock);
 	ret = netcmd_ip_batch(NULL, lines, err, errlen);
+	pthread_mutex_unlock(&network_links_lock);
 	log_debug("network: tap %s created in %.1f ms", t->name, (uv_hrtime() - t0) / 1e6);
 	return ret;
 }
@@ -222,10 +234,16 @@ static int network_tap_plug_from(const struct network_tap *t, int moved, char *e
 
 int network_tap_plug(const struct network_tap *t, char *err, size_t errlen)
 {
-	return network_tap_plug_from(t, 0, err, errlen);
+	int ret;
+
+	pthread_mutex_lock(&network_links_lock);
+	ret = network_tap_plug_from(t, 0, err, errlen);
+	pthread_mutex_unlock(&network_links_lock);
+	return ret;
 }
 
-int network_tap_delete(const struct network_tap *t, char *err, size_t errlen)
+/* network_tap_delete with network_links_lock held. */
+static int network_tap_remove(const struct network_tap *t, char *err, size_t errlen)
 {
 	int ret = network_filter_delete(t, err, errlen), r;
 
@@ -234,6 +252,16 @@ int network_tap_delete(const struct network_tap *t, char *err, size_t errlen)
 		ret = r;
 	if ((r = network_link_delete(NULL, t->name, err, errlen)) < 0 && !ret)
 		ret = r;
+	return ret;
+}
+
+int network_tap_delete(const struct network_tap *t, char *err, size_t errlen)
+{
+	int ret;
+
+	pthread_mutex_lock(&network_links_lock);
+	ret = network_tap_remove(t, err, errlen);
+	pthread_mutex_unlock(&network_links_lock);
 	return ret;
 }
 
@@ -361,7 +389,7 @@ static void network_reconcile_links(struct network_job *j, const char *ns)
 			log_info("network: reconcile: removing tap %s (its run is over)", name);
 			snprintf(dead.name, sizeof(dead.name), "%s", name);
 			snprintf(dead.ns, sizeof(dead.ns), "%s", j->ns);
-			if (network_tap_delete(&dead, err, sizeof(err)) < 0)
+			if (network_tap_remove(&dead, err, sizeof(err)) < 0)
 				log_error("network: %s", err);
 		}
 	}
@@ -373,6 +401,7 @@ static void network_job_work(uv_work_t *w)
 	struct network_job *j = w->data;
 	const char *ns = j->ns[0] ? j->ns : NULL;
 
+	pthread_mutex_lock(&network_links_lock);
 	switch (j->kind) {
 	case NETJOB_BRIDGE_ADD:
 		j->ret = network_bridge_ensure(ns, j->tag, j->net.bridge, j->net.gateway,
@@ -381,7 +410,7 @@ static void network_job_work(uv_work_t *w)
 	case NETJOB_BRIDGE_DEL:
 		j->ret = network_link_delete(ns, j->net.bridge, j->err, sizeof(j->err));
 		break;
-	case NETJOB_TAP_DEL: j->ret = network_tap_delete(&j->tap, j->err, sizeof(j->err)); break;
+	case NETJOB_TAP_DEL: j->ret = network_tap_remove(&j->tap, j->err, sizeof(j->err)); break;
 	case NETJOB_RECONCILE:
 		for (size_t i = 0; i < j->nnets; i++)
 			if (network_bridge_ensure(ns, j->tag, j->nets[i].bridge, j->nets[i].gateway,
@@ -392,6 +421,7 @@ static void network_job_work(uv_work_t *w)
 			network_reconcile_links(j, NULL);
 		break;
 	}
+	pthread_mutex_unlock(&network_links_lock);
 }
 
 static void network_job_done(uv_work_t *w, int status)

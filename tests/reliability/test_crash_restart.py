@@ -347,6 +347,52 @@ class CrashRestartTest(unittest.TestCase):
         self.assertEqual(self.builders(), [], "a compiler outlived the killed ukd")
         self.assertEqual(os.listdir(os.path.join(self.root, "tmp")), [])
 
+    def upload_httpd(self):
+        with open(HTTPD, "rb") as f:
+            r = self.ukd.request("POST", "/v1/images?name=httpd", f.read(),
+                                 {"Content-Type": "application/octet-stream"})
+        self.assertEqual(r.status, 201, r)
+        return r.json["id"][7:]
+
+    def net_whole(self, within):
+        """check_net holds within s (libvirtd may still be destroying a domain)."""
+        deadline = time.monotonic() + within
+        while True:
+            insts = self.settled()
+            try:
+                self.check_net(insts, self.domains())
+                return insts
+            except AssertionError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.5)
+
+    def test_killed_remove_of_networked_instance(self):
+        """ukd killed while libvirtd destroys a networked guest (a forced remove): the next
+        ukd adopts the dying domain, sees it end at once and removes its tap while its
+        reconcile plugs that tap; no tap and no ebtables chain is left behind. (A chain
+        was, before the tap jobs were serialized: reliability.crash seed 7, point 4.)"""
+        self.ukd.start()
+        self.upload_httpd()
+        for k, delay in enumerate((0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0, 1.1)):
+            name = "n%d" % k
+            r = self.ukd.request("POST", "/v1/instances", {
+                "image": "httpd", "name": name, "memory_mib": 16, "start": True,
+                "args": ["8080", "/www"], "ports": ["%d:8080" % free_port()]}, timeout=60)
+            self.assertEqual(r.status, 201, r)
+            self.instances()
+            reply, _ = self.request_then_kill("DELETE", "/v1/instances/%s?force=1" % name,
+                                              None, None, delay)
+            self.ukd.start()
+            insts = self.net_whole(SETTLE_S)
+            print("remove killed after %.1f s -> %s; %s" %
+                  (delay, reply.status if reply else None,
+                   [(i["name"], i["state"]) for i in insts]))
+            if reply is not None:
+                self.assertEqual(reply.status, 204, reply)
+            self.ukd.request("DELETE", "/v1/instances/%s?force=1" % name, timeout=60)
+        self.net_whole(SETTLE_S)
+
     def use_image(self, img_id):
         """An instance of the image runs the program to its exit status, then goes."""
         r = self.ukd.request("POST", "/v1/instances", {"image": "sha256:" + img_id,
@@ -375,11 +421,7 @@ class CrashRestartTest(unittest.TestCase):
         upload_s = time.monotonic() - t  # how long a build takes here: kill points inside
         self.assertEqual(r.status, 201, r)
         spin_id = r.json["id"][7:]
-        with open(HTTPD, "rb") as f:
-            r = self.ukd.request("POST", "/v1/images?name=httpd", f.read(),
-                                 {"Content-Type": "application/octet-stream"})
-        self.assertEqual(r.status, 201, r)
-        httpd_id = r.json["id"][7:]
+        httpd_id = self.upload_httpd()
         probe_rnd = random.Random(SEED + 1)  # which adopted guest is asked, apart from the script
         acked, ops, acks, seq, took = {}, {}, {}, 0, {}
         acked_images, acked_names, uploads, used, nets = {}, {}, {}, 0, 0
