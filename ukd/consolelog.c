@@ -358,6 +358,28 @@ static void consolelog_peer(struct consolelog_inst *ci, uv_os_fd_t fd, int save)
 	}
 }
 
+/*
+ * No connection has told QEMU's user yet (ukd killed between the domain's
+ * start and QEMU's first connect): the socket the earlier ukd left, which
+ * libvirt handed to that user as the domain started, tells it instead
+ * (as health.c does).
+ */
+static void consolelog_peer_from_stale(struct consolelog_inst *ci)
+{
+	char path[PATH_MAX];
+	struct stat st;
+	FILE *f;
+
+	consolelog_file(ci, "console.peer", path, sizeof(path));
+	if (lstat(ci->path, &st) < 0 || !S_ISSOCK(st.st_mode) || st.st_uid == 0 ||
+	    access(path, F_OK) == 0)
+		return;
+	if ((f = fopen(path, "we"))) {
+		fprintf(f, "%lu %lu\n", (unsigned long)st.st_uid, (unsigned long)st.st_gid);
+		fclose(f);
+	}
+}
+
 /* A connection just accepted (c->pipe open) becomes the instance's console. */
 static void consolelog_attach(struct consolelog_inst *ci, struct consolelog_client *c)
 {
@@ -494,6 +516,7 @@ int consolelog_watch(struct daemon *d, const char *id, int fresh)
 	if ((ret = consolelog_socket_path(d, id, ci->path, sizeof(ci->path))) < 0 ||
 	    (ret = consolelog_open_files(ci, fresh)) < 0)
 		goto close;
+	consolelog_peer_from_stale(ci);
 	unlink(ci->path); /* a stale socket of an earlier ukd */
 	ci->listening = 1;
 	if ((ret = uv_pipe_bind(&ci->server, ci->path)) < 0 ||

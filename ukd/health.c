@@ -471,23 +471,47 @@ static int health_peer_load(struct health_inst *hi, uid_t *uid, gid_t *gid)
 	return 0;
 }
 
+static void health_peer_write(struct health_inst *hi, uid_t uid, gid_t gid)
+{
+	char path[PATH_MAX];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/instances/%s/health.peer", hi->d->cfg->root, hi->id);
+	if ((f = fopen(path, "we"))) {
+		fprintf(f, "%lu %lu\n", (unsigned long)uid, (unsigned long)gid);
+		fclose(f);
+	}
+}
+
 static void health_peer_save(struct health_inst *hi, uv_os_fd_t fd)
 {
 	struct ucred cred;
 	socklen_t len = sizeof(cred);
-	char path[PATH_MAX];
 	uid_t uid;
 	gid_t gid;
-	FILE *f;
 
 	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0 || cred.uid == 0 ||
 	    (health_peer_load(hi, &uid, &gid) == 0 && uid == cred.uid && gid == cred.gid))
 		return;
-	snprintf(path, sizeof(path), "%s/instances/%s/health.peer", hi->d->cfg->root, hi->id);
-	if ((f = fopen(path, "we"))) {
-		fprintf(f, "%lu %lu\n", (unsigned long)cred.uid, (unsigned long)cred.gid);
-		fclose(f);
-	}
+	health_peer_write(hi, cred.uid, cred.gid);
+}
+
+/*
+ * No connection has told QEMU's user yet (ukd killed between the domain's
+ * start and QEMU's first connect): the socket the earlier ukd left, which
+ * libvirt handed to that user as the domain started, tells it instead.
+ * Without it the new socket stayed root's and QEMU never reconnected: no
+ * health channel for the guest's whole life (reliability.crash seed 7).
+ */
+static void health_peer_from_stale(struct health_inst *hi)
+{
+	struct stat st;
+	uid_t uid;
+	gid_t gid;
+
+	if (lstat(hi->path, &st) == 0 && S_ISSOCK(st.st_mode) && st.st_uid != 0 &&
+	    health_peer_load(hi, &uid, &gid) < 0)
+		health_peer_write(hi, st.st_uid, st.st_gid);
 }
 
 /* A connection just accepted (c->pipe open) becomes the instance's channel. */
@@ -629,6 +653,7 @@ int health_watch(struct daemon *d, const char *id, const char *image_id, int ado
 	snprintf(hi->image_id, sizeof(hi->image_id), "%s", image_id ? image_id : "");
 	if ((ret = health_socket_path(d, id, hi->path, sizeof(hi->path))) < 0)
 		return ret;
+	health_peer_from_stale(hi);
 	unlink(hi->path); /* a stale socket of an earlier ukd */
 	uv_pipe_init(d->loop, &hi->server, 0);
 	hi->server.data = hi;

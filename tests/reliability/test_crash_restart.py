@@ -393,6 +393,46 @@ class CrashRestartTest(unittest.TestCase):
             self.ukd.request("DELETE", "/v1/instances/%s?force=1" % name, timeout=60)
         self.net_whole(SETTLE_S)
 
+    def test_adopted_guest_reconnects_without_peer_record(self):
+        """ukd killed after the domain started but before QEMU first connected to its
+        console and health sockets (no record of QEMU's user yet): the next ukd gives its
+        new sockets to the user libvirt gave the old ones, and QEMU reconnects both. (They
+        stayed root's and the guest had no health channel and no console log for its
+        whole life: reliability.crash seed 7, a create killed after 15 ms.)"""
+        self.ukd.start()
+        ctx = tar_of([("uk.json", json.dumps({"name": "spin", "sources": ["spin.c"],
+                                               "mem": 16}).encode()), ("spin.c", SPIN_C)])
+        r = self.ukd.request("POST", "/v1/images", ctx, {"Content-Type": "application/x-tar"})
+        self.assertEqual(r.status, 201, r)
+        r = self.ukd.request("POST", "/v1/instances", {"image": "spin", "name": "s",
+                                                       "start": True}, timeout=60)
+        self.assertEqual(r.status, 201, r)
+        inst = r.json
+        self.ids.add(inst["id"])
+
+        def health(want, within):
+            deadline = time.monotonic() + within
+            while True:
+                h = self.ukd.request("GET", "/v1/instances/s/health").json
+                if h["channel"] == want or time.monotonic() > deadline:
+                    return h
+                time.sleep(0.2)
+
+        self.assertEqual(health("connected", 30)["channel"], "connected")
+        self.ukd.stop(signal.SIGKILL)
+        d = os.path.join(self.root, "instances", inst["id"])
+        for f in ("console.peer", "health.peer"):
+            os.unlink(os.path.join(d, f))  # as if QEMU had not connected before the kill
+        self.ukd.start()
+        self.assertEqual(self.ukd.request("GET", "/v1/instances/s").json["started"],
+                         inst["started"])
+        self.assertEqual(health("connected", 15)["channel"], "connected",
+                         "QEMU did not reconnect the health channel")
+        for f in ("console.sock", "health.sock"):
+            self.assertNotEqual(os.stat(os.path.join(d, f)).st_uid, 0, f)
+        r = self.ukd.request("DELETE", "/v1/instances/s?force=1", timeout=60)
+        self.assertEqual(r.status, 204, r)
+
     def use_image(self, img_id):
         """An instance of the image runs the program to its exit status, then goes."""
         r = self.ukd.request("POST", "/v1/instances", {"image": "sha256:" + img_id,
