@@ -58,9 +58,11 @@ POINTS = int(os.environ.get("UKD_CRASH_POINTS", "50"))
 SEED = int(os.environ.get("UKD_CRASH_SEED", str(os.getpid())))
 MAX_LIVE = 2  # running (spinning) guests at most: the machine has two cores
 MAX_NET_LIVE = 2  # running networked (httpd, idle) guests at most, besides those
-NET_SHARE = 0.4  # the share of creates that are networked (UKD_CRASH_NET=0: none)
+# A create is networked while fewer than MIN_NET instances are, else with NET_SHARE.
+# UKD_CRASH_NET=0 leaves networked instances out.
+MIN_NET, NET_SHARE = 2, 0.3
 if os.environ.get("UKD_CRASH_NET", "1") != "1":
-    NET_SHARE = 0
+    MIN_NET, NET_SHARE = 0, 0
 ACTIVE = ("starting", "running", "stopping")
 SETTLE_S = 15  # time for libvirtd to finish what the killed ukd had asked for
 # Destroying running guests (POST .../kill, DELETE ?force=1 of a running one) in
@@ -489,7 +491,7 @@ class CrashRestartTest(unittest.TestCase):
             if op == "create":
                 seq += 1
                 name = "c%d" % seq
-                net = rnd.random() < NET_SHARE
+                net = sum(map(networked, insts)) < MIN_NET or rnd.random() < NET_SHARE
                 start = room[net]
                 spec = {"image": "spin", "name": name, "start": start}
                 if net:  # an httpd guest on uk0, its port 8080 published on loopback
