@@ -289,6 +289,14 @@ class CrashRestartTest(unittest.TestCase):
                      ["bridge", "fdb"], ["ping", "-c", "2", "-W", "1", inst["network"]["ip"]]):
             print("$ %s\n%s" % (" ".join(argv), sh(*(ns + argv), check=False).stdout))
         print(self.ukd.request("GET", "/v1/instances/%s/logs" % inst["name"]).raw[-3000:])
+        tap = self.tap_of(inst)
+        print("$ ip -d link show dev %s (host)\n%s" % (tap, sh("ip", "-d", "link", "show", "dev", tap,
+                                                              check=False).stdout))
+        print(sh("virsh", "-c", "qemu:///system", "domstate", "--reason", inst["domain"],
+                 check=False).stdout)
+        print(sh("virsh", "-c", "qemu:///system", "domiflist", inst["domain"], check=False).stdout)
+        print(sh("virsh", "-c", "qemu:///system", "qemu-monitor-command", "--hmp", inst["domain"],
+                 "info network", check=False).stdout)
 
     def test_orphaned_image_files_removed(self):
         """What a killed upload or image delete leaves in images/sha256 (a file no row
