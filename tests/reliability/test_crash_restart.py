@@ -655,10 +655,11 @@ class CrashRestartTest(unittest.TestCase):
         final = [i for i in insts if networked(i) and i["state"] == "running"]
         for i in final:
             if (i["name"], i["started"]) not in unreachable:
+                self.probes[0] += 1
                 self.probe(i, 30, clean, unreachable)
         print("%d kills in %.0f s; operations (acknowledged before the kill/all) %s; "
               "%d uploads booted; answer times learnt %s; %d networked instances created, "
-              "%d of %d probes of adopted guests answered on their port after a restart, "
+              "%d of %d probes answered on their port (adopted guests, and all at the end), "
               "%d running at the end; runs started by an unanswered request that never "
               "answered: %s" %
               (POINTS, time.monotonic() - t0,
