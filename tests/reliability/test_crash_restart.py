@@ -33,7 +33,8 @@ carrying out what the killed ukd asked for: a domain starting or being destroyed
   by a request ukd was killed in that never answers is the open bug of
   docs/guarantees.md §1: printed as KNOWN, fatal with UKD_CRASH_STRICT_NET=1).
 
-Environment: UKD (the ukd binary), UKD_HTTPD (the httpd example's static ELF). Run one case: test_crash_restart.py CASE;
+Environment: UKD (the ukd binary), UKD_HTTPD (the httpd example's static ELF).
+Run one case: test_crash_restart.py CASE;
 list them: test_crash_restart.py --list.
 Long form: UKD_CRASH_POINTS=500 UKD_CRASH_SEED=N test_crash_restart.py kill9_at_random_points
 """
@@ -43,7 +44,6 @@ import random
 import re
 import shutil
 import signal
-import subprocess
 import sys
 import tempfile
 import threading
@@ -309,8 +309,8 @@ class CrashRestartTest(unittest.TestCase):
             print("$ %s\n%s" % (" ".join(argv), sh(*(ns + argv), check=False).stdout))
         print(self.ukd.request("GET", "/v1/instances/%s/logs" % inst["name"]).raw[-3000:])
         tap = self.tap_of(inst)
-        print("$ ip -d link show dev %s (host)\n%s" % (tap, sh("ip", "-d", "link", "show", "dev", tap,
-                                                              check=False).stdout))
+        host = sh("ip", "-d", "link", "show", "dev", tap, check=False).stdout
+        print("$ ip -d link show dev %s (host)\n%s" % (tap, host))
         print(sh("virsh", "-c", "qemu:///system", "domstate", "--reason", inst["domain"],
                  check=False).stdout)
         print(sh("virsh", "-c", "qemu:///system", "domiflist", inst["domain"], check=False).stdout)
