@@ -9,6 +9,7 @@ Environment: UKD (the ukd binary), UKD_HELLO (the hello example, a static ELF).
 Run one case: test_daemon.py CASE; list them: test_daemon.py --list.
 """
 import atexit
+import contextlib
 import http.client
 import io
 import json
@@ -78,6 +79,25 @@ def request(sock, method, path, body=None, headers=None, timeout=120):
         return Response(c.getresponse())
     finally:
         c.close()
+
+
+@contextlib.contextmanager
+def environ(**env):
+    """Sets the environment variables in env (a value of None unsets one) for the
+    with block, e.g. a ukd start, and restores what they were after it."""
+    def put(values):
+        for k, v in values.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+    saved = {k: os.environ.get(k) for k in env}
+    try:
+        put(env)
+        yield
+    finally:
+        put(saved)
 
 
 def free_port():
