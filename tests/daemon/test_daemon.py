@@ -261,8 +261,8 @@ class DaemonTest(unittest.TestCase):
             self.domains.add(r.json["domain"])
         return r
 
-    def wait_for(self, what, fn, timeout=90):
-        """Calls fn every 0.2 s until it returns something true, and returns that;
+    def wait_for(self, what, fn, timeout=90, step=0.2):
+        """Calls fn every step seconds until it returns something true, and returns that;
         fails with "no WHAT" after timeout seconds."""
         deadline = time.monotonic() + timeout
         while True:
@@ -271,7 +271,7 @@ class DaemonTest(unittest.TestCase):
                 return got
             if time.monotonic() > deadline:
                 self.fail("no %s after %ds" % (what, timeout))
-            time.sleep(0.2)
+            time.sleep(step)
 
     def wait_state(self, ref, state, timeout=90):
         deadline = time.monotonic() + timeout
