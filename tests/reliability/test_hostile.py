@@ -347,17 +347,26 @@ class HostileTest(td.DaemonTest):
         print("ukd RSS %.1f MiB before, %.1f MiB after" % (rss0, rss), flush=True)
         self.assertLess(rss - rss0, RSS_GROWTH_CAP_MIB)
 
-    def test_cpu_spin(self):
-        """A spins its vCPU: it keeps heartbeating (healthy, not stopped); B unaffected."""
+    def alternate_offender(self, mode):
+        """
+        B runs; A (heartbeats every 200 ms) alternates quiet and `mode` windows,
+        spinning its vCPU in the latter: A's CPU and B's ratios are asserted
+        (ratio_bound, CPU_RATIO). Returns when A is in `mode` for good, right
+        after its last `mode` window.
+        """
         self.start_b()
         self.start_guest({"image": "hostile", "name": "a", "health_interval_ms": 200,
-                          "args": ["spin", "2", str(PAIRS + 1), str(WINDOW_S)]})
-        pairs = self.alternate("a", "spin")
+                          "args": [mode, "2", str(PAIRS + 1), str(WINDOW_S)]})
+        pairs = self.alternate("a", mode)
         # A's QEMU takes what the (shared) host gives it: 0.5% idle, far more spinning.
         self.assertGreater(sum(lo.a_cpu for _, lo in pairs), 3 * sum(q.a_cpu for q, _ in pairs),
                            "A did not spin")
         self.ratio_bound(pairs, CPU_RATIO)
-        self.wait_marker("a", "hostile: go spin for good")
+        self.wait_marker("a", "hostile: go %s for good" % mode)
+
+    def test_cpu_spin(self):
+        """A spins its vCPU: it keeps heartbeating (healthy, not stopped); B unaffected."""
+        self.alternate_offender("spin")
         seq0 = self.health("a")["heartbeat"]["seq"]
         time.sleep(WINDOW_S)
         h = self.health("a")
@@ -368,15 +377,7 @@ class HostileTest(td.DaemonTest):
 
     def test_wedged_guest(self):
         """A's kernel spins with interrupts off: missed heartbeats make it unhealthy; B unaffected."""
-        self.start_b()
-        self.start_guest({"image": "hostile", "name": "a", "health_interval_ms": 200,
-                          "args": ["wedge", "2", str(PAIRS + 1), str(WINDOW_S)]})
-        pairs = self.alternate("a", "wedge")
-        self.assertGreater(sum(lo.a_cpu for _, lo in pairs), 3 * sum(q.a_cpu for q, _ in pairs),
-                           "A did not spin")
-        self.ratio_bound(pairs, CPU_RATIO)
-        # It wedges for good right after its last wedged window.
-        self.wait_marker("a", "hostile: go wedge for good")
+        self.alternate_offender("wedge")
         # 3 intervals (600 ms) plus the 1 s check, and a margin for TCG.
         h = self.wait_for("A unhealthy", lambda: (lambda h: h["status"] == "unhealthy" and h)(
             self.health("a")), 10)
