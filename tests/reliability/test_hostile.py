@@ -153,25 +153,15 @@ class HostileTest(td.DaemonTest):
         raw = self.api("GET", "/v1/events?instance=" + ref, expect=200).raw.decode()
         return [json.loads(line) for line in raw.splitlines() if line]
 
-    def wait(self, what, pred, timeout=90, step=0.2):
-        deadline = time.monotonic() + timeout
-        while True:
-            v = pred()
-            if v:
-                return v
-            if time.monotonic() > deadline:
-                self.fail("no %s after %d s" % (what, timeout))
-            time.sleep(step)
-
     def wait_marker(self, ref, line, timeout=60):
         """Waits for a whole line of A's (a phase change), polling every 50 ms."""
-        return self.wait("%r in %s's log" % (line, ref), lambda: line + "\n" in self.log(ref),
-                         timeout, 0.05)
+        return self.wait_for("%r in %s's log" % (line, ref),
+                             lambda: line + "\n" in self.log(ref), timeout, 0.05)
 
     def start_b(self):
         self.start_guest({"image": "httpd", "name": "b", "args": ["8080", "/www"],
                           "health_interval_ms": B_INTERVAL_MS})
-        self.wait("B's heartbeats", lambda: self.health("b")["heartbeat"])
+        self.wait_for("B's heartbeats", lambda: self.health("b")["heartbeat"])
         self.measure("warm-up (discarded)", None, 2)
 
     def measure(self, name, a_ref, seconds, until=None):
@@ -284,7 +274,7 @@ class HostileTest(td.DaemonTest):
             self.start_guest({"image": "hostile", "name": ref, "args": [mode, str(delay)]})
             self.wait_marker(ref, "hostile: %s in %d s" % (mode, delay))
             # Its health channel is up: the flood will reach ukd.
-            self.wait("%s's heartbeats" % ref, lambda: self.health(ref)["heartbeat"], 10, 0.05)
+            self.wait_for("%s's heartbeats" % ref, lambda: self.health(ref)["heartbeat"], 10, 0.05)
             time.sleep(0.5)
             quiet = self.measure("A%d quiet" % k, ref, FLOOD_QUIET_S)
             self.assertNotIn("hostile: go", self.log(ref), "the quiet window overran")
@@ -296,7 +286,7 @@ class HostileTest(td.DaemonTest):
                 print("%s still running: %s\n%s\nukd's log:\n%s" %
                       (ref, self.health(ref), self.log(ref)[-1500:],
                        self.ukd.read_log()[-6000:]), flush=True)
-            self.wait("%s exited" % ref, lambda: self.get(ref)["state"] == "exited", 30)
+            self.wait_for("%s exited" % ref, lambda: self.get(ref)["state"] == "exited", 30)
             h, _ = self.assert_destroyed(ref, "flood: ")
             check(ref, h, loud, n0)
             pairs.append((quiet, loud))
@@ -343,13 +333,13 @@ class HostileTest(td.DaemonTest):
         rss0 = proc_rss_mib(self.ukd.proc.pid)
         self.start_guest({"image": "hostile", "name": "g", "args": ["garbage", "2"],
                           "restart": "on-failure:1"})
-        self.wait("G in crash-loop", lambda: self.get("g")["state"] == "crash-loop", 120)
+        self.wait_for("G in crash-loop", lambda: self.get("g")["state"] == "crash-loop", 120)
         g = self.get("g")
         self.assertEqual(g["restart_count"], 1, g)
         h, _ = self.assert_destroyed("g", "protocol: 16 violations (last: magic)")
         self.assertGreaterEqual(h["violations"]["magic"], 16, h)
         self.start_guest({"image": "hostile", "name": "l", "args": ["huge", "2"]})
-        self.wait("L exited", lambda: self.get("l")["state"] == "exited", 90)
+        self.wait_for("L exited", lambda: self.get("l")["state"] == "exited", 90)
         h, _ = self.assert_destroyed("l", "protocol: 16 violations (last: length)")
         self.assertEqual(h["violations"]["length"], 16, h)
         self.assertEqual(self.get("l")["restart_count"], 0)  # policy "no": it stays down
@@ -357,17 +347,26 @@ class HostileTest(td.DaemonTest):
         print("ukd RSS %.1f MiB before, %.1f MiB after" % (rss0, rss), flush=True)
         self.assertLess(rss - rss0, RSS_GROWTH_CAP_MIB)
 
-    def test_cpu_spin(self):
-        """A spins its vCPU: it keeps heartbeating (healthy, not stopped); B unaffected."""
+    def alternate_offender(self, mode):
+        """
+        B runs; A (heartbeats every 200 ms) alternates quiet and `mode` windows,
+        spinning its vCPU in the latter: A's CPU and B's ratios are asserted
+        (ratio_bound, CPU_RATIO). Returns when A is in `mode` for good, right
+        after its last `mode` window.
+        """
         self.start_b()
         self.start_guest({"image": "hostile", "name": "a", "health_interval_ms": 200,
-                          "args": ["spin", "2", str(PAIRS + 1), str(WINDOW_S)]})
-        pairs = self.alternate("a", "spin")
+                          "args": [mode, "2", str(PAIRS + 1), str(WINDOW_S)]})
+        pairs = self.alternate("a", mode)
         # A's QEMU takes what the (shared) host gives it: 0.5% idle, far more spinning.
         self.assertGreater(sum(lo.a_cpu for _, lo in pairs), 3 * sum(q.a_cpu for q, _ in pairs),
                            "A did not spin")
         self.ratio_bound(pairs, CPU_RATIO)
-        self.wait_marker("a", "hostile: go spin for good")
+        self.wait_marker("a", "hostile: go %s for good" % mode)
+
+    def test_cpu_spin(self):
+        """A spins its vCPU: it keeps heartbeating (healthy, not stopped); B unaffected."""
+        self.alternate_offender("spin")
         seq0 = self.health("a")["heartbeat"]["seq"]
         time.sleep(WINDOW_S)
         h = self.health("a")
@@ -378,17 +377,9 @@ class HostileTest(td.DaemonTest):
 
     def test_wedged_guest(self):
         """A's kernel spins with interrupts off: missed heartbeats make it unhealthy; B unaffected."""
-        self.start_b()
-        self.start_guest({"image": "hostile", "name": "a", "health_interval_ms": 200,
-                          "args": ["wedge", "2", str(PAIRS + 1), str(WINDOW_S)]})
-        pairs = self.alternate("a", "wedge")
-        self.assertGreater(sum(lo.a_cpu for _, lo in pairs), 3 * sum(q.a_cpu for q, _ in pairs),
-                           "A did not spin")
-        self.ratio_bound(pairs, CPU_RATIO)
-        # It wedges for good right after its last wedged window.
-        self.wait_marker("a", "hostile: go wedge for good")
+        self.alternate_offender("wedge")
         # 3 intervals (600 ms) plus the 1 s check, and a margin for TCG.
-        h = self.wait("A unhealthy", lambda: (lambda h: h["status"] == "unhealthy" and h)(
+        h = self.wait_for("A unhealthy", lambda: (lambda h: h["status"] == "unhealthy" and h)(
             self.health("a")), 10)
         self.assertTrue(h["reason"].startswith("missed heartbeats"), h)
         print("A: %s" % h["reason"])
