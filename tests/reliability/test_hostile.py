@@ -23,7 +23,11 @@ It checks ukd's RSS stays within RSS_GROWTH_CAP_MIB of its baseline and that a
 flooding A is marked unhealthy with a clear reason and destroyed
 (exit_reason "health-abuse"), as the restart policy then decides. A
 CPU-spinning A keeps heartbeating (its timer interrupt sends them) and is left
-running; a wedged one is unhealthy and left running.
+running; a wedged one is unhealthy and left running. Each window also
+prints, per request, the time ukd's event loop and this client's thread spent
+on a CPU and waiting runnable (their schedstat): whether a slow window waited
+for a CPU or ran slower (docs/guarantees.md, "Where the 1.2-1.4 next to a busy
+guest comes from").
 
 Environment: UKD (the ukd binary), UKD_HTTPD (the httpd example's ELF),
 UKD_HOSTILE_RUNTIME (build/runtime/runtime-hostile.elf).
@@ -35,6 +39,7 @@ import json
 import os
 import statistics
 import sys
+import threading
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "daemon"))
@@ -85,6 +90,17 @@ def proc_cpu_s(pid):
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def schedstat_us(path):
+    """A thread's time on a CPU and waiting runnable for one (µs), from its
+    schedstat; (0, 0) if it is gone."""
+    try:
+        with open(path) as f:
+            run, wait = f.read().split()[:2]
+    except (OSError, ValueError):
+        return 0.0, 0.0
+    return int(run) / 1000.0, int(wait) / 1000.0
+
+
 def qemu_pid(domain):
     try:
         with open("/run/libvirt/qemu/%s.pid" % domain) as f:
@@ -101,6 +117,9 @@ class Phase:
         self.api_ms, self.health_ms, self.beats = [], [], {}
         self.rss_max = 0.0
         self.ukd_cpu = self.a_cpu = self.secs = 0.0
+        # Per request (µs): ukd's event loop and this client's thread on a CPU,
+        # and waiting runnable for one (the scheduler's share of the latency).
+        self.ukd_run = self.ukd_wait = self.client_run = self.client_wait = 0.0
 
     def intervals(self):
         seqs = sorted(self.beats)
@@ -118,7 +137,10 @@ class Phase:
                 "CPU %.1f%%, ukd RSS max %.1f MiB" %
                 (self.name, self.secs, len(self.api_ms), api, health, beat,
                  len(self.intervals()), 100 * self.ukd_cpu / self.secs,
-                 100 * self.a_cpu / self.secs, self.rss_max))
+                 100 * self.a_cpu / self.secs, self.rss_max) +
+                "; per request: ukd on a CPU %.0f us, runnable waiting %.0f us; "
+                "client %.0f us, %.0f us" % (self.ukd_run, self.ukd_wait, self.client_run,
+                                             self.client_wait))
 
 
 class HostileTest(td.DaemonTest):
@@ -170,6 +192,9 @@ class HostileTest(td.DaemonTest):
         pid = self.ukd.proc.pid
         a_pid = qemu_pid(self.get(a_ref)["domain"]) if a_ref else None
         cpu0, a_cpu0, t0 = proc_cpu_s(pid), proc_cpu_s(a_pid) if a_pid else 0, time.monotonic()
+        ukd_ss = "/proc/%d/task/%d/schedstat" % (pid, pid)
+        me_ss = "/proc/self/task/%d/schedstat" % threading.get_native_id()
+        ukd0, me0, requests = schedstat_us(ukd_ss), schedstat_us(me_ss), 0
         while time.monotonic() - t0 < seconds:
             t = time.monotonic()
             self.api("GET", "/v1/instances/b", expect=200)
@@ -185,10 +210,14 @@ class HostileTest(td.DaemonTest):
             p.rss_max = max(p.rss_max, proc_rss_mib(pid))
             if a_pid and os.path.exists("/proc/%d" % a_pid):
                 p.a_cpu = proc_cpu_s(a_pid) - a_cpu0
+            requests += 3 if a_ref else 2
             if until and until(a):
                 break
             time.sleep(0.02)
         p.secs = time.monotonic() - t0
+        ukd1, me1 = schedstat_us(ukd_ss), schedstat_us(me_ss)
+        p.ukd_run, p.ukd_wait = ((b - a) / requests for a, b in zip(ukd0, ukd1))
+        p.client_run, p.client_wait = ((b - a) / requests for a, b in zip(me0, me1))
         p.ukd_cpu = proc_cpu_s(pid) - cpu0
         print(p, flush=True)
         return p
