@@ -56,7 +56,7 @@ PAIRS = int(os.environ.get("UKD_HOSTILE_PAIRS", "8"))
 WINDOW_S = int(os.environ.get("UKD_HOSTILE_WINDOW_S", "3"))
 # Floods end in ukd's verdict, so each pair is a fresh offender: quiet window
 # (offender booted and idle), then its flood until the verdict.
-FLOODS = int(os.environ.get("UKD_HOSTILE_FLOODS", "7"))
+FLOODS = int(os.environ.get("UKD_HOSTILE_FLOODS", "5"))
 FLOOD_QUIET_S = 4
 # B's medians with A abusing over B's medians with A quiet (the median of the
 # pairs' ratios): the issue's bound, < 20% change, for every metric.
