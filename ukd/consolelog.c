@@ -22,6 +22,7 @@
 
 #include "log.h"
 #include "logtime.h"
+#include "qemusock.h"
 #include "store.h"
 #include "util.h"
 
@@ -327,67 +328,16 @@ static void consolelog_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 	uv_timer_start(&ci->timer, consolelog_timer_cb, consolelog_period(), 0);
 }
 
-/*
- * QEMU's user, remembered in console.peer: libvirt gives the socket to it
- * when the domain starts, and a restarted ukd must give its new socket to
- * the same user for QEMU to reconnect (as health.c does for its channel).
- */
-static void consolelog_peer(struct consolelog_inst *ci, uv_os_fd_t fd, int save)
-{
-	char path[PATH_MAX];
-	unsigned long u, g;
-	struct ucred cred;
-	socklen_t len = sizeof(cred);
-	FILE *f;
-
-	consolelog_file(ci, "console.peer", path, sizeof(path));
-	if (!save) {
-		if (!(f = fopen(path, "re")))
-			return;
-		if (fscanf(f, "%lu %lu", &u, &g) == 2 && chown(ci->path, (uid_t)u, (gid_t)g) < 0)
-			log_warn("instance %s: cannot hand %s to uid %lu: %s", ci->id, ci->path, u,
-				 strerror(errno));
-		fclose(f);
-		return;
-	}
-	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0 || cred.uid == 0)
-		return;
-	if ((f = fopen(path, "we"))) {
-		fprintf(f, "%lu %lu\n", (unsigned long)cred.uid, (unsigned long)cred.gid);
-		fclose(f);
-	}
-}
-
-/*
- * No connection has told QEMU's user yet (ukd killed between the domain's
- * start and QEMU's first connect): the socket the earlier ukd left, which
- * libvirt handed to that user as the domain started, tells it instead
- * (as health.c does).
- */
-static void consolelog_peer_from_stale(struct consolelog_inst *ci)
-{
-	char path[PATH_MAX];
-	struct stat st;
-	FILE *f;
-
-	consolelog_file(ci, "console.peer", path, sizeof(path));
-	if (lstat(ci->path, &st) < 0 || !S_ISSOCK(st.st_mode) || st.st_uid == 0 ||
-	    access(path, F_OK) == 0)
-		return;
-	if ((f = fopen(path, "we"))) {
-		fprintf(f, "%lu %lu\n", (unsigned long)st.st_uid, (unsigned long)st.st_gid);
-		fclose(f);
-	}
-}
-
 /* A connection just accepted (c->pipe open) becomes the instance's console. */
 static void consolelog_attach(struct consolelog_inst *ci, struct consolelog_client *c)
 {
+	char peer[PATH_MAX];
 	uv_os_fd_t fd;
 	int ret;
 
+	consolelog_file(ci, "console.peer", peer, sizeof(peer)); /* QEMU's user (qemusock.h) */
 	if (uv_fileno((uv_handle_t *)&c->pipe, &fd) == 0)
-		consolelog_peer(ci, fd, 1);
+		qemusock_peer_save(fd, peer);
 	/* A new connection replaces the old one (QEMU reconnected). */
 	consolelog_client_close(ci);
 	c->ci = ci;
@@ -497,6 +447,7 @@ static int consolelog_open_files(struct consolelog_inst *ci, int fresh)
 int consolelog_watch(struct daemon *d, const char *id, int fresh)
 {
 	struct consolelog_inst *ci, **pp;
+	char peer[PATH_MAX];
 	int ret;
 
 	if ((pp = consolelog_find(d, id)))
@@ -516,16 +467,12 @@ int consolelog_watch(struct daemon *d, const char *id, int fresh)
 	if ((ret = consolelog_socket_path(d, id, ci->path, sizeof(ci->path))) < 0 ||
 	    (ret = consolelog_open_files(ci, fresh)) < 0)
 		goto close;
-	consolelog_peer_from_stale(ci);
-	unlink(ci->path); /* a stale socket of an earlier ukd */
+	/* A running QEMU (not a fresh run) reconnects as the user it connected as. */
+	consolelog_file(ci, "console.peer", peer, sizeof(peer));
 	ci->listening = 1;
-	if ((ret = uv_pipe_bind(&ci->server, ci->path)) < 0 ||
-	    (ret = uv_listen((uv_stream_t *)&ci->server, 4, consolelog_connected)) < 0)
+	if ((ret = qemusock_listen(&ci->server, ci->path, fresh ? NULL : peer, consolelog_connected,
+				   id)) < 0)
 		goto close;
-	/* Owner only: libvirt hands the socket to QEMU's user as the domain starts. */
-	chmod(ci->path, 0600);
-	if (!fresh)
-		consolelog_peer(ci, -1, 0);
 	return 0;
 close:
 	log_warn("instance %s: no console log: %s", id, strerror(-ret));

@@ -23,6 +23,7 @@
 
 #include "instance.h"
 #include "log.h"
+#include "qemusock.h"
 #include "store.h"
 #include "util.h"
 
@@ -446,77 +447,16 @@ static void health_window(struct health_inst *hi)
 	}
 }
 
-/*
- * QEMU's user, as libvirt set it up for this domain: it owns the socket
- * after libvirt's relabelling and connects with that uid. Remembered in the
- * instance directory, since a restarted ukd must give its new socket to the
- * same user for QEMU to reconnect. Returns 0 (and *uid, *gid) or -errno.
- */
-static int health_peer_load(struct health_inst *hi, uid_t *uid, gid_t *gid)
+/* Where QEMU's user is remembered (qemusock.h): the instance's health.peer. */
+static void health_peer_file(struct health_inst *hi, char *buf, size_t len)
 {
-	char path[PATH_MAX];
-	unsigned long u, g;
-	FILE *f;
-	int n;
-
-	snprintf(path, sizeof(path), "%s/instances/%s/health.peer", hi->d->cfg->root, hi->id);
-	if (!(f = fopen(path, "re")))
-		return -errno;
-	n = fscanf(f, "%lu %lu", &u, &g);
-	fclose(f);
-	if (n != 2)
-		return -EINVAL;
-	*uid = (uid_t)u;
-	*gid = (gid_t)g;
-	return 0;
-}
-
-static void health_peer_write(struct health_inst *hi, uid_t uid, gid_t gid)
-{
-	char path[PATH_MAX];
-	FILE *f;
-
-	snprintf(path, sizeof(path), "%s/instances/%s/health.peer", hi->d->cfg->root, hi->id);
-	if ((f = fopen(path, "we"))) {
-		fprintf(f, "%lu %lu\n", (unsigned long)uid, (unsigned long)gid);
-		fclose(f);
-	}
-}
-
-static void health_peer_save(struct health_inst *hi, uv_os_fd_t fd)
-{
-	struct ucred cred;
-	socklen_t len = sizeof(cred);
-	uid_t uid;
-	gid_t gid;
-
-	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0 || cred.uid == 0 ||
-	    (health_peer_load(hi, &uid, &gid) == 0 && uid == cred.uid && gid == cred.gid))
-		return;
-	health_peer_write(hi, cred.uid, cred.gid);
-}
-
-/*
- * No connection has told QEMU's user yet (ukd killed between the domain's
- * start and QEMU's first connect): the socket the earlier ukd left, which
- * libvirt handed to that user as the domain started, tells it instead.
- * Without it the new socket stayed root's and QEMU never reconnected: no
- * health channel for the guest's whole life (reliability.crash seed 7).
- */
-static void health_peer_from_stale(struct health_inst *hi)
-{
-	struct stat st;
-	uid_t uid;
-	gid_t gid;
-
-	if (lstat(hi->path, &st) == 0 && S_ISSOCK(st.st_mode) && st.st_uid != 0 &&
-	    health_peer_load(hi, &uid, &gid) < 0)
-		health_peer_write(hi, st.st_uid, st.st_gid);
+	snprintf(buf, len, "%s/instances/%s/health.peer", hi->d->cfg->root, hi->id);
 }
 
 /* A connection just accepted (c->pipe open) becomes the instance's channel. */
 static void health_attach(struct health_inst *hi, struct health_client *c)
 {
+	char peer[PATH_MAX];
 	uv_os_fd_t fd;
 	int ret;
 
@@ -524,8 +464,9 @@ static void health_attach(struct health_inst *hi, struct health_client *c)
 		uv_close((uv_handle_t *)&c->pipe, health_client_closed);
 		return;
 	}
+	health_peer_file(hi, peer, sizeof(peer));
 	if (uv_fileno((uv_handle_t *)&c->pipe, &fd) == 0)
-		health_peer_save(hi, fd);
+		qemusock_peer_save(fd, peer);
 	/* A new connection replaces the old one (QEMU reconnected). */
 	health_client_close(hi);
 	c->hi = hi;
@@ -630,8 +571,7 @@ void health_set_interval(struct daemon *d, const char *id, uint32_t interval_ms)
 int health_watch(struct daemon *d, const char *id, const char *image_id, int adopted)
 {
 	struct health_inst *hi = health_find(d, id);
-	uid_t uid;
-	gid_t gid;
+	char peer[PATH_MAX];
 	int ret;
 
 	if (hi && (hi->listening || hi->client)) {
@@ -653,29 +593,21 @@ int health_watch(struct daemon *d, const char *id, const char *image_id, int ado
 	snprintf(hi->image_id, sizeof(hi->image_id), "%s", image_id ? image_id : "");
 	if ((ret = health_socket_path(d, id, hi->path, sizeof(hi->path))) < 0)
 		return ret;
-	health_peer_from_stale(hi);
-	unlink(hi->path); /* a stale socket of an earlier ukd */
 	uv_pipe_init(d->loop, &hi->server, 0);
 	hi->server.data = hi;
 	hi->handles++;
 	uv_timer_init(d->loop, &hi->timer);
 	hi->timer.data = hi;
 	hi->handles++;
+	/* An adopted guest's QEMU reconnects as the user it connected as. */
+	health_peer_file(hi, peer, sizeof(peer));
 	hi->listening = 1;
-	if ((ret = uv_pipe_bind(&hi->server, hi->path)) < 0 ||
-	    (ret = uv_listen((uv_stream_t *)&hi->server, 4, health_connected)) < 0) {
+	if ((ret = qemusock_listen(&hi->server, hi->path, adopted ? peer : NULL, health_connected,
+				   id)) < 0) {
 		log_warn("instance %s: cannot listen on %s: %s", id, hi->path, uv_strerror(ret));
 		health_stop_listening(hi);
 		return ret;
 	}
-	/*
-	 * Owner only: libvirt hands a connect-mode socket to QEMU's user itself
-	 * (DAC relabelling), and no other local user may pose as the guest.
-	 */
-	chmod(hi->path, 0600);
-	if (adopted && health_peer_load(hi, &uid, &gid) == 0 && chown(hi->path, uid, gid) < 0)
-		log_warn("instance %s: cannot hand %s to uid %lu: %s", id, hi->path,
-			 (unsigned long)uid, strerror(errno));
 	/* On whole seconds of the loop's clock: every instance's check in one wake-up. */
 	uv_timer_start(&hi->timer, health_check,
 		       HEALTH_CHECK_MS - uv_now(d->loop) % HEALTH_CHECK_MS, HEALTH_CHECK_MS);

@@ -9,6 +9,7 @@ Environment: UKD (the ukd binary), UKD_HELLO (the hello example, a static ELF).
 Run one case: test_daemon.py CASE; list them: test_daemon.py --list.
 """
 import atexit
+import contextlib
 import http.client
 import io
 import json
@@ -78,6 +79,25 @@ def request(sock, method, path, body=None, headers=None, timeout=120):
         return Response(c.getresponse())
     finally:
         c.close()
+
+
+@contextlib.contextmanager
+def environ(**env):
+    """Sets the environment variables in env (a value of None unsets one) for the
+    with block, e.g. a ukd start, and restores what they were after it."""
+    def put(values):
+        for k, v in values.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+    saved = {k: os.environ.get(k) for k in env}
+    try:
+        put(env)
+        yield
+    finally:
+        put(saved)
 
 
 def free_port():
@@ -241,8 +261,8 @@ class DaemonTest(unittest.TestCase):
             self.domains.add(r.json["domain"])
         return r
 
-    def wait_for(self, what, fn, timeout=90):
-        """Calls fn every 0.2 s until it returns something true, and returns that;
+    def wait_for(self, what, fn, timeout=90, step=0.2):
+        """Calls fn every step seconds until it returns something true, and returns that;
         fails with "no WHAT" after timeout seconds."""
         deadline = time.monotonic() + timeout
         while True:
@@ -251,7 +271,7 @@ class DaemonTest(unittest.TestCase):
                 return got
             if time.monotonic() > deadline:
                 self.fail("no %s after %ds" % (what, timeout))
-            time.sleep(0.2)
+            time.sleep(step)
 
     def wait_state(self, ref, state, timeout=90):
         deadline = time.monotonic() + timeout

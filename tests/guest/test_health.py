@@ -371,20 +371,8 @@ class HealthVirtio(Health):
         # the guest says hello (QEMU drops the bytes), and connects later
         # (reconnect=1). The port's PORT_OPEN makes the guest say hello again,
         # though heartbeats are off and the app idles.
-        # A short path: this host's QEMU 7.2 hangs its main loop (the guest
-        # never runs, over COM2 as well) when a reconnect=1 socket chardev's
-        # first connect fails on a path of 40-odd characters; 26 work.
-        d = tempfile.TemporaryDirectory(prefix="u", dir="/tmp")
-        self.addCleanup(d.cleanup)
-        path = os.path.join(d.name, "h.sock")
-        argv = guest.qemu_argv(app_img(), "uk.heartbeat=0 uk.id=%s -- idle" % INSTANCE)
-        argv += ["-device", "virtio-serial-pci",
-                 "-chardev", "socket,id=health,path=%s,reconnect=1" % path,
-                 "-device", "virtserialport,chardev=health,name=" + guest.HEALTH_PORT_NAME]
-        proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                stderr=subprocess.STDOUT)
-        self.addCleanup(proc.stdout.close)
-        self.addCleanup(lambda: proc.poll() is None and (proc.kill(), proc.wait()))
+        path = self.socket_path()
+        proc = self.reconnecting_qemu(path, "uk.heartbeat=0 uk.id=%s -- idle" % INSTANCE)
         time.sleep(2)  # the guest has run its hello into the void by now
         srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         self.addCleanup(srv.close)
@@ -393,8 +381,7 @@ class HealthVirtio(Health):
         srv.settimeout(10)
         conn, _ = srv.accept()
         self.addCleanup(conn.close)
-        g = Guest.__new__(Guest)  # the reader half of Guest on this connection
-        g.conn, g.buf, g.msgs, g.eof, g.t0 = conn, b"", [], False, time.monotonic()
+        g = self.reader(conn)
         h = g.wait_for(HELLO, timeout=10)
         self.assertEqual(h["instance_id"], INSTANCE)
         conn.sendall(frame(SHUTDOWN, struct.pack("<I", 10000)))
@@ -404,15 +391,18 @@ class HealthVirtio(Health):
         print(out)
         self.assertIn("(host not connected yet)", out)
 
-    def reconnecting_guest(self, append):
-        """A guest whose health port is a reconnect=1 client of a socket we listen on
-        (as under ukd); returns (qemu, listening socket, its path, first connection)."""
-        d = tempfile.TemporaryDirectory(prefix="u", dir="/tmp")  # short: see above
+    def socket_path(self):
+        """A path for the health socket in a directory of its own (removed at cleanup).
+        A short path: this host's QEMU 7.2 hangs its main loop (the guest never runs,
+        over COM2 as well) when a reconnect=1 socket chardev's first connect fails on
+        a path of 40-odd characters; 26 work."""
+        d = tempfile.TemporaryDirectory(prefix="u", dir="/tmp")
         self.addCleanup(d.cleanup)
-        path = os.path.join(d.name, "h.sock")
-        srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        srv.bind(path)
-        srv.listen(1)
+        return os.path.join(d.name, "h.sock")
+
+    def reconnecting_qemu(self, path, append):
+        """QEMU running the app with append, its health port a reconnect=1 client of
+        the unix socket at path (as under ukd); killed at cleanup."""
         argv = guest.qemu_argv(app_img(), append)
         argv += ["-device", "virtio-serial-pci",
                  "-chardev", "socket,id=health,path=%s,reconnect=1" % path,
@@ -421,6 +411,16 @@ class HealthVirtio(Health):
                                 stderr=subprocess.STDOUT)
         self.addCleanup(proc.stdout.close)
         self.addCleanup(lambda: proc.poll() is None and (proc.kill(), proc.wait()))
+        return proc
+
+    def reconnecting_guest(self, append):
+        """A guest whose health port is a reconnect=1 client of a socket we listen on
+        (as under ukd); returns (qemu, listening socket, its path, first connection)."""
+        path = self.socket_path()
+        srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        srv.bind(path)
+        srv.listen(1)
+        proc = self.reconnecting_qemu(path, append)
         srv.settimeout(30)
         conn, _ = srv.accept()
         return proc, srv, path, conn

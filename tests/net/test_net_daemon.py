@@ -513,16 +513,17 @@ print(sorted(seen.items()), flush=True)
                 "bridges": self.our_bridges(), "chains": self.ebtables_chains()}
 
     def test_churn_with_kill9_leaves_no_orphans(self):
-        """50 instances created and removed, ukd killed with -9 once midway: no address
-        given twice, and afterwards no tap, forward, chain or bridge the store does not
-        account for."""
+        """24 instances created and removed (6 live at a time, so addresses are
+        reused), ukd killed with -9 once midway: no address given twice, and
+        afterwards no tap, forward, chain or bridge the store does not account
+        for. (kill -9 at many points is reliability.crash's job.)"""
         self.upload_httpd()
         base = td.free_port()
         live, ips, ports = [], {}, {}
         killed = False
-        for i in range(50):
+        for i in range(24):
             port = base + 1 + i
-            if i == 25:
+            if i == 12:
                 # Kill while a create is in flight.
                 t = threading.Thread(target=lambda: self.api(
                     "POST", "/v1/instances", {"image": "httpd", "name": "c%d" % i,

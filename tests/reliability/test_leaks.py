@@ -127,19 +127,13 @@ class LeakTest(test_daemon.DaemonTest):
         prefix = os.path.join(self.dir, "asan")
         env = {"ASAN_OPTIONS": "detect_leaks=1:abort_on_error=0:exitcode=97:log_path=" + prefix,
                "UBSAN_OPTIONS": "print_stacktrace=1:halt_on_error=1:log_path=" + prefix}
-        saved = {k: os.environ.get(k) for k in env}
         real = test_daemon.UKD
-        os.environ.update(env)
         test_daemon.UKD = UKD_ASAN
         try:
-            self.ukd.start()
+            with test_daemon.environ(**env):
+                self.ukd.start()
         finally:
             test_daemon.UKD = real
-            for k, v in saved.items():
-                if v is None:
-                    os.environ.pop(k)
-                else:
-                    os.environ[k] = v
         self.upload()
         n = int(os.environ.get("UKD_LEAK_ASAN_CYCLES", "100"))
         self.cycles(n, 3, 2)

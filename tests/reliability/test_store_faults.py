@@ -42,7 +42,7 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "daemon"))
-from test_daemon import HELLO, Daemon, main, tar_of, virsh  # noqa: E402
+from test_daemon import HELLO, Daemon, environ, main, tar_of, virsh  # noqa: E402
 
 TMPFS_MIB = 16
 STORE_FAULT = os.environ.get("UKD_STORE_FAULT", "build/tests/reliability/libstore_fault.so")
@@ -210,16 +210,8 @@ class StoreFaultTest(unittest.TestCase):
     def start_faulty(self, spec, arm, fired):
         env = {"LD_PRELOAD": STORE_FAULT, "UKD_FAULT": spec, "UKD_FAULT_ARM": arm,
                "UKD_FAULT_FIRED": fired}
-        saved = {k: os.environ.get(k) for k in env}
-        os.environ.update(env)
-        try:
+        with environ(**env):
             self.ukd.start()
-        finally:
-            for k, v in saved.items():
-                if v is None:
-                    os.environ.pop(k, None)
-                else:
-                    os.environ[k] = v
 
     def sweep(self, kind):
         """A fault at each point of a create in turn; returns how many points were hit."""
@@ -298,16 +290,8 @@ class StoreFaultTest(unittest.TestCase):
         """A ukd with the fault (unarmed), then the checks a restart owes the last operation."""
         if self.ukd.proc and self.ukd.proc.poll() is None:
             return
-        saved = {k: os.environ.get(k) for k in self.fault_env(kind, n, extra)}
-        os.environ.update(self.fault_env(kind, n, extra))
-        try:
+        with environ(**self.fault_env(kind, n, extra)):
             self.ukd.start()
-        finally:
-            for k, v in saved.items():
-                if v is None:
-                    os.environ.pop(k, None)
-                else:
-                    os.environ[k] = v
         self.verify()
 
     def armed(self, fn, at=None, settle=0.0):

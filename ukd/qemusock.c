@@ -1,0 +1,91 @@
+/*
+ * qemusock.c: the unix sockets ukd listens on for QEMU (see qemusock.h).
+ */
+#define _GNU_SOURCE
+#include "qemusock.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "log.h"
+
+static int qemusock_peer_load(const char *peer, uid_t *uid, gid_t *gid)
+{
+	unsigned long u, g;
+	FILE *f;
+	int n;
+
+	if (!(f = fopen(peer, "re")))
+		return -errno;
+	n = fscanf(f, "%lu %lu", &u, &g);
+	fclose(f);
+	if (n != 2)
+		return -EINVAL;
+	*uid = (uid_t)u;
+	*gid = (gid_t)g;
+	return 0;
+}
+
+static void qemusock_peer_write(const char *peer, uid_t uid, gid_t gid)
+{
+	FILE *f;
+
+	if ((f = fopen(peer, "we"))) {
+		fprintf(f, "%lu %lu\n", (unsigned long)uid, (unsigned long)gid);
+		fclose(f);
+	}
+}
+
+void qemusock_peer_save(uv_os_fd_t fd, const char *peer)
+{
+	struct ucred cred;
+	socklen_t len = sizeof(cred);
+	uid_t uid;
+	gid_t gid;
+
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0 || cred.uid == 0 ||
+	    (qemusock_peer_load(peer, &uid, &gid) == 0 && uid == cred.uid && gid == cred.gid))
+		return;
+	qemusock_peer_write(peer, cred.uid, cred.gid);
+}
+
+/*
+ * No connection has told QEMU's user yet (ukd killed between the domain's
+ * start and QEMU's first connect): the stale socket, which libvirt handed to
+ * that user as the domain started, tells it instead. Without it the new
+ * socket stayed root's and QEMU never reconnected: no health channel and no
+ * console log for the guest's whole life (reliability.crash seed 7).
+ */
+static void qemusock_peer_from_stale(const char *path, const char *peer)
+{
+	struct stat st;
+	uid_t uid;
+	gid_t gid;
+
+	if (lstat(path, &st) == 0 && S_ISSOCK(st.st_mode) && st.st_uid != 0 &&
+	    qemusock_peer_load(peer, &uid, &gid) < 0)
+		qemusock_peer_write(peer, st.st_uid, st.st_gid);
+}
+
+int qemusock_listen(uv_pipe_t *server, const char *path, const char *peer, uv_connection_cb cb,
+		    const char *id)
+{
+	uid_t uid;
+	gid_t gid;
+	int ret;
+
+	if (peer)
+		qemusock_peer_from_stale(path, peer);
+	unlink(path);
+	if ((ret = uv_pipe_bind(server, path)) < 0)
+		return ret;
+	chmod(path, 0600);
+	if (peer && qemusock_peer_load(peer, &uid, &gid) == 0 && chown(path, uid, gid) < 0)
+		log_warn("instance %s: cannot hand %s to uid %lu: %s", id, path, (unsigned long)uid,
+			 strerror(errno));
+	return uv_listen((uv_stream_t *)server, 4, cb);
+}

@@ -1,0 +1,29 @@
+/*
+ * qemusock.h: the unix sockets ukd listens on for an instance's QEMU (its
+ * chardevs connect in client mode and reconnect): the health channel
+ * (health.c) and the console (consolelog.c).
+ *
+ * A socket is its owner's only (0600): libvirt hands it to QEMU's user as
+ * the domain starts, and no other local user may pose as the guest. QEMU's
+ * user is remembered in a peer file ("UID GID", next to the socket) when it
+ * connects, so that a restarted ukd hands its new socket to the same user
+ * and a running QEMU can reconnect.
+ */
+#ifndef QEMUSOCK_H
+#define QEMUSOCK_H
+
+#include <uv.h>
+
+/*
+ * Listens on path (a stale socket of an earlier ukd goes) with server, a
+ * uv_pipe_init'ed pipe, calling cb for each connection: bound, made 0600,
+ * handed to the user in the peer file if peer is not NULL (a warning naming
+ * instance id if that fails), then listening. Returns 0 or a libuv error.
+ */
+int qemusock_listen(uv_pipe_t *server, const char *path, const char *peer, uv_connection_cb cb,
+		    const char *id);
+
+/* Records the user at the other end of fd (QEMU's, never root) in the peer file. */
+void qemusock_peer_save(uv_os_fd_t fd, const char *peer);
+
+#endif
