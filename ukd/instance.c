@@ -91,6 +91,7 @@ static void instance_boot(struct daemon *d, struct instance_op *op, struct store
 static void instance_restart_due(struct daemon *d, const char *id);
 static void instance_crash_loop(struct daemon *d, struct store_instance *inst);
 static int instance_event(struct daemon *d, const struct virt_event *ev, int late);
+static uint32_t instance_heartbeat(const struct store_instance *inst);
 
 /* --- helpers --- */
 
@@ -739,9 +740,19 @@ static int instance_event(struct daemon *d, const struct virt_event *ev, int lat
 		restart_cancel(d, inst.id);
 		inst.restart_at = 0;
 		instance_running(d, &inst, "instance.adopted");
+		/* As instance_reconcile_one adopts: the exit that recorded it closed these. */
 		health_watch(d, inst.id, inst.image_id, 1);
+		health_set_interval(d, inst.id, instance_heartbeat(&inst));
+		consolelog_watch(d, inst.id, 0);
 	} else if (ev->kind == VIRT_EV_STOPPED && instance_active(&inst))
 		instance_exited(d, &inst, instance_stop_reason(d, inst.id, ev->reason), NULL);
+	/*
+	 * A start no create of this ukd owns (its ukd was killed while libvirtd
+	 * started the domain): the reconcile may have left its tap for libvirt
+	 * to open; plugged now.
+	 */
+	if (ev->kind == VIRT_EV_STARTED && instance_active(&inst) && !instance_op_find(d, inst.id))
+		network_run_started(d, inst.id, inst.domain_uuid);
 	store_instance_clear(&inst);
 	return 0;
 }

@@ -9,7 +9,10 @@
 #include "network.h"
 
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <errno.h>
+#include <limits.h>
+#include <net/if.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -271,6 +274,7 @@ enum network_job_kind {
 	NETJOB_BRIDGE_ADD,
 	NETJOB_BRIDGE_DEL,
 	NETJOB_TAP_DEL,
+	NETJOB_TAP_STARTED,
 	NETJOB_RECONCILE,
 };
 
@@ -347,6 +351,50 @@ static const struct network_tap *network_tap_find(const struct network_job *j, c
 	return NULL;
 }
 
+/*
+ * 1 if some process holds the tap named name open (a tun fd's fdinfo says
+ * "iff:\tNAME"): libvirt or QEMU has it, and it can move namespaces. A tap
+ * nobody holds must stay where libvirt will look for it by name: moved away,
+ * libvirt's open would create a new, unplugged tap of that name instead.
+ */
+static int network_tap_attached(const char *name)
+{
+	DIR *proc = opendir("/proc"), *fds;
+	struct dirent *p, *f;
+	char path[PATH_MAX], link[64], want[40], buf[512];
+	int found = 0;
+
+	if (!proc)
+		return 1; /* cannot tell: as before, plugged */
+	snprintf(want, sizeof(want), "iff:\t%s\n", name);
+	while (!found && (p = readdir(proc))) {
+		if (p->d_name[0] < '1' || p->d_name[0] > '9')
+			continue;
+		snprintf(path, sizeof(path), "/proc/%s/fd", p->d_name);
+		if (!(fds = opendir(path)))
+			continue;
+		while (!found && (f = readdir(fds))) {
+			ssize_t n;
+			FILE *fi;
+
+			snprintf(path, sizeof(path), "/proc/%s/fd/%s", p->d_name, f->d_name);
+			n = readlink(path, link, sizeof(link) - 1);
+			if (n < 0 || (link[n] = 0, strcmp(link, "/dev/net/tun")))
+				continue;
+			snprintf(path, sizeof(path), "/proc/%s/fdinfo/%s", p->d_name, f->d_name);
+			if (!(fi = fopen(path, "r")))
+				continue;
+			n = (ssize_t)fread(buf, 1, sizeof(buf) - 1, fi);
+			fclose(fi);
+			buf[n > 0 ? n : 0] = 0;
+			found = strstr(buf, want) != NULL;
+		}
+		closedir(fds);
+	}
+	closedir(proc);
+	return found;
+}
+
 /* One namespace's taps and bridges against the store's view. */
 static void network_reconcile_links(struct network_job *j, const char *ns)
 {
@@ -379,10 +427,19 @@ static void network_reconcile_links(struct network_job *j, const char *ns)
 				log_error("network: %s", err);
 		} else if (!strcmp(kind, "tun")) {
 			if ((t = network_tap_find(j, name))) {
+				int moved = ns && !strcmp(ns, j->ns);
+
+				if (t->ns[0] && !moved && !network_tap_attached(name)) {
+					/* Its domain is still starting: plugged at its start event.
+					 */
+					log_info("network: reconcile: tap %s not open yet; plugged "
+						 "when its domain has started",
+						 name);
+					continue;
+				}
 				/* A live run's tap: (re)plugged, filter included; idempotent. */
 				network_filter_delete(t, err, sizeof(err));
-				if (network_tap_plug_from(t, ns && !strcmp(ns, j->ns), err,
-							  sizeof(err)) < 0)
+				if (network_tap_plug_from(t, moved, err, sizeof(err)) < 0)
 					log_error("network: reconcile: tap %s: %s", name, err);
 				continue;
 			}
@@ -394,6 +451,30 @@ static void network_reconcile_links(struct network_job *j, const char *ns)
 		}
 	}
 	json_decref(links);
+}
+
+/*
+ * A run started that no create of this ukd plugged (its create's ukd was
+ * killed): its tap, if it is in the host's namespace, is plugged now. The
+ * reconcile leaves one there for libvirt to open; and if a reconcile that ran
+ * before the domain was listed removed it as an ended run's, libvirt opened a
+ * new one of that name (untagged: tagged here). Elsewhere it is plugged
+ * already. With network_links_lock held.
+ */
+static int network_tap_started(const struct network_tap *t, char *err, size_t errlen)
+{
+	char lines[256];
+	int ret;
+
+	/* Most often its create's plug moved it away already. */
+	if (!t->ns[0] || !if_nametoindex(t->name))
+		return 0;
+	log_info("network: tap %s: its domain has started; plugged", t->name);
+	snprintf(lines, sizeof(lines), "link set dev %s alias %s\n", t->name, t->tag);
+	if ((ret = netcmd_ip_batch(NULL, lines, err, errlen)) < 0)
+		return ret;
+	network_filter_delete(t, err, errlen);
+	return network_tap_plug_from(t, 0, err, errlen);
 }
 
 static void network_job_work(uv_work_t *w)
@@ -411,6 +492,9 @@ static void network_job_work(uv_work_t *w)
 		j->ret = network_link_delete(ns, j->net.bridge, j->err, sizeof(j->err));
 		break;
 	case NETJOB_TAP_DEL: j->ret = network_tap_remove(&j->tap, j->err, sizeof(j->err)); break;
+	case NETJOB_TAP_STARTED:
+		j->ret = network_tap_started(&j->tap, j->err, sizeof(j->err));
+		break;
 	case NETJOB_RECONCILE:
 		for (size_t i = 0; i < j->nnets; i++)
 			if (network_bridge_ensure(ns, j->tag, j->nets[i].bridge, j->nets[i].gateway,
@@ -453,6 +537,7 @@ static void network_job_done(uv_work_t *w, int status)
 		http_respond(j->req, 204, NULL, "", 0, NULL);
 		break;
 	case NETJOB_TAP_DEL:
+	case NETJOB_TAP_STARTED:
 		if (j->ret < 0)
 			log_warn("network: tap %s: %s", j->tap.name, j->err);
 		break;
@@ -965,6 +1050,21 @@ void network_run_ended(struct daemon *d, const char *id, const char *uuid)
 	snprintf(j->tap.ns, sizeof(j->tap.ns), "%s", j->ns);
 	if (network_job_queue(j) < 0)
 		log_warn("instance %s: cannot queue the removal of its tap", id);
+}
+
+void network_run_started(struct daemon *d, const char *id, const char *uuid)
+{
+	char words[NETWORK_CMDLINE_MAX + 1];
+	struct network_job *j;
+
+	if (!uuid[0] || !(j = network_job_new(d, NETJOB_TAP_STARTED)))
+		return;
+	if (network_boot(d, id, uuid, &j->tap, words, sizeof(words)) <= 0) {
+		free(j);
+		return;
+	}
+	if (network_job_queue(j) < 0)
+		log_warn("instance %s: cannot queue the plugging of its tap", id);
 }
 
 void network_instance_removed(struct daemon *d, const char *id)

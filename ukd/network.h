@@ -120,6 +120,13 @@ int network_tap_delete(const struct network_tap *t, char *err, size_t errlen);
 /* 1 with the tap of that run (name and namespace) if the instance is attached, else 0. */
 int network_run_tap(struct daemon *d, const char *id, const char *uuid, struct network_tap *tap);
 
+/*
+ * A run started that no create of this ukd owns (adopted while libvirtd was
+ * starting it): its tap, if still where libvirt opened it, is plugged (in the
+ * background).
+ */
+void network_run_started(struct daemon *d, const char *id, const char *uuid);
+
 /* A run of an attached instance ended: its tap goes (in the background). */
 void network_run_ended(struct daemon *d, const char *id, const char *uuid);
 
