@@ -52,7 +52,7 @@ B_INTERVAL_MS = 100  # B's heartbeat interval: 10 intervals a second to measure
 RSS_GROWTH_CAP_MIB = 8
 # Spin and wedge: PAIRS quiet/abusing window pairs of WINDOW_S each, driven by
 # the guest (ABAB...), plus one first pair discarded as warm-up.
-PAIRS = int(os.environ.get("UKD_HOSTILE_PAIRS", "8"))
+PAIRS = int(os.environ.get("UKD_HOSTILE_PAIRS", "6"))
 WINDOW_S = int(os.environ.get("UKD_HOSTILE_WINDOW_S", "3"))
 # Floods end in ukd's verdict, so each pair is a fresh offender: quiet window
 # (offender booted and idle), then its flood until the verdict.

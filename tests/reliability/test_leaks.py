@@ -26,8 +26,8 @@ from test_daemon import main, HELLO  # noqa: E402
 from procstat import proc_fds, proc_rss_mib  # noqa: E402
 
 CYCLES = int(os.environ.get("UKD_LEAK_CYCLES", "300"))  # create + remove, no guest
-BOOTS = int(os.environ.get("UKD_LEAK_BOOTS", "10"))  # create + start + exit + remove
-STOPS = int(os.environ.get("UKD_LEAK_STOPS", "5"))  # httpd: create, start, stop x2, remove
+BOOTS = int(os.environ.get("UKD_LEAK_BOOTS", "6"))  # create + start + exit + remove
+STOPS = int(os.environ.get("UKD_LEAK_STOPS", "3"))  # httpd: create, start, stop x2, remove
 HTTPD = os.environ.get("UKD_HTTPD", "build/images-build/httpd/httpd")
 UKD_ASAN = os.environ.get("UKD_ASAN", "build/bin/ukd-asan")
 RSS_GROWTH_CAP_MIB = 8
