@@ -81,22 +81,42 @@ static int choose(void)
 	return -1;
 }
 
+/*
+ * out_buf[tail_off, tail_end): the rest of a frame the transport took only
+ * part of (COM2, the host stopped reading). It goes before any other byte,
+ * so the host never sees a frame cut short; until it has left, new frames
+ * are dropped and counted.
+ */
+static size_t tail_off, tail_end;
+
+/* 0 if no part of an earlier frame waits to leave (it may leave now). */
+static int tail_pending(void)
+{
+	if (tail_off < tail_end)
+		tail_off += tp->write(out_buf + tail_off, tail_end - tail_off);
+	return tail_off < tail_end;
+}
+
 /* 0, or -1 if the frame did not leave (no channel, encoding error, dropped). */
 static int send(struct health_msg *m)
 {
 	int n, ret = -1;
+	size_t took;
 
 	if (!enabled || sending || choose())
 		return -1;
 	sending = 1;
-	n = ukhealth_encode(m, out_buf, sizeof(out_buf));
-	if (n < 0)
+	if (tail_pending()) {
+		frames_dropped++;
+	} else if ((n = ukhealth_encode(m, out_buf, sizeof(out_buf))) < 0) {
 		kprintf("runtime: health: cannot encode a %s frame (%d)\n",
 			ukhealth_type_name(m->type), n);
-	else if (tp->write(out_buf, (size_t)n) < 0)
+	} else if (!(took = tp->write(out_buf, (size_t)n))) {
 		frames_dropped++;
-	else
-		ret = 0;
+	} else {
+		tail_off = took, tail_end = (size_t)n;
+		ret = 0; /* whole, or its rest leaves before anything else */
+	}
 	sending = 0;
 	return ret;
 }
@@ -371,7 +391,7 @@ static long raw_write(const char *s, size_t len)
 	if (!enabled || sending || choose())
 		return -EIO;
 	sending = 1;
-	ret = tp->write((const uint8_t *)s, len);
+	ret = tail_pending() || tp->write((const uint8_t *)s, len) < len ? -1 : 0;
 	sending = 0;
 	if (ret < 0)
 		frames_dropped++;

@@ -20,8 +20,12 @@ struct health_transport {
 	const char *name;
 	/* 1 if the device is there (then the other ops may be used), else 0. */
 	int (*probe)(void);
-	/* Writes all of buf, polled. 0, or -1 if the bytes were dropped. */
-	int (*write)(const uint8_t *buf, size_t len);
+	/*
+	 * Writes buf, polled and bounded; returns how many leading bytes left:
+	 * len, 0 (dropped), or (COM2, the host stopped reading mid-frame) a
+	 * part, whose rest the caller must send before any other byte.
+	 */
+	size_t (*write)(const uint8_t *buf, size_t len);
 	/* Waits (bounded) until everything written has left the device. */
 	void (*flush)(void);
 	/* Non-blocking: copies what has arrived (at most len bytes); returns the count. */

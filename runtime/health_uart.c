@@ -40,7 +40,7 @@ static int uart_probe(void)
 	return 1;
 }
 
-static int uart_write(const uint8_t *buf, size_t len)
+static size_t uart_write(const uint8_t *buf, size_t len)
 {
 	for (size_t i = 0; i < len; i++) {
 		int n = 0;
@@ -48,10 +48,10 @@ static int uart_write(const uint8_t *buf, size_t len)
 		/* Bounded: a host that stopped reading must not hang the guest. */
 		while (!(inb(COM2 + REG_LSR) & LSR_THRE))
 			if (++n == SPIN_MAX)
-				return -1;
+				return i;
 		outb(COM2 + REG_DATA, buf[i]);
 	}
-	return 0;
+	return len;
 }
 
 static void uart_flush(void)

@@ -254,6 +254,25 @@ class Health(unittest.TestCase):
         g.proc.kill()
         g.finish()
 
+    def test_host_that_stops_reading_gets_only_whole_frames(self):
+        # A host busy elsewhere stops reading while 10 ms heartbeats go on:
+        # the channel backs up and frames are dropped, but what arrives
+        # afterwards must still parse (pump() checks every frame's magic
+        # and length), and the drops are reported, not hidden.
+        g = self.Guest(app_img(), "uk.heartbeat=10 -- idle")
+        g.wait_for(HELLO)
+        time.sleep(4)
+        g.pump(3.0)
+        before = len(g.of_type(HEARTBEAT))
+        g.pump(1.0)
+        self.assertGreater(len(g.of_type(HEARTBEAT)), before, "heartbeats resume")
+        dropped = g.of_type(LOG_DROPPED)
+        print("heartbeats %d, drop reports %r" % (len(g.of_type(HEARTBEAT)), dropped[-1:]))
+        g.send(frame(SHUTDOWN, struct.pack("<I", 10000)))
+        e = g.wait_for(EXIT)
+        g.finish()
+        self.assertEqual(e["reason"], "signal")
+
     def test_ready_and_metrics_from_dev_health(self):
         g = self.Guest(app_img(), "uk.heartbeat=300 -- ready")
         nr = g.wait_for(NOT_READY)
