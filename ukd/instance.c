@@ -701,6 +701,18 @@ void instance_on_event(struct daemon *d, const struct virt_event *ev)
 }
 
 /*
+ * A running domain this ukd did not start (it was started before a restart,
+ * or while ukd was down) is adopted: its console log and health channel are
+ * listened on again, and its QEMU reconnects within a second.
+ */
+static void instance_adopt_watches(struct daemon *d, const struct store_instance *inst)
+{
+	health_watch(d, inst->id, inst->image_id, 1);
+	health_set_interval(d, inst->id, instance_heartbeat(inst));
+	consolelog_watch(d, inst->id, 0);
+}
+
+/*
  * Acts on a lifecycle event: 0, or -errno if the store failed (to be tried
  * again). A late one (tried again) adopts nothing: its domain may have
  * ended since.
@@ -740,10 +752,8 @@ static int instance_event(struct daemon *d, const struct virt_event *ev, int lat
 		restart_cancel(d, inst.id);
 		inst.restart_at = 0;
 		instance_running(d, &inst, "instance.adopted");
-		/* As instance_reconcile_one adopts: the exit that recorded it closed these. */
-		health_watch(d, inst.id, inst.image_id, 1);
-		health_set_interval(d, inst.id, instance_heartbeat(&inst));
-		consolelog_watch(d, inst.id, 0);
+		/* The exit that recorded it closed these. */
+		instance_adopt_watches(d, &inst);
 	} else if (ev->kind == VIRT_EV_STOPPED && instance_active(&inst))
 		instance_exited(d, &inst, instance_stop_reason(d, inst.id, ev->reason), NULL);
 	/*
@@ -1778,10 +1788,7 @@ static void instance_reconcile_one(struct daemon *d, const char *id, const struc
 		}
 		log_info("instance %s (%s): domain %s is running; adopted", inst.name, inst.id,
 			 doms[i].name);
-		/* Its QEMU reconnects to the new listener within a second. */
-		health_watch(d, inst.id, inst.image_id, 1);
-		health_set_interval(d, inst.id, instance_heartbeat(&inst));
-		consolelog_watch(d, inst.id, 0);
+		instance_adopt_watches(d, &inst);
 	} else {
 		char dir[PATH_MAX];
 		int status;
