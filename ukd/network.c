@@ -469,12 +469,14 @@ static int network_tap_started(const struct network_tap *t, char *err, size_t er
 	/* Most often its create's plug moved it away already. */
 	if (!t->ns[0] || !if_nametoindex(t->name))
 		return 0;
-	log_info("network: tap %s: its domain has started; plugged", t->name);
 	snprintf(lines, sizeof(lines), "link set dev %s alias %s\n", t->name, t->tag);
 	if ((ret = netcmd_ip_batch(NULL, lines, err, errlen)) < 0)
 		return ret;
 	network_filter_delete(t, err, errlen);
-	return network_tap_plug_from(t, 0, err, errlen);
+	if ((ret = network_tap_plug_from(t, 0, err, errlen)) < 0)
+		return ret;
+	log_info("network: tap %s: its domain has started; plugged", t->name);
+	return 0;
 }
 
 static void network_job_work(uv_work_t *w)
@@ -977,41 +979,7 @@ static void network_fwd_running(struct daemon *d, const char *id, int running)
 			portfwd_set_running(f->pf, running);
 }
 
-/* The network words for the command line and the tap of this run. */
-int network_boot(struct daemon *d, const char *id, const char *uuid, struct network_tap *tap,
-		 char *words, size_t len)
-{
-	struct store_network net;
-	struct store_nic nic;
-	char ip[16], gw[16], hex[40];
-	size_t k = 0;
-	int ret;
-
-	words[0] = 0;
-	if ((ret = store_nic_get(d->store, id, &nic)) == -ENOENT)
-		return 0;
-	if (ret < 0 || (ret = store_network_find(d->store, nic.network, &net)) < 0)
-		return ret;
-	memset(tap, 0, sizeof(*tap));
-	for (const char *p = uuid; *p && k < 13; p++)
-		if (*p != '-')
-			hex[k++] = *p;
-	hex[k] = 0;
-	snprintf(tap->name, sizeof(tap->name), "uk%.13s", hex);
-	snprintf(tap->bridge, sizeof(tap->bridge), "%s", net.bridge);
-	snprintf(tap->mac, sizeof(tap->mac), "%s", nic.mac);
-	network_ip_str(nic.ip, ip, sizeof(ip));
-	snprintf(tap->ip, sizeof(tap->ip), "%s", ip);
-	snprintf(tap->ns, sizeof(tap->ns), "%s", network_ns_name(d) ? network_ns_name(d) : "");
-	snprintf(tap->tag, sizeof(tap->tag), "%s", d->net->tag);
-	network_ip_str(net.gateway, gw, sizeof(gw));
-	network_fwd_running(d, id, 1);
-	snprintf(words, len, "ip=%s/%d gw=%s %s%s%s", ip, net.prefix, gw, d->cfg->dns ? "dns=" : "",
-		 d->cfg->dns ? d->cfg->dns : "", d->cfg->dns ? " " : "");
-	return 1;
-}
-
-/* The tap a run had: the same derivation as network_boot, without the store. */
+/* The tap a run had, named after its domain's uuid. */
 static void network_tap_name(const char *uuid, char *name, size_t len)
 {
 	char hex[16];
@@ -1022,6 +990,45 @@ static void network_tap_name(const char *uuid, char *name, size_t len)
 			hex[k++] = *p;
 	hex[k] = 0;
 	snprintf(name, len, "uk%.13s", hex);
+}
+
+/* The tap of run uuid of instance id and its network: 1, 0 (no NIC) or -errno. */
+static int network_tap_of(struct daemon *d, const char *id, const char *uuid,
+			  struct network_tap *tap, struct store_network *net)
+{
+	struct store_nic nic;
+	int ret;
+
+	if ((ret = store_nic_get(d->store, id, &nic)) == -ENOENT)
+		return 0;
+	if (ret < 0 || (ret = store_network_find(d->store, nic.network, net)) < 0)
+		return ret;
+	memset(tap, 0, sizeof(*tap));
+	network_tap_name(uuid, tap->name, sizeof(tap->name));
+	snprintf(tap->bridge, sizeof(tap->bridge), "%s", net->bridge);
+	snprintf(tap->mac, sizeof(tap->mac), "%s", nic.mac);
+	network_ip_str(nic.ip, tap->ip, sizeof(tap->ip));
+	snprintf(tap->ns, sizeof(tap->ns), "%s", network_ns_name(d) ? network_ns_name(d) : "");
+	snprintf(tap->tag, sizeof(tap->tag), "%s", d->net->tag);
+	return 1;
+}
+
+/* The network words for the command line and the tap of this run. */
+int network_boot(struct daemon *d, const char *id, const char *uuid, struct network_tap *tap,
+		 char *words, size_t len)
+{
+	struct store_network net;
+	char gw[16];
+	int ret;
+
+	words[0] = 0;
+	if ((ret = network_tap_of(d, id, uuid, tap, &net)) <= 0)
+		return ret;
+	network_ip_str(net.gateway, gw, sizeof(gw));
+	network_fwd_running(d, id, 1);
+	snprintf(words, len, "ip=%s/%d gw=%s %s%s%s", tap->ip, net.prefix, gw,
+		 d->cfg->dns ? "dns=" : "", d->cfg->dns ? d->cfg->dns : "", d->cfg->dns ? " " : "");
+	return 1;
 }
 
 int network_run_tap(struct daemon *d, const char *id, const char *uuid, struct network_tap *tap)
@@ -1054,15 +1061,17 @@ void network_run_ended(struct daemon *d, const char *id, const char *uuid)
 
 void network_run_started(struct daemon *d, const char *id, const char *uuid)
 {
-	char words[NETWORK_CMDLINE_MAX + 1];
+	struct store_network net;
 	struct network_job *j;
 
 	if (!uuid[0] || !(j = network_job_new(d, NETJOB_TAP_STARTED)))
 		return;
-	if (network_boot(d, id, uuid, &j->tap, words, sizeof(words)) <= 0) {
+	if (network_tap_of(d, id, uuid, &j->tap, &net) <= 0) {
 		free(j);
 		return;
 	}
+	/* A run adopted here was recorded ended, which closed its forwards to the guest. */
+	network_fwd_running(d, id, 1);
 	if (network_job_queue(j) < 0)
 		log_warn("instance %s: cannot queue the plugging of its tap", id);
 }
@@ -1106,13 +1115,14 @@ static int network_snap_inst(const struct store_instance *inst, void *opaque)
 	struct network_snap *s = opaque;
 	struct network_job *j = s->j;
 	struct network_tap t;
-	char words[NETWORK_CMDLINE_MAX + 1];
+	struct store_network net;
 	int ret;
 
 	if (!instance_active(inst) || !inst->domain_uuid[0])
 		return 0;
-	if ((ret = network_boot(s->d, inst->id, inst->domain_uuid, &t, words, sizeof(words))) <= 0)
+	if ((ret = network_tap_of(s->d, inst->id, inst->domain_uuid, &t, &net)) <= 0)
 		return ret;
+	network_fwd_running(s->d, inst->id, 1);
 	if (j->ntaps == s->cap) {
 		size_t cap = s->cap ? s->cap * 2 : 16;
 		void *p = realloc(j->taps, cap * sizeof(*j->taps));
