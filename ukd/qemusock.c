@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "util.h"
 
 static int qemusock_peer_load(const char *peer, uid_t *uid, gid_t *gid)
 {
@@ -88,4 +89,36 @@ int qemusock_listen(uv_pipe_t *server, const char *path, const char *peer, uv_co
 		log_warn("instance %s: cannot hand %s to uid %lu: %s", id, path, (unsigned long)uid,
 			 strerror(errno));
 	return uv_listen((uv_stream_t *)server, 4, cb);
+}
+
+static int qemusock_link_name(const char *id, char kind, char *buf, size_t len)
+{
+	int n = snprintf(buf, len, QEMUSOCK_LINK_DIR "/%.16s%c", id, kind);
+
+	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
+}
+
+void qemusock_link(const char *path, const char *id, char kind, char *buf, size_t len)
+{
+	char link[64];
+
+	if (qemusock_link_name(id, kind, link, sizeof(link)) == 0 &&
+	    (mkdir(QEMUSOCK_LINK_DIR, 0755) == 0 || errno == EEXIST) &&
+	    (unlink(link) == 0 || errno == ENOENT) && symlink(path, link) == 0 &&
+	    strlen(link) < len) {
+		snprintf(buf, len, "%s", link);
+		return;
+	}
+	log_warn("instance %s: no short link to %s (%s): QEMU gets the long path", id, path,
+		 strerror(errno));
+	snprintf(buf, len, "%s", path);
+}
+
+void qemusock_unlink(const char *id)
+{
+	char link[64];
+
+	for (const char *k = "ch"; *k; k++)
+		if (qemusock_link_name(id, *k, link, sizeof(link)) == 0)
+			unlink(link);
 }

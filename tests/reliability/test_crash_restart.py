@@ -422,6 +422,51 @@ class CrashRestartTest(unittest.TestCase):
             self.ukd.request("DELETE", "/v1/instances/%s?force=1" % name, timeout=60)
         self.net_whole(SETTLE_S)
 
+    def test_killed_networked_create_answers(self):
+        """ukd killed while libvirtd starts a networked guest (a create with start, killed
+        0.05 to 0.2 s in) and away for AWAY_S: QEMU's first connects to the console and
+        health sockets are refused. The next ukd adopts the guest and it answers on its
+        published port. (QEMU 7.2 booted no kernel when those sockets' paths were long:
+        the guest's firmware halted with nothing in memory; reliability.crash seeds 7, 13
+        and 101. UKD_CRASH_DELAYS=0.1,0.2,... and UKD_CRASH_AWAY=S sweep other moments.)"""
+        self.ukd.start()
+        self.upload_httpd()
+        delays = [float(x) for x in os.environ.get("UKD_CRASH_DELAYS",
+                                                   "0.05,0.1,0.15,0.2").split(",")]
+        away = float(os.environ.get("UKD_CRASH_AWAY", "2"))
+        failed = []
+        for k, delay in enumerate(delays):
+            name = "k%d" % k
+            reply, _ = self.request_then_kill("POST", "/v1/instances", {
+                "image": "httpd", "name": name, "memory_mib": 16, "start": True,
+                "args": ["8080", "/www"], "ports": ["%d:8080" % free_port()]}, None, delay)
+            time.sleep(away)
+            self.ukd.start()
+            inst = {i["name"]: i for i in self.settled()}.get(name)
+            got = None
+            if inst and inst["state"] == "running":
+                got = self.answers(inst, 20)
+                if got != 404:
+                    failed.append((name, delay, got))
+                    self.net_diagnosis(inst)
+                    self.guest_diagnosis(inst)
+            print("create killed after %.2f s, ukd away %.1f s -> %s; %s, port: %r" %
+                  (delay, away, reply.status if reply else None,
+                   inst["state"] if inst else None, got))
+            if inst:
+                r = self.ukd.request("DELETE", "/v1/instances/%s?force=1" % name, timeout=60)
+                self.assertEqual(r.status, 204, r)
+        self.assertEqual(failed, [], "adopted guests that never answered on their port")
+
+    def guest_diagnosis(self, inst):
+        """Where the guest's CPU is, and whether its kernel is in memory (QEMU's monitor)."""
+        for cmd in ("info registers", "xp /4xw 0x100000"):
+            out = sh("virsh", "-c", "qemu:///system", "qemu-monitor-command", "--hmp",
+                     inst["domain"], cmd, check=False).stdout
+            print("$ %s\n%s" % (cmd, "\n".join(out.splitlines()[:4])))
+        print(sh("tail", "-3", "/var/log/libvirt/qemu/%s.log" % inst["domain"],
+                 check=False).stdout)
+
     def test_adopted_guest_reconnects_without_peer_record(self):
         """ukd killed after the domain started but before QEMU first connected to its
         console and health sockets (no record of QEMU's user yet): the next ukd gives its
