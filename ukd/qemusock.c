@@ -4,7 +4,9 @@
 #define _GNU_SOURCE
 #include "qemusock.h"
 
+#include <dirent.h>
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -72,6 +74,26 @@ static void qemusock_peer_from_stale(const char *path, const char *peer)
 		qemusock_peer_write(peer, st.st_uid, st.st_gid);
 }
 
+static int qemusock_link_name(const char *id, char kind, char *buf, size_t len);
+
+/* The link of a socket ukd listens on again (console.sock: 'c', health.sock: 'h'). */
+static void qemusock_relink(const char *path, const char *id)
+{
+	const char *base = strrchr(path, '/');
+	char link[64], to[PATH_MAX];
+	ssize_t n;
+
+	base = base ? base + 1 : path;
+	if (qemusock_link_name(id, base[0] == 'c' ? 'c' : 'h', link, sizeof(link)) < 0)
+		return;
+	n = readlink(link, to, sizeof(to) - 1);
+	if (n >= 0 && (to[n] = 0, !strcmp(to, path)))
+		return;
+	if ((mkdir(QEMUSOCK_LINK_DIR, 0755) == 0 || errno == EEXIST) &&
+	    (unlink(link) == 0 || errno == ENOENT) && symlink(path, link) < 0)
+		log_warn("instance %s: cannot link %s to %s: %s", id, link, path, strerror(errno));
+}
+
 int qemusock_listen(uv_pipe_t *server, const char *path, const char *peer, uv_connection_cb cb,
 		    const char *id)
 {
@@ -85,6 +107,7 @@ int qemusock_listen(uv_pipe_t *server, const char *path, const char *peer, uv_co
 	if ((ret = uv_pipe_bind(server, path)) < 0)
 		return ret;
 	chmod(path, 0600);
+	qemusock_relink(path, id);
 	if (peer && qemusock_peer_load(peer, &uid, &gid) == 0 && chown(path, uid, gid) < 0)
 		log_warn("instance %s: cannot hand %s to uid %lu: %s", id, path, (unsigned long)uid,
 			 strerror(errno));
@@ -121,4 +144,24 @@ void qemusock_unlink(const char *id)
 	for (const char *k = "ch"; *k; k++)
 		if (qemusock_link_name(id, *k, link, sizeof(link)) == 0)
 			unlink(link);
+}
+
+void qemusock_sweep(void)
+{
+	DIR *dir = opendir(QEMUSOCK_LINK_DIR);
+	char link[PATH_MAX];
+	struct dirent *e;
+	struct stat st;
+
+	if (!dir)
+		return;
+	while ((e = readdir(dir))) {
+		if (e->d_name[0] == '.')
+			continue;
+		snprintf(link, sizeof(link), QEMUSOCK_LINK_DIR "/%s", e->d_name);
+		if (lstat(link, &st) == 0 && S_ISLNK(st.st_mode) && stat(link, &st) < 0 &&
+		    errno == ENOENT)
+			unlink(link);
+	}
+	closedir(dir);
 }

@@ -41,4 +41,12 @@ void qemusock_link(const char *path, const char *id, char kind, char *buf, size_
 /* Removes the instance's links (its removal). */
 void qemusock_unlink(const char *id);
 
+/*
+ * Removes the links in QEMUSOCK_LINK_DIR whose socket is gone (their ukd's
+ * root was removed with its instances): at start. A live instance's link is
+ * made again whenever its ukd listens (qemusock_listen), so one removed
+ * while its ukd was away comes back before QEMU can reconnect.
+ */
+void qemusock_sweep(void);
+
 #endif
