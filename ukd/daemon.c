@@ -37,6 +37,7 @@
 #include "log.h"
 #include "consolelog.h"
 #include "network.h"
+#include "qemusock.h"
 #include "store.h"
 #include "util.h"
 #include "virt.h"
@@ -367,6 +368,7 @@ static int daemon_start(struct daemon *d)
 	if ((ret = store_open(path, &d->store)) < 0)
 		return ret;
 	image_sweep(d->cfg->root, d->store);
+	qemusock_sweep();
 	if ((ret = network_start(d)) < 0)
 		return ret;
 	if ((ret = virt_new(&d->virt, d->loop, d->cfg->libvirt_uri, daemon_on_event, d)) < 0) {

@@ -29,6 +29,7 @@
 #include "log.h"
 #include "consolelog.h"
 #include "network.h"
+#include "qemusock.h"
 #include "restart.h"
 #include "util.h"
 
@@ -839,6 +840,7 @@ static void instance_remove(struct instance_op *op, struct store_instance *inst)
 	health_forget(op->d, inst->id);
 	consolelog_unwatch(op->d, inst->id);
 	network_instance_removed(op->d, inst->id);
+	qemusock_unlink(inst->id);
 	instance_dir(op->d, inst->id, dir, sizeof(dir));
 	if ((ret = util_rmtree(dir)) < 0)
 		log_warn("instance %s: cannot remove %s: %s", inst->id, dir, strerror(-ret));
@@ -1064,6 +1066,7 @@ static void instance_boot(struct daemon *d, struct instance_op *op, struct store
 {
 	char image[PATH_MAX], console[PATH_MAX], cmdline[INSTANCE_CMDLINE_MAX + 1];
 	char name[64], uuid[37], health[PATH_MAX], words[NETWORK_CMDLINE_MAX + 1];
+	char console_link[PATH_MAX], health_link[PATH_MAX];
 	const char *disks[INSTANCE_VOLUMES_MAX], *targets[INSTANCE_VOLUMES_MAX];
 	struct network_tap tap;
 	struct virt_spec vs = {0};
@@ -1109,11 +1112,15 @@ static void instance_boot(struct daemon *d, struct instance_op *op, struct store
 	vs.image_path = image;
 	/* A fresh log per run (its last "exit status" line is this run's), before QEMU connects. */
 	if (consolelog_socket_path(d, inst->id, console, sizeof(console)) == 0 &&
-	    consolelog_watch(d, inst->id, 1) == 0)
-		vs.console_path = console;
+	    consolelog_watch(d, inst->id, 1) == 0) {
+		/* Short: qemusock.h says why. */
+		qemusock_link(console, inst->id, 'c', console_link, sizeof(console_link));
+		vs.console_path = console_link;
+	}
 	if ((ret = health_socket_path(d, inst->id, health, sizeof(health))) == 0 &&
 	    (ret = health_watch(d, inst->id, inst->image_id, 0)) == 0) {
-		vs.health_path = health;
+		qemusock_link(health, inst->id, 'h', health_link, sizeof(health_link));
+		vs.health_path = health_link;
 		health_set_interval(d, inst->id, hb);
 	} else
 		log_warn("instance %s: no health channel: %s", inst->id, strerror(-ret));
@@ -1872,6 +1879,7 @@ static void instance_sweep_dirs(struct daemon *d)
 		log_info("instance directory %s belongs to no instance (a create cut short); "
 			 "removed",
 			 path);
+		qemusock_unlink(e->d_name);
 		util_rmtree(path);
 	}
 	closedir(dir);

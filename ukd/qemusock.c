@@ -4,7 +4,9 @@
 #define _GNU_SOURCE
 #include "qemusock.h"
 
+#include <dirent.h>
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -12,6 +14,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "util.h"
 
 static int qemusock_peer_load(const char *peer, uid_t *uid, gid_t *gid)
 {
@@ -71,6 +74,26 @@ static void qemusock_peer_from_stale(const char *path, const char *peer)
 		qemusock_peer_write(peer, st.st_uid, st.st_gid);
 }
 
+static int qemusock_link_name(const char *id, char kind, char *buf, size_t len);
+
+/* The link of a socket ukd listens on again (console.sock: 'c', health.sock: 'h'). */
+static void qemusock_relink(const char *path, const char *id)
+{
+	const char *base = strrchr(path, '/');
+	char link[64], to[PATH_MAX];
+	ssize_t n;
+
+	base = base ? base + 1 : path;
+	if (qemusock_link_name(id, base[0] == 'c' ? 'c' : 'h', link, sizeof(link)) < 0)
+		return;
+	n = readlink(link, to, sizeof(to) - 1);
+	if (n >= 0 && (to[n] = 0, !strcmp(to, path)))
+		return;
+	if ((mkdir(QEMUSOCK_LINK_DIR, 0755) == 0 || errno == EEXIST) &&
+	    (unlink(link) == 0 || errno == ENOENT) && symlink(path, link) < 0)
+		log_warn("instance %s: cannot link %s to %s: %s", id, link, path, strerror(errno));
+}
+
 int qemusock_listen(uv_pipe_t *server, const char *path, const char *peer, uv_connection_cb cb,
 		    const char *id)
 {
@@ -84,8 +107,61 @@ int qemusock_listen(uv_pipe_t *server, const char *path, const char *peer, uv_co
 	if ((ret = uv_pipe_bind(server, path)) < 0)
 		return ret;
 	chmod(path, 0600);
+	qemusock_relink(path, id);
 	if (peer && qemusock_peer_load(peer, &uid, &gid) == 0 && chown(path, uid, gid) < 0)
 		log_warn("instance %s: cannot hand %s to uid %lu: %s", id, path, (unsigned long)uid,
 			 strerror(errno));
 	return uv_listen((uv_stream_t *)server, 4, cb);
+}
+
+static int qemusock_link_name(const char *id, char kind, char *buf, size_t len)
+{
+	int n = snprintf(buf, len, QEMUSOCK_LINK_DIR "/%.16s%c", id, kind);
+
+	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
+}
+
+void qemusock_link(const char *path, const char *id, char kind, char *buf, size_t len)
+{
+	char link[64];
+
+	if (qemusock_link_name(id, kind, link, sizeof(link)) == 0 &&
+	    (mkdir(QEMUSOCK_LINK_DIR, 0755) == 0 || errno == EEXIST) &&
+	    (unlink(link) == 0 || errno == ENOENT) && symlink(path, link) == 0 &&
+	    strlen(link) < len) {
+		snprintf(buf, len, "%s", link);
+		return;
+	}
+	log_warn("instance %s: no short link to %s (%s): QEMU gets the long path", id, path,
+		 strerror(errno));
+	snprintf(buf, len, "%s", path);
+}
+
+void qemusock_unlink(const char *id)
+{
+	char link[64];
+
+	for (const char *k = "ch"; *k; k++)
+		if (qemusock_link_name(id, *k, link, sizeof(link)) == 0)
+			unlink(link);
+}
+
+void qemusock_sweep(void)
+{
+	DIR *dir = opendir(QEMUSOCK_LINK_DIR);
+	char link[PATH_MAX];
+	struct dirent *e;
+	struct stat st;
+
+	if (!dir)
+		return;
+	while ((e = readdir(dir))) {
+		if (e->d_name[0] == '.')
+			continue;
+		snprintf(link, sizeof(link), QEMUSOCK_LINK_DIR "/%s", e->d_name);
+		if (lstat(link, &st) == 0 && S_ISLNK(st.st_mode) && stat(link, &st) < 0 &&
+		    errno == ENOENT)
+			unlink(link);
+	}
+	closedir(dir);
 }

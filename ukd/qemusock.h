@@ -26,4 +26,27 @@ int qemusock_listen(uv_pipe_t *server, const char *path, const char *peer, uv_co
 /* Records the user at the other end of fd (QEMU's, never root) in the peer file. */
 void qemusock_peer_save(uv_os_fd_t fd, const char *peer);
 
+/*
+ * The path QEMU is given for the socket at path: a short symlink to it,
+ * QEMUSOCK_LINK_DIR "/" + 16 hex digits of instance id + kind ('c' console,
+ * 'h' health). QEMU 7.2 boots no kernel when its first connect to a
+ * socket whose path is longer than about 37 bytes fails (ukd down while
+ * libvirtd starts the domain): the guest's firmware halts, the kernel never
+ * in memory (docs/guarantees.md §1). Falls back to path itself if the link
+ * cannot be made. buf gets the path to put in the domain XML.
+ */
+#define QEMUSOCK_LINK_DIR "/run/uk"
+void qemusock_link(const char *path, const char *id, char kind, char *buf, size_t len);
+
+/* Removes the instance's links (its removal). */
+void qemusock_unlink(const char *id);
+
+/*
+ * Removes the links in QEMUSOCK_LINK_DIR whose socket is gone (their ukd's
+ * root was removed with its instances): at start. A live instance's link is
+ * made again whenever its ukd listens (qemusock_listen), so one removed
+ * while its ukd was away comes back before QEMU can reconnect.
+ */
+void qemusock_sweep(void);
+
 #endif
