@@ -840,8 +840,8 @@ static void instance_remove(struct instance_op *op, struct store_instance *inst)
 	health_forget(op->d, inst->id);
 	consolelog_unwatch(op->d, inst->id);
 	network_instance_removed(op->d, inst->id);
-	qemusock_unlink(inst->id);
 	instance_dir(op->d, inst->id, dir, sizeof(dir));
+	qemusock_unlink(inst->id, dir);
 	if ((ret = util_rmtree(dir)) < 0)
 		log_warn("instance %s: cannot remove %s: %s", inst->id, dir, strerror(-ret));
 	log_info("instance %s (%s) deleted", inst->name, inst->id);
@@ -1879,7 +1879,7 @@ static void instance_sweep_dirs(struct daemon *d)
 		log_info("instance directory %s belongs to no instance (a create cut short); "
 			 "removed",
 			 path);
-		qemusock_unlink(e->d_name);
+		qemusock_unlink(e->d_name, path);
 		util_rmtree(path);
 	}
 	closedir(dir);

@@ -7,7 +7,9 @@
 #include <dirent.h>
 #include <errno.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -75,6 +77,7 @@ static void qemusock_peer_from_stale(const char *path, const char *peer)
 }
 
 static int qemusock_link_name(const char *id, char kind, char *buf, size_t len);
+static int qemusock_make_link(const char *path, const char *link);
 
 /* The link of a socket ukd listens on again (console.sock: 'c', health.sock: 'h'). */
 static void qemusock_relink(const char *path, const char *id)
@@ -82,6 +85,7 @@ static void qemusock_relink(const char *path, const char *id)
 	const char *base = strrchr(path, '/');
 	char link[64], to[PATH_MAX];
 	ssize_t n;
+	int ret;
 
 	base = base ? base + 1 : path;
 	if (qemusock_link_name(id, base[0] == 'c' ? 'c' : 'h', link, sizeof(link)) < 0)
@@ -89,9 +93,8 @@ static void qemusock_relink(const char *path, const char *id)
 	n = readlink(link, to, sizeof(to) - 1);
 	if (n >= 0 && (to[n] = 0, !strcmp(to, path)))
 		return;
-	if ((mkdir(QEMUSOCK_LINK_DIR, 0755) == 0 || errno == EEXIST) &&
-	    (unlink(link) == 0 || errno == ENOENT) && symlink(path, link) < 0)
-		log_warn("instance %s: cannot link %s to %s: %s", id, link, path, strerror(errno));
+	if ((ret = qemusock_make_link(path, link)) < 0)
+		log_warn("instance %s: cannot link %s to %s: %s", id, link, path, strerror(-ret));
 }
 
 int qemusock_listen(uv_pipe_t *server, const char *path, const char *peer, uv_connection_cb cb,
@@ -121,46 +124,130 @@ static int qemusock_link_name(const char *id, char kind, char *buf, size_t len)
 	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
 }
 
+/*
+ * 0 if QEMUSOCK_LINK_DIR is (now) a directory of ukd's user that no one else
+ * may write: else another user could point a link at a socket or file of
+ * theirs between ukd's symlink and QEMU's connect (and libvirt, as root,
+ * chowns a chardev's path to QEMU's user).
+ */
+static int qemusock_link_dir(void)
+{
+	struct stat st;
+
+	if (mkdir(QEMUSOCK_LINK_DIR, 0755) < 0 && errno != EEXIST)
+		return -errno;
+	if (lstat(QEMUSOCK_LINK_DIR, &st) < 0)
+		return -errno;
+	if (!S_ISDIR(st.st_mode) || st.st_uid != geteuid() || (st.st_mode & 022))
+		return -EPERM;
+	return 0;
+}
+
+/* Points link at path: made under a temporary name and renamed over, so a live link never goes
+ * missing. */
+static int qemusock_make_link(const char *path, const char *link)
+{
+	char tmp[96];
+	int ret;
+
+	if ((ret = qemusock_link_dir()) < 0)
+		return ret;
+	snprintf(tmp, sizeof(tmp), "%s.%ld", link, (long)getpid());
+	unlink(tmp);
+	if (symlink(path, tmp) < 0)
+		return -errno;
+	if (rename(tmp, link) < 0) {
+		ret = -errno;
+		unlink(tmp);
+		return ret;
+	}
+	return 0;
+}
+
 void qemusock_link(const char *path, const char *id, char kind, char *buf, size_t len)
 {
 	char link[64];
+	int ret;
 
-	if (qemusock_link_name(id, kind, link, sizeof(link)) == 0 &&
-	    (mkdir(QEMUSOCK_LINK_DIR, 0755) == 0 || errno == EEXIST) &&
-	    (unlink(link) == 0 || errno == ENOENT) && symlink(path, link) == 0 &&
-	    strlen(link) < len) {
+	if ((ret = qemusock_link_name(id, kind, link, sizeof(link))) == 0 && strlen(link) >= len)
+		ret = -ENAMETOOLONG;
+	if (ret == 0 && (ret = qemusock_make_link(path, link)) == 0) {
 		snprintf(buf, len, "%s", link);
 		return;
 	}
 	log_warn("instance %s: no short link to %s (%s): QEMU gets the long path", id, path,
-		 strerror(errno));
+		 strerror(-ret));
 	snprintf(buf, len, "%s", path);
 }
 
-void qemusock_unlink(const char *id)
+/* 1 if the link at link points into directory dir. */
+static int qemusock_link_into(const char *link, const char *dir)
+{
+	char to[PATH_MAX];
+	ssize_t n = readlink(link, to, sizeof(to) - 1);
+	size_t k = strlen(dir);
+
+	if (n < 0)
+		return 0;
+	to[n] = 0;
+	return !strncmp(to, dir, k) && to[k] == '/' && !strchr(to + k + 1, '/');
+}
+
+void qemusock_unlink(const char *id, const char *dir)
 {
 	char link[64];
 
 	for (const char *k = "ch"; *k; k++)
-		if (qemusock_link_name(id, *k, link, sizeof(link)) == 0)
+		if (qemusock_link_name(id, *k, link, sizeof(link)) == 0 &&
+		    qemusock_link_into(link, dir))
 			unlink(link);
+}
+
+/* 1 if name is one of ours: 16 hex digits and c or h, or that and ".PID" (being made). */
+static int qemusock_link_ours(const char *name, long *pid)
+{
+	char *end;
+
+	*pid = 0;
+	for (int i = 0; i < 16; i++)
+		if (!strchr("0123456789abcdef", name[i]) || !name[i])
+			return 0;
+	if (name[16] != 'c' && name[16] != 'h')
+		return 0;
+	if (!name[17])
+		return 1;
+	if (name[17] != '.' || (*pid = strtol(name + 18, &end, 10)) <= 0 || *end)
+		return 0;
+	return 1;
 }
 
 void qemusock_sweep(void)
 {
 	DIR *dir = opendir(QEMUSOCK_LINK_DIR);
-	char link[PATH_MAX];
+	char link[PATH_MAX], to[PATH_MAX], *slash;
 	struct dirent *e;
 	struct stat st;
+	ssize_t n;
+	long pid;
 
 	if (!dir)
 		return;
 	while ((e = readdir(dir))) {
-		if (e->d_name[0] == '.')
+		if (!qemusock_link_ours(e->d_name, &pid))
 			continue;
 		snprintf(link, sizeof(link), QEMUSOCK_LINK_DIR "/%s", e->d_name);
-		if (lstat(link, &st) == 0 && S_ISLNK(st.st_mode) && stat(link, &st) < 0 &&
-		    errno == ENOENT)
+		if ((n = readlink(link, to, sizeof(to) - 1)) < 0)
+			continue;
+		to[n] = 0;
+		/*
+		 * Gone with its instance's directory (its root was removed); not
+		 * merely a socket being made again by its ukd. A half-made one
+		 * whose maker is dead goes too.
+		 */
+		if ((slash = strrchr(to, '/')))
+			*slash = 0;
+		if ((pid && pid != getpid() && kill((pid_t)pid, 0) < 0 && errno == ESRCH) ||
+		    (slash && stat(to, &st) < 0 && errno == ENOENT))
 			unlink(link);
 	}
 	closedir(dir);

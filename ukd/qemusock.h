@@ -38,14 +38,14 @@ void qemusock_peer_save(uv_os_fd_t fd, const char *peer);
 #define QEMUSOCK_LINK_DIR "/run/uk"
 void qemusock_link(const char *path, const char *id, char kind, char *buf, size_t len);
 
-/* Removes the instance's links (its removal). */
-void qemusock_unlink(const char *id);
+/* Removes the instance's links that point into dir, its directory (its removal). */
+void qemusock_unlink(const char *id, const char *dir);
 
 /*
- * Removes the links in QEMUSOCK_LINK_DIR whose socket is gone (their ukd's
- * root was removed with its instances): at start. A live instance's link is
- * made again whenever its ukd listens (qemusock_listen), so one removed
- * while its ukd was away comes back before QEMU can reconnect.
+ * Removes the links in QEMUSOCK_LINK_DIR whose instance directory is gone
+ * (their ukd's root was removed with its instances): at start. A live
+ * instance's link is also made again whenever its ukd listens
+ * (qemusock_listen).
  */
 void qemusock_sweep(void);
 

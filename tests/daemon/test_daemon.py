@@ -576,6 +576,46 @@ class DaemonTest(unittest.TestCase):
         self.assertEqual(r["exit_reason"], "vanished")
         self.api("DELETE", "/v1/instances/s2", expect=204)
 
+    def test_qemu_socket_links(self):
+        """QEMU gets short links in /run/uk to an instance's console and health sockets
+        (QEMU 7.2 boots no kernel when its first connect to a long path fails:
+        docs/guarantees.md §1). Links whose instance directory is gone, and half-made
+        ones of a dead ukd, are removed at start; a live instance's and others' stay;
+        an instance's go with it."""
+        self.spin_image()
+        inst = self.run_instance({"image": "spin", "name": "l"}).json
+        self.wait_log("l", "spinning")
+        d = os.path.join(self.root, "instances", inst["id"])
+        links = {k: "/run/uk/%s%s" % (inst["id"][:16], k) for k in "ch"}
+        want = {"c": os.path.join(d, "console.sock"), "h": os.path.join(d, "health.sock")}
+        for k in "ch":
+            self.assertEqual(os.readlink(links[k]), want[k])
+        self.assertIn("/run/uk/%sc" % inst["id"][:16], virsh("dumpxml", inst["domain"]).stdout)
+
+        dead = subprocess.Popen(["true"])
+        dead.wait()
+        rnd = [os.urandom(8).hex() for _ in range(4)]
+        gone = ["/run/uk/%sc" % rnd[0], "/run/uk/%sh.%d" % (rnd[1], dead.pid)]
+        kept = ["/run/uk/%sh" % rnd[2], "/run/uk/%sc.x" % rnd[3]]
+        targets = [os.path.join(self.dir, "removed-root", "instances", rnd[0], "console.sock"),
+                   os.path.join(d, "health.sock"), os.path.join(self.dir, "console.sock"),
+                   os.path.join(self.dir, "removed-root", "console.sock")]
+        try:
+            for link, to in zip(gone + kept, targets):
+                os.symlink(to, link)
+            self.ukd.stop(signal.SIGKILL)
+            self.ukd.start()
+            self.wait_state("l", "running")
+            self.assertEqual([os.path.lexists(p) for p in gone + kept], [False, False, True, True])
+            for k in "ch":
+                self.assertEqual(os.readlink(links[k]), want[k])
+            self.api("DELETE", "/v1/instances/l?force=1", expect=204)
+            self.assertEqual([os.path.lexists(links[k]) for k in "ch"], [False, False])
+        finally:
+            for p in gone + kept:
+                if os.path.lexists(p):
+                    os.unlink(p)
+
     def test_virtio_rng_option(self):
         """--rng on gives guests a virtio-rng device; auto leaves it out under TCG (RDRAND)."""
         self.upload_elf(HELLO, "hello:v1")
