@@ -235,6 +235,13 @@ static void poll_host(void)
 
 	if (!enabled || choose())
 		return;
+	/* The rest of a frame cut short goes now, not only before the next frame (heartbeats off).
+	 */
+	if (!sending && tail_off < tail_end) {
+		sending = 1;
+		tail_pending();
+		sending = 0;
+	}
 	while (enabled && total < POLL_MAX && (n = tp->read(buf, sizeof(buf)))) {
 		total += n;
 		for (off = 0; off < n; off += used) {
