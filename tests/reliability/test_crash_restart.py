@@ -435,7 +435,7 @@ class CrashRestartTest(unittest.TestCase):
         delays = [float(x) for x in os.environ.get("UKD_CRASH_DELAYS",
                                                    "0.05,0.1,0.15,0.2").split(",")]
         away = float(os.environ.get("UKD_CRASH_AWAY", "2"))
-        failed = []
+        failed, adopted = [], 0
         for k, delay in enumerate(delays):
             name = "k%d" % k
             reply, _ = self.request_then_kill("POST", "/v1/instances", {
@@ -446,6 +446,7 @@ class CrashRestartTest(unittest.TestCase):
             inst = {i["name"]: i for i in self.settled()}.get(name)
             got = None
             if inst and inst["state"] == "running":
+                adopted += 1
                 got = self.answers(inst, 20)
                 if got != 404:
                     failed.append((name, delay, got))
@@ -458,6 +459,8 @@ class CrashRestartTest(unittest.TestCase):
                 r = self.ukd.request("DELETE", "/v1/instances/%s?force=1" % name, timeout=60)
                 self.assertEqual(r.status, 204, r)
         self.assertEqual(failed, [], "adopted guests that never answered on their port")
+        # Else every kill landed before libvirtd started a domain, and nothing was tested.
+        self.assertGreater(adopted, 0, "no guest was running after its ukd's restart")
 
     def guest_diagnosis(self, inst):
         """Where the guest's CPU is, and whether its kernel is in memory (QEMU's monitor)."""
