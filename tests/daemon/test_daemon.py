@@ -147,6 +147,28 @@ def _sweep_stale_netns():
             _netns_del(m.group(1))
 
 
+def sweep_qemu_links():
+    """Removes ukd's short links to QEMU's sockets (/run/uk, ukd/qemusock.h) whose
+    instance directory is gone: a test root removed with its instances in it leaves
+    them, and only a later ukd's start would. The same rule as ukd's own sweep."""
+    try:
+        names = os.listdir("/run/uk")
+    except OSError:
+        return
+    for name in names:
+        path = os.path.join("/run/uk", name)
+        try:
+            to = os.readlink(path)
+        except OSError:
+            continue
+        if to.startswith(tempfile.gettempdir() + "/") and not os.path.isdir(os.path.dirname(to)):
+            with contextlib.suppress(OSError):
+                os.unlink(path)
+
+
+atexit.register(sweep_qemu_links)
+
+
 class Daemon:
     seq = 0
 
