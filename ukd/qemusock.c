@@ -77,23 +77,18 @@ static void qemusock_peer_from_stale(const char *path, const char *peer)
 }
 
 static int qemusock_link_name(const char *id, char kind, char *buf, size_t len);
-static int qemusock_make_link(const char *path, const char *link);
+static int qemusock_point(const char *link, const char *path);
 
 /* The link of a socket ukd listens on again (console.sock: 'c', health.sock: 'h'). */
 static void qemusock_relink(const char *path, const char *id)
 {
 	const char *base = strrchr(path, '/');
-	char link[64], to[PATH_MAX];
-	ssize_t n;
+	char link[64];
 	int ret;
 
 	base = base ? base + 1 : path;
-	if (qemusock_link_name(id, base[0] == 'c' ? 'c' : 'h', link, sizeof(link)) < 0)
-		return;
-	n = readlink(link, to, sizeof(to) - 1);
-	if (n >= 0 && (to[n] = 0, !strcmp(to, path)))
-		return;
-	if ((ret = qemusock_make_link(path, link)) < 0)
+	if (qemusock_link_name(id, base[0] == 'c' ? 'c' : 'h', link, sizeof(link)) == 0 &&
+	    (ret = qemusock_point(link, path)) < 0)
 		log_warn("instance %s: cannot link %s to %s: %s", id, link, path, strerror(-ret));
 }
 
@@ -143,13 +138,27 @@ static int qemusock_link_dir(void)
 	return 0;
 }
 
-/* Points link at path: made under a temporary name and renamed over, so a live link never goes
- * missing. */
-static int qemusock_make_link(const char *path, const char *link)
+/* The target of the link at link, NUL-terminated in to: its length, or -1. */
+static ssize_t qemusock_readlink(const char *link, char *to, size_t len)
 {
-	char tmp[96];
+	ssize_t n = readlink(link, to, len - 1);
+
+	if (n >= 0)
+		to[n] = 0;
+	return n;
+}
+
+/*
+ * Points link at path, unless it does already: made under a temporary name
+ * and renamed over, so a live link never goes missing.
+ */
+static int qemusock_point(const char *link, const char *path)
+{
+	char tmp[96], to[PATH_MAX];
 	int ret;
 
+	if (qemusock_readlink(link, to, sizeof(to)) >= 0 && !strcmp(to, path))
+		return 0;
 	if ((ret = qemusock_link_dir()) < 0)
 		return ret;
 	snprintf(tmp, sizeof(tmp), "%s.%ld", link, (long)getpid());
@@ -171,7 +180,8 @@ void qemusock_link(const char *path, const char *id, char kind, char *buf, size_
 
 	if ((ret = qemusock_link_name(id, kind, link, sizeof(link))) == 0 && strlen(link) >= len)
 		ret = -ENAMETOOLONG;
-	if (ret == 0 && (ret = qemusock_make_link(path, link)) == 0) {
+	/* qemusock_listen made it already: this only checks. */
+	if (ret == 0 && (ret = qemusock_point(link, path)) == 0) {
 		snprintf(buf, len, "%s", link);
 		return;
 	}
@@ -184,12 +194,10 @@ void qemusock_link(const char *path, const char *id, char kind, char *buf, size_
 static int qemusock_link_into(const char *link, const char *dir)
 {
 	char to[PATH_MAX];
-	ssize_t n = readlink(link, to, sizeof(to) - 1);
 	size_t k = strlen(dir);
 
-	if (n < 0)
+	if (qemusock_readlink(link, to, sizeof(to)) < 0)
 		return 0;
-	to[n] = 0;
 	return !strncmp(to, dir, k) && to[k] == '/' && !strchr(to + k + 1, '/');
 }
 
@@ -206,13 +214,14 @@ void qemusock_unlink(const char *id, const char *dir)
 /* 1 if name is one of ours: 16 hex digits and c or h, or that and ".PID" (being made). */
 static int qemusock_link_ours(const char *name, long *pid)
 {
-	char *end;
+	char hex[17], *end;
 
 	*pid = 0;
-	for (int i = 0; i < 16; i++)
-		if (!strchr("0123456789abcdef", name[i]) || !name[i])
-			return 0;
-	if (name[16] != 'c' && name[16] != 'h')
+	if (strnlen(name, 17) < 17 || (name[16] != 'c' && name[16] != 'h'))
+		return 0;
+	memcpy(hex, name, 16);
+	hex[16] = 0;
+	if (!util_is_hex(hex, 16))
 		return 0;
 	if (!name[17])
 		return 1;
@@ -227,7 +236,6 @@ void qemusock_sweep(void)
 	char link[PATH_MAX], to[PATH_MAX], *slash;
 	struct dirent *e;
 	struct stat st;
-	ssize_t n;
 	long pid;
 
 	if (!dir)
@@ -236,9 +244,8 @@ void qemusock_sweep(void)
 		if (!qemusock_link_ours(e->d_name, &pid))
 			continue;
 		snprintf(link, sizeof(link), QEMUSOCK_LINK_DIR "/%s", e->d_name);
-		if ((n = readlink(link, to, sizeof(to) - 1)) < 0)
+		if (qemusock_readlink(link, to, sizeof(to)) < 0)
 			continue;
-		to[n] = 0;
 		/*
 		 * Gone with its instance's directory (its root was removed); not
 		 * merely a socket being made again by its ukd. A half-made one
