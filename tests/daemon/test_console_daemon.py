@@ -30,7 +30,7 @@ import test_daemon as td  # noqa: E402
 HTTPD = os.environ.get("UKD_HTTPD", "build/images-build/httpd/httpd")
 # Long form (docs/guarantees.md): UKD_FLOOD_MIB=1024 UKD_FLOOD_SECS=...
 FLOOD_MIB = int(os.environ.get("UKD_FLOOD_MIB", "100"))
-FLOOD_SECS = int(os.environ.get("UKD_FLOOD_SECS", "40"))
+FLOOD_SECS = int(os.environ.get("UKD_FLOOD_SECS", "25"))
 CAP = 256 << 10       # --console-max of these tests
 IDX_MAX = 64 << 10    # LOGTIME_IDX_MAX
 RSS_GROWTH_MAX = 16 << 20

@@ -15,10 +15,10 @@ idle) and with A abusing, in the same test: the latency of GET
 between B's heartbeats as ukd saw them arrive (median). A spinning or wedged A
 alternates quiet and abusing windows itself (ABAB..., PAIRS pairs after a
 warm-up pair); a flooding A is destroyed by ukd's verdict, so each of FLOODS
-offenders in turn gives one pair: its quiet window, then its flood until the
-verdict (the destroy and the next boot are in neither window). The median of
-the pairs' ratios (abusing / quiet) is asserted below 1.2 for every metric,
-but for the API latency next to a valid-frame flood (1.4: measured up to 1.27).
+offenders in turn gives one pair: its flood until the verdict against its
+quiet window before and a window after it is gone (the destroy and the next
+boot are in no window). The median of the pairs' ratios (abusing / quiet) is
+asserted below 1.2 for every metric.
 It checks ukd's RSS stays within RSS_GROWTH_CAP_MIB of its baseline and that a
 flooding A is marked unhealthy with a clear reason and destroyed
 (exit_reason "health-abuse"), as the restart policy then decides. A
@@ -32,8 +32,8 @@ guest comes from").
 Environment: UKD (the ukd binary), UKD_HTTPD (the httpd example's ELF),
 UKD_HOSTILE_RUNTIME (build/runtime/runtime-hostile.elf).
 Run one case: test_hostile.py CASE; list them: test_hostile.py --list.
-Long form (more pairs): UKD_HOSTILE_PAIRS=40 UKD_HOSTILE_FLOODS=10 test_hostile.py
-HostileTest.test_cpu_spin
+Long form (more pairs): UKD_HOSTILE_PAIRS=40 UKD_HOSTILE_FLOODS=20 test_hostile.py
+cpu_spin (and wedged_guest, frame_flood, event_flood)
 """
 import json
 import os
@@ -50,26 +50,24 @@ HTTPD = os.environ.get("UKD_HTTPD", "build/images-build/httpd/httpd")
 HOSTILE_RUNTIME = os.environ.get("UKD_HOSTILE_RUNTIME", "build/runtime/runtime-hostile.elf")
 B_INTERVAL_MS = 100  # B's heartbeat interval: 10 intervals a second to measure
 RSS_GROWTH_CAP_MIB = 8
+CONSOLE_MAX = 256 << 10  # ukd's --console-max: each instance's console on disk
 # Spin and wedge: PAIRS quiet/abusing window pairs of WINDOW_S each, driven by
 # the guest (ABAB...), plus one first pair discarded as warm-up.
-PAIRS = int(os.environ.get("UKD_HOSTILE_PAIRS", "6"))
-WINDOW_S = int(os.environ.get("UKD_HOSTILE_WINDOW_S", "3"))
+PAIRS = int(os.environ.get("UKD_HOSTILE_PAIRS", "12"))
+WINDOW_S = int(os.environ.get("UKD_HOSTILE_WINDOW_S", "2"))
 # Floods end in ukd's verdict, so each pair is a fresh offender: quiet window
-# (offender booted and idle), then its flood until the verdict.
-FLOODS = int(os.environ.get("UKD_HOSTILE_FLOODS", "5"))
-FLOOD_QUIET_S = 4
+# (offender booted and idle), then its flood until the verdict, then a quiet
+# window with the offender gone: the flood is compared with the quiet
+# windows on both its sides, which cancels the machine's drift.
+FLOODS = int(os.environ.get("UKD_HOSTILE_FLOODS", "8"))
+FLOOD_QUIET_S = 2.5
+FLOOD_AFTER_S = 2
 # B's medians with A abusing over B's medians with A quiet (the median of the
-# pairs' ratios): the issue's bound, < 20% change, for every metric.
+# pairs' ratios): the issue's bound, < 20% change, for every metric and
+# every offender. Single pairs range from about 0.5 to 2.5 on this host
+# (docs/guarantees.md, "Hostile guests"): the many short pairs are what
+# make the median a measurement of the offender, not of the machine.
 RATIO_BOUND = float(os.environ.get("UKD_HOSTILE_RATIO", "1.2"))
-# Except the API latency next to a valid-frame flood: medians of 1.16, 1.17
-# and 1.27 were measured here, cause not found; see docs/guarantees.md,
-# "Hostile guests".
-FRAME_FLOOD_RATIO = float(os.environ.get("UKD_HOSTILE_FRAMES_RATIO", "1.4"))
-# And the API latencies next to a guest whose vCPU takes a whole core (spin,
-# wedge): one of this host's two cores. The fresh-clone CI run on a quiet
-# machine (load average 0.6) measured GET B 1.20 and GET B/health 1.39 next
-# to a wedged guest (pairs from 0.58 to 2.03); B's heartbeat stayed at 1.00.
-CPU_RATIO = float(os.environ.get("UKD_HOSTILE_CPU_RATIO", "2.0"))
 
 
 def proc_rss_mib(pid):
@@ -121,6 +119,18 @@ class Phase:
         # and waiting runnable for one (the scheduler's share of the latency).
         self.ukd_run = self.ukd_wait = self.client_run = self.client_wait = 0.0
 
+    @classmethod
+    def merged(cls, name, phases):
+        """One phase of several windows' samples (B's heartbeats keep their numbers)."""
+        m = cls(name)
+        for p in phases:
+            m.api_ms += p.api_ms
+            m.health_ms += p.health_ms
+            m.beats.update(p.beats)
+            m.rss_max = max(m.rss_max, p.rss_max)
+            m.secs += p.secs
+        return m
+
     def intervals(self):
         seqs = sorted(self.beats)
         return [(self.beats[b] - self.beats[a]) / (b - a)
@@ -144,12 +154,13 @@ class Phase:
 
 
 class HostileTest(td.DaemonTest):
+    TAIL = 20  # lines of A's log that alternate() looks for its markers in
     def setUp(self):
         # B's image with the built-in runtime, A's with the hostile one.
         super().setUp()
         self.upload_elf(HTTPD, "httpd")
         self.ukd.stop()
-        self.ukd.start("--runtime", HOSTILE_RUNTIME)
+        self.ukd.start("--runtime", HOSTILE_RUNTIME, "--console-max", str(CONSOLE_MAX))
         with open(os.path.join(HERE, "apps", "hostile.c"), "rb") as f:
             self.upload_tar(td.tar_of([("uk.json", json.dumps({"name": "hostile",
                                                                "sources": ["hostile.c"],
@@ -167,18 +178,19 @@ class HostileTest(td.DaemonTest):
     def health(self, ref):
         return self.api("GET", "/v1/instances/%s/health" % ref, expect=200).json
 
-    def log(self, ref):
-        return self.api("GET", "/v1/instances/%s/logs" % ref, expect=200).raw.decode(
-            errors="replace")
+    def log(self, ref, tail=None):
+        return self.api("GET", "/v1/instances/%s/logs%s" % (ref, "?tail=%d" % tail if tail else ""),
+                        expect=200).raw.decode(errors="replace")
 
     def events(self, ref):
         raw = self.api("GET", "/v1/events?instance=" + ref, expect=200).raw.decode()
         return [json.loads(line) for line in raw.splitlines() if line]
 
-    def wait_marker(self, ref, line, timeout=60):
-        """Waits for a whole line of A's (a phase change), polling every 50 ms."""
+    def wait_marker(self, ref, line, timeout=60, tail=None):
+        """Waits for a whole line of A's (a phase change) in its log (its last
+        `tail` lines), polling every 50 ms."""
         return self.wait_for("%r in %s's log" % (line, ref),
-                             lambda: line + "\n" in self.log(ref), timeout, 0.05)
+                             lambda: line + "\n" in self.log(ref, tail), timeout, 0.05)
 
     def start_b(self):
         self.start_guest({"image": "httpd", "name": "b", "args": ["8080", "/www"],
@@ -227,17 +239,19 @@ class HostileTest(td.DaemonTest):
         The guest alternates quiet and `mode` windows of WINDOW_S (hostile.c);
         each is measured from its marker for WINDOW_S - 0.5 s. A window whose
         next marker was already out when it ended overran (a late poll): its
-        pair is left out. The first pair is the warm-up, left out too.
+        pair is left out. The first pair is the warm-up, left out too. The
+        markers are looked for in the last TAIL lines of A's log (a console
+        flood repeats its marker line).
         """
-        pairs, overran = [], 0
+        pairs, overran, n = [], 0, self.TAIL
         for k in range(1, PAIRS + 2):
-            self.wait_marker(ref, "hostile: quiet %d" % k, 3 * WINDOW_S + 60)
+            self.wait_marker(ref, "hostile: quiet %d" % k, 3 * WINDOW_S + 60, n)
             q = self.measure("A quiet %d" % k, ref, WINDOW_S - 0.5)
-            late = "hostile: go %s %d\n" % (mode, k) in self.log(ref)
-            self.wait_marker(ref, "hostile: go %s %d" % (mode, k), 3 * WINDOW_S + 30)
+            late = "hostile: go %s %d\n" % (mode, k) in self.log(ref, n)
+            self.wait_marker(ref, "hostile: go %s %d" % (mode, k), 3 * WINDOW_S + 30, n)
             loud = self.measure("A %s %d" % (mode, k), ref, WINDOW_S - 0.5)
             nxt = "hostile: quiet %d\n" % (k + 1) if k <= PAIRS else "for good\n"
-            late = late or nxt in self.log(ref)
+            late = late or nxt in self.log(ref, n)
             overran += late
             if k > 1 and not late:
                 pairs.append((q, loud))
@@ -245,14 +259,13 @@ class HostileTest(td.DaemonTest):
         self.assertGreaterEqual(len(pairs), PAIRS // 2, "too many windows overran")
         return pairs
 
-    def ratio_bound(self, pairs, latency_bound=RATIO_BOUND):
+    def ratio_bound(self, pairs):
         """
         B's medians with A abusing over B's medians with A quiet, per pair of
         windows: the latencies of GET B and GET B/health, and B's heartbeat
         interval as ukd saw it. The median of the pairs' ratios is asserted
         within RATIO_BOUND (1.2, the issue's < 20%), both ways for the heartbeat
-        interval, the latencies within latency_bound; the pooled medians are
-        printed too.
+        interval; the pooled medians are printed too.
         """
         ratios = [tuple(lo / qu for lo, qu in zip(loud.medians(), quiet.medians()))
                   for quiet, loud in pairs]
@@ -268,8 +281,8 @@ class HostileTest(td.DaemonTest):
         print("ratios (abusing / quiet), median of %d pairs: GET B %.2f, GET B/health %.2f, "
               "heartbeat interval %.2f; pooled: %.2f, %.2f, %.2f; load average %s" %
               ((len(pairs),) + tuple(med) + tuple(pooled) + (os.getloadavg(),)), flush=True)
-        self.assertLess(med[0], latency_bound, ratios)
-        self.assertLess(med[1], latency_bound, ratios)
+        self.assertLess(med[0], RATIO_BOUND, ratios)
+        self.assertLess(med[1], RATIO_BOUND, ratios)
         self.assertLess(med[2], RATIO_BOUND, ratios)
         self.assertGreater(med[2], 1 / RATIO_BOUND, ratios)
 
@@ -291,15 +304,16 @@ class HostileTest(td.DaemonTest):
 
     def flood_pairs(self, mode, check):
         """
-        FLOODS offenders in turn, each a pair: its quiet window (booted, idle),
-        then its flood until ukd's verdict. The destroy that follows (libvirtd
-        and QEMU tearing the domain down, what any kill costs) and the next
-        boot are outside both windows.
+        FLOODS offenders in turn, each a pair: its flood until ukd's verdict
+        against the quiet windows on both its sides, one with the offender
+        booted and idle, one after it is gone. The destroy in between
+        (libvirtd and QEMU tearing the domain down, what any kill costs) and
+        the next boot are in no window.
         """
         pairs = []
         for k in range(1, FLOODS + 1):
             ref = "a%d" % k
-            delay = FLOOD_QUIET_S + 3
+            delay = int(FLOOD_QUIET_S) + 3
             self.start_guest({"image": "hostile", "name": ref, "args": [mode, str(delay)]})
             self.wait_marker(ref, "hostile: %s in %d s" % (mode, delay))
             # Its health channel is up: the flood will reach ukd.
@@ -318,7 +332,8 @@ class HostileTest(td.DaemonTest):
             self.wait_for("%s exited" % ref, lambda: self.get(ref)["state"] == "exited", 30)
             h, _ = self.assert_destroyed(ref, "flood: ")
             check(ref, h, loud, n0)
-            pairs.append((quiet, loud))
+            after = self.measure("A%d gone" % k, None, FLOOD_AFTER_S)
+            pairs.append((Phase.merged("A%d quiet and gone" % k, (quiet, after)), loud))
         return pairs
 
     # --- tests ---
@@ -338,7 +353,7 @@ class HostileTest(td.DaemonTest):
         pairs = self.flood_pairs("frames", check)
         rss = max(p.rss_max for pair in pairs for p in pair)
         self.assertLess(rss - rss0, RSS_GROWTH_CAP_MIB)
-        self.ratio_bound(pairs, FRAME_FLOOD_RATIO)
+        self.ratio_bound(pairs)
         # B never noticed: healthy throughout.
         self.assertEqual(self.health("b")["status"], "healthy")
 
@@ -379,9 +394,9 @@ class HostileTest(td.DaemonTest):
     def alternate_offender(self, mode):
         """
         B runs; A (heartbeats every 200 ms) alternates quiet and `mode` windows,
-        spinning its vCPU in the latter: A's CPU and B's ratios are asserted
-        (ratio_bound, CPU_RATIO). Returns when A is in `mode` for good, right
-        after its last `mode` window.
+        spinning its vCPU (or its UART) in the latter: A's CPU and B's ratios
+        are asserted (ratio_bound). Returns the pairs when A is in `mode` for
+        good, right after its last `mode` window.
         """
         self.start_b()
         self.start_guest({"image": "hostile", "name": "a", "health_interval_ms": 200,
@@ -390,8 +405,9 @@ class HostileTest(td.DaemonTest):
         # A's QEMU takes what the (shared) host gives it: 0.5% idle, far more spinning.
         self.assertGreater(sum(lo.a_cpu for _, lo in pairs), 3 * sum(q.a_cpu for q, _ in pairs),
                            "A did not spin")
-        self.ratio_bound(pairs, CPU_RATIO)
-        self.wait_marker("a", "hostile: go %s for good" % mode)
+        self.ratio_bound(pairs)
+        self.wait_marker("a", "hostile: go %s for good" % mode, tail=self.TAIL)
+        return pairs
 
     def test_cpu_spin(self):
         """A spins its vCPU: it keeps heartbeating (healthy, not stopped); B unaffected."""
@@ -402,6 +418,26 @@ class HostileTest(td.DaemonTest):
         self.assertIn(h["status"], ("starting", "healthy"), h)  # never ready: it does not listen
         self.assertGreater(h["heartbeat"]["seq"] - seq0, WINDOW_S * 1000 / 200 / 2, h)
         self.assertEqual(self.get("a")["state"], "running")
+        self.api("POST", "/v1/instances/a/kill", expect=200)
+
+    def test_console_flood(self):
+        """A floods its console: the log on disk stays within --console-max, B unaffected."""
+        rss0 = proc_rss_mib(self.ukd.proc.pid)
+        pairs = self.alternate_offender("console")
+        time.sleep(WINDOW_S)  # flooding for good
+        a = self.get("a")
+        d = os.path.join(self.root, "instances", a["id"])
+        disk = {name: os.path.getsize(os.path.join(d, name)) if os.path.exists(
+            os.path.join(d, name)) else 0 for name in ("console.log", "console.log.1")}
+        rss = max(p.rss_max for pair in pairs for p in pair)
+        print("A's console on disk: %s; ukd RSS %.1f MiB before, %.1f MiB at most" %
+              (disk, rss0, rss), flush=True)
+        self.assertGreater(disk["console.log.1"], 0, "the flood should have rotated the log")
+        self.assertLessEqual(sum(disk.values()), CONSOLE_MAX, disk)
+        self.assertLess(rss - rss0, RSS_GROWTH_CAP_MIB)
+        # Not an abuse of anything but its own disk share: capped, left running.
+        self.assertEqual(a["state"], "running")
+        self.assertIn("hostile: go console for good\n", self.log("a", 3))
         self.api("POST", "/v1/instances/a/kill", expect=200)
 
     def test_wedged_guest(self):

@@ -12,11 +12,15 @@
  *            that each used to be an event in ukd's store
  *   spin     spins the CPU without system calls
  *   wedge    makes the guest kernel spin with interrupts off (no heartbeats)
+ *   console  writes to its console as fast as the UART takes it: the line
+ *            "hostile: go console K" (or "... for good") over and over, so
+ *            that the last line of its log names the window it is in
  *   quiet    sleeps
  * and prints, once a second, what it offered and what the host took.
- * Spin and wedge print "hostile: go MODE for good" instead, after first
- * alternating PAIRS times (0 if not given): "hostile: quiet K" and a sleep of
- * WINDOW_S, "hostile: go MODE K" and WINDOW_S spinning (or wedged).
+ * Spin, wedge and console print "hostile: go MODE for good" instead, after
+ * first alternating PAIRS times (0 if not given): "hostile: quiet K" and a
+ * sleep of WINDOW_S, "hostile: go MODE K" and WINDOW_S spinning (wedged,
+ * flooding the console).
  */
 #include <fcntl.h>
 #include <stdint.h>
@@ -34,6 +38,22 @@ static double now(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* Writes line to the console over and over until end (now()), or forever if end is 0. */
+static void console_flood(const char *line, double end)
+{
+	static char many[4096];
+	size_t n = strlen(line), len = 0;
+
+	while (len + n <= sizeof(many)) {
+		memcpy(many + len, line, n);
+		len += n;
+	}
+	fflush(stdout);
+	while (!end || now() < end)
+		if (write(1, many, len) < 0)
+			return;
 }
 
 int main(int argc, char **argv)
@@ -78,9 +98,9 @@ int main(int argc, char **argv)
 	printf("hostile: %s in %d s\n", mode, delay);
 	fflush(stdout);
 	sleep((unsigned)delay);
-	if (!strcmp(mode, "spin") || !strcmp(mode, "wedge")) {
+	if (!strcmp(mode, "spin") || !strcmp(mode, "wedge") || !strcmp(mode, "console")) {
 		int pairs = argc > 3 ? atoi(argv[3]) : 0, window = argc > 4 ? atoi(argv[4]) : 0;
-		char cmd[32];
+		char cmd[32], line[64];
 
 		fd = open("/dev/health", O_WRONLY);
 		snprintf(cmd, sizeof(cmd), "wedge %d", window * 1000);
@@ -88,8 +108,13 @@ int main(int argc, char **argv)
 			printf("hostile: quiet %d\n", k);
 			fflush(stdout);
 			sleep((unsigned)window);
-			printf("hostile: go %s %d\n", mode, k);
+			snprintf(line, sizeof(line), "hostile: go %s %d\n", mode, k);
+			fputs(line, stdout);
 			fflush(stdout);
+			if (!strcmp(mode, "console")) {
+				console_flood(line, now() + window);
+				continue;
+			}
 			if (!strcmp(mode, "wedge")) {
 				write(fd, cmd, strlen(cmd)); /* returns after window s */
 				continue;
@@ -98,8 +123,13 @@ int main(int argc, char **argv)
 				for (volatile uint64_t n = 0; n < 1000000; n++)
 					;
 		}
-		printf("hostile: go %s for good\n", mode);
+		snprintf(line, sizeof(line), "hostile: go %s for good\n", mode);
+		fputs(line, stdout);
 		fflush(stdout);
+		if (!strcmp(mode, "console")) {
+			console_flood(line, 0);
+			return 1;
+		}
 		if (!strcmp(mode, "wedge")) {
 			write(fd, "wedge", 5); /* never returns */
 			return 1;
