@@ -44,6 +44,7 @@ struct consolelog_inst {
 	int handles; /* open uv handles in this struct */
 	int listening, write_failed;
 	int polling; /* the guest is writing: read by the timer, not the loop */
+	int64_t polling_since; /* when it began writing without a pause (ms) */
 	struct consolelog_client *client;
 	int log_fd, idx_fd;
 	long long base, end;   /* console.log holds the run's bytes [base, end) */
@@ -203,23 +204,31 @@ static void consolelog_handle_closed(uv_handle_t *h)
 
 static void consolelog_set_polling(struct consolelog_inst *ci, int on)
 {
-	if (ci->polling != on)
+	if (ci->polling != on) {
 		consolelog_npolling += on ? 1u : (unsigned)-1;
+		if (on)
+			ci->polling_since = util_now_ms();
+	}
 	ci->polling = on;
 }
 
 /*
- * The time between two polls of a writing guest's socket: the period, made
- * longer when more than CONSOLELOG_POLLERS guests write at once, so that
- * however many flood, ukd polls about CONSOLELOG_POLLERS * 1000 /
- * CONSOLELOG_PERIOD_MS times a second in all.
+ * The time between two polls of a writing guest's socket: the period, or
+ * CONSOLELOG_FLOOD_PERIOD_MS once the guest has written without a pause for
+ * CONSOLELOG_FLOOD_AFTER_MS, made longer when more than CONSOLELOG_POLLERS
+ * guests write at once, so that however many flood, ukd polls about
+ * CONSOLELOG_POLLERS * 1000 / CONSOLELOG_PERIOD_MS times a second in all.
  */
-static uint64_t consolelog_period(void)
+static uint64_t consolelog_period(const struct consolelog_inst *ci)
 {
 	unsigned n =
 		consolelog_npolling > CONSOLELOG_POLLERS ? consolelog_npolling : CONSOLELOG_POLLERS;
+	uint64_t p = (uint64_t)CONSOLELOG_PERIOD_MS * n / CONSOLELOG_POLLERS;
 
-	return (uint64_t)CONSOLELOG_PERIOD_MS * n / CONSOLELOG_POLLERS;
+	if (ci->polling && util_now_ms() - ci->polling_since >= CONSOLELOG_FLOOD_AFTER_MS &&
+	    p < CONSOLELOG_FLOOD_PERIOD_MS)
+		p = CONSOLELOG_FLOOD_PERIOD_MS;
+	return p;
 }
 
 static void consolelog_client_closed(uv_handle_t *h)
@@ -278,7 +287,7 @@ static void consolelog_poll(struct consolelog_inst *ci)
 	if (n > 0 || (n < 0 && errno == EINTR)) {
 		if (n > 0)
 			consolelog_take(ci, consolelog_buf, (size_t)n);
-		uv_timer_start(&ci->timer, consolelog_timer_cb, consolelog_period(), 0);
+		uv_timer_start(&ci->timer, consolelog_timer_cb, consolelog_period(ci), 0);
 		return;
 	}
 	consolelog_set_polling(ci, 0);
@@ -325,7 +334,7 @@ static void consolelog_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 	consolelog_take(ci, buf->base, (size_t)nread);
 	uv_read_stop(s);
 	consolelog_set_polling(ci, 1);
-	uv_timer_start(&ci->timer, consolelog_timer_cb, consolelog_period(), 0);
+	uv_timer_start(&ci->timer, consolelog_timer_cb, consolelog_period(ci), 0);
 }
 
 /* A connection just accepted (c->pipe open) becomes the instance's console. */

@@ -22,15 +22,20 @@
  * writing 85 KB/s here), and ukd's inotify watch that dated the log woke
  * as often (8%). Here ukd takes at most CONSOLELOG_CHUNK bytes per
  * instance and then polls the socket every CONSOLELOG_PERIOD_MS while the
- * guest writes (longer when more than CONSOLELOG_POLLERS guests write at
- * once), back to the loop's wake-up at the first byte once it is quiet:
- * bytes pile up in the socket meanwhile, so a flooding guest costs ukd at
- * most 1000/CONSOLELOG_PERIOD_MS polls a second, all floods together about
- * CONSOLELOG_POLLERS times that, and one fixed buffer shared by all
- * instances. A guest that writes faster waits for its UART (QEMU stops
- * taking bytes while the socket is full; QEMU's socket holds only some 270
- * one-byte writes, so about 30-50 KB/s get through): the flood slows the
- * flooder, not ukd or the other instances.
+ * guest writes, every CONSOLELOG_FLOOD_PERIOD_MS once it has written
+ * without a pause for CONSOLELOG_FLOOD_AFTER_MS (a flood), and longer when
+ * more than CONSOLELOG_POLLERS guests write at once; back to the loop's
+ * wake-up at the first byte once it is quiet: bytes pile up in the socket
+ * meanwhile, so a flooding guest costs ukd at most
+ * 1000/CONSOLELOG_FLOOD_PERIOD_MS polls a second, all floods together about
+ * CONSOLELOG_POLLERS * 1000/CONSOLELOG_PERIOD_MS, and one fixed buffer
+ * shared by all instances. A guest that writes faster waits for its UART
+ * (QEMU stops taking bytes while the socket is full; QEMU's socket holds
+ * only some 270 one-byte writes, so about 50 KB/s get through in a burst
+ * and a quarter of that in a flood): the flood slows the flooder, not ukd
+ * or the other instances. (At 200 polls a second, a flooder raised the
+ * other instances' API latency by 10-30%: docs/guarantees.md, "Hostile
+ * guests".)
  *
  * The price: while no ukd listens (it was killed or is restarting), QEMU
  * drops what the guest writes to COM1 instead of blocking it; QEMU
@@ -53,6 +58,8 @@
 #define CONSOLELOG_MAX_MIN ((size_t)64 << 10)
 #define CONSOLELOG_CHUNK (64u << 10)
 #define CONSOLELOG_PERIOD_MS 5
+#define CONSOLELOG_FLOOD_AFTER_MS 250
+#define CONSOLELOG_FLOOD_PERIOD_MS 20
 #define CONSOLELOG_POLLERS 4
 
 /* ROOT/instances/ID/console.sock into buf; -ENAMETOOLONG if it does not fit a unix socket. */

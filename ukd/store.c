@@ -1,8 +1,10 @@
 /*
  * store.c: sqlite-backed state (see store.h).
  *
- * Statements are prepared per call: the store's queries are few and small,
- * and sqlite's prepare is cheap next to the fsync every mutation pays.
+ * Statements are prepared once and kept (store_prepare, store_done): a
+ * lookup such as GET /v1/instances/{id} spent most of its store time in
+ * sqlite's SQL parser. The store's statements are a fixed set (a few with
+ * a WHERE clause chosen from fixed ones), so STORE_STMTS bounds the cache.
  */
 #define _GNU_SOURCE
 #include "store.h"
@@ -15,8 +17,17 @@
 #include "log.h"
 #include "util.h"
 
+#define STORE_STMTS 64
+
+struct store_stmt {
+	char *sql; /* NULL: a free slot */
+	sqlite3_stmt *s;
+	int busy; /* handed out: a nested use of the same SQL gets a statement of its own */
+};
+
 struct store {
 	sqlite3 *db;
+	struct store_stmt stmts[STORE_STMTS];
 };
 
 int64_t store_changes(struct store *st)
@@ -165,11 +176,66 @@ static int store_rollback(struct store *st, int ret)
 	return ret;
 }
 
+/* A statement for sql, kept from an earlier call if there is one; give it back with store_done. */
 static int store_prepare(struct store *st, const char *sql, sqlite3_stmt **stmt)
 {
-	if (sqlite3_prepare_v2(st->db, sql, -1, stmt, NULL) != SQLITE_OK)
-		return store_fail(st, sql);
+	struct store_stmt *slot = NULL;
+	int busy = 0;
+
+	for (size_t i = 0; i < STORE_STMTS; i++) {
+		struct store_stmt *c = &st->stmts[i];
+
+		if (!c->sql) {
+			slot = slot ? slot : c;
+		} else if (!strcmp(c->sql, sql)) {
+			if (!c->busy) {
+				c->busy = 1;
+				*stmt = c->s;
+				return 0;
+			}
+			busy = 1;
+		}
+	}
+	if (busy)
+		slot = NULL;
+	if (sqlite3_prepare_v3(st->db, sql, -1, slot ? SQLITE_PREPARE_PERSISTENT : 0, stmt, NULL) !=
+	    SQLITE_OK) {
+		int ret = store_fail(st, sql);
+
+		sqlite3_finalize(*stmt);
+		*stmt = NULL;
+		return ret;
+	}
+	if (slot && (slot->sql = strdup(sql))) {
+		slot->s = *stmt;
+		slot->busy = 1;
+	}
 	return 0;
+}
+
+/* Finalizes the kept statements (before the database closes: it would not, with them open). */
+static void store_stmts_free(struct store *st)
+{
+	for (size_t i = 0; i < STORE_STMTS; i++) {
+		sqlite3_finalize(st->stmts[i].s);
+		free(st->stmts[i].sql);
+		st->stmts[i].sql = NULL;
+		st->stmts[i].s = NULL;
+	}
+}
+
+/* Gives a statement of store_prepare back: reset for the next call, or finalized if not kept. */
+static void store_done(struct store *st, sqlite3_stmt *s)
+{
+	for (size_t i = 0; i < STORE_STMTS; i++) {
+		if (st->stmts[i].sql && st->stmts[i].s == s) {
+			sqlite3_reset(s);
+			sqlite3_clear_bindings(s);
+			st->stmts[i].busy = 0;
+			return;
+		}
+	}
+	sqlite3_finalize(s);
 }
 
 /* Binds NULL for an empty string: "no name" and "no uuid" are NULL in the tables. */
@@ -210,7 +276,7 @@ static int store_rows_end(struct store *st, sqlite3_stmt *s, int rc, int ret, co
 {
 	if (ret == 0 && rc != SQLITE_DONE)
 		ret = store_fail(st, what);
-	sqlite3_finalize(s);
+	store_done(st, s);
 	return ret;
 }
 
@@ -224,7 +290,7 @@ static int store_count(struct store *st, const char *sql, const char *arg, const
 		return ret;
 	sqlite3_bind_text(s, 1, arg, -1, SQLITE_STATIC);
 	ret = sqlite3_step(s) == SQLITE_ROW ? sqlite3_column_int(s, 0) : store_fail(st, what);
-	sqlite3_finalize(s);
+	store_done(st, s);
 	return ret;
 }
 
@@ -249,7 +315,7 @@ static int store_event_insert(struct store *st, const char *kind, const char *su
 	store_bind_text(s, 3, subject);
 	store_bind_text(s, 4, detail);
 	ret = store_step_done(st, s, "insert event");
-	sqlite3_finalize(s);
+	store_done(st, s);
 	return ret;
 }
 
@@ -306,7 +372,7 @@ static int store_get_version(struct store *st, int *version)
 	if ((ret = store_prepare(st, "SELECT max(version) FROM schema_version", &s)) < 0)
 		return ret;
 	*version = sqlite3_step(s) == SQLITE_ROW ? sqlite3_column_int(s, 0) : 0;
-	sqlite3_finalize(s);
+	store_done(st, s);
 	return 0;
 }
 
@@ -372,6 +438,7 @@ int store_open(const char *path, struct store **out)
 	*out = st;
 	return 0;
 close_db:
+	store_stmts_free(st);
 	sqlite3_close(st->db);
 	free(st);
 	return ret;
@@ -381,6 +448,7 @@ void store_close(struct store *st)
 {
 	if (!st)
 		return;
+	store_stmts_free(st);
 	sqlite3_close(st->db);
 	free(st);
 }
@@ -424,7 +492,7 @@ int store_image_put(struct store *st, const struct store_image *img)
 	store_bind_text(s, 2, img->tag);
 	sqlite3_bind_text(s, 3, img->id, -1, SQLITE_STATIC);
 	ret = store_step_done(st, s, "untag image");
-	sqlite3_finalize(s);
+	store_done(st, s);
 	if (ret < 0)
 		return store_rollback(st, ret);
 	if ((ret = store_prepare(st,
@@ -441,7 +509,7 @@ int store_image_put(struct store *st, const struct store_image *img)
 	sqlite3_bind_int(s, 5, (int)img->mem_mib);
 	sqlite3_bind_int64(s, 6, img->created);
 	ret = store_step_done(st, s, "insert image");
-	sqlite3_finalize(s);
+	store_done(st, s);
 	if (ret < 0 || (ret = store_event_insert(st, "image.stored", img->id, img->name)) < 0)
 		return store_rollback(st, ret);
 	return store_commit(st);
@@ -482,7 +550,7 @@ int store_image_find(struct store *st, const char *ref, struct store_image *out)
 			return ret;
 		sqlite3_bind_text(s, 1, pattern, -1, SQLITE_STATIC);
 		ret = store_image_one(st, s, out);
-		sqlite3_finalize(s);
+		store_done(st, s);
 		/* A digest-shaped name is still allowed as a name. */
 		if (ret != -ENOENT || hex != ref)
 			return ret;
@@ -504,7 +572,7 @@ int store_image_find(struct store *st, const char *ref, struct store_image *out)
 	sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
 	sqlite3_bind_text(s, 2, tag, -1, SQLITE_STATIC);
 	ret = store_image_one(st, s, out);
-	sqlite3_finalize(s);
+	store_done(st, s);
 	return ret;
 }
 
@@ -545,7 +613,7 @@ static int store_delete_id(struct store *st, const char *sql, const char *id, co
 		return store_rollback(st, ret);
 	sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
 	ret = store_step_done(st, s, sql);
-	sqlite3_finalize(s);
+	store_done(st, s);
 	if (ret == 0 && sqlite3_changes(st->db) == 0)
 		ret = -ENOENT;
 	if (ret < 0)
@@ -640,7 +708,7 @@ static int store_instance_write(struct store *st, const char *sql,
 		return store_rollback(st, ret);
 	store_instance_bind(s, inst);
 	ret = store_step_done(st, s, "write instance");
-	sqlite3_finalize(s);
+	store_done(st, s);
 	if (ret == 0 && sqlite3_changes(st->db) == 0)
 		ret = -ENOENT;
 	if (ret < 0 || (ret = store_event_insert(st, kind, inst->id, detail)) < 0)
@@ -698,7 +766,7 @@ static int store_instance_query(struct store *st, const char *where, const char 
 		return ret;
 	sqlite3_bind_text(s, 1, arg, -1, SQLITE_STATIC);
 	ret = store_instance_one(st, s, out);
-	sqlite3_finalize(s);
+	store_done(st, s);
 	return ret;
 }
 
@@ -784,7 +852,7 @@ int store_network_insert(struct store *st, const struct store_network *net)
 	sqlite3_bind_text(s, 6, net->bridge, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(s, 7, net->created);
 	ret = store_step_done(st, s, "insert network");
-	sqlite3_finalize(s);
+	store_done(st, s);
 	if (ret < 0 ||
 	    (ret = store_event_insert(st, "network.created", net->name, net->bridge)) < 0)
 		return store_rollback(st, ret);
@@ -804,7 +872,7 @@ int store_network_find(struct store *st, const char *name, struct store_network 
 	if (rc == SQLITE_ROW)
 		store_network_row(s, out);
 	ret = rc == SQLITE_ROW ? 0 : rc == SQLITE_DONE ? -ENOENT : store_fail(st, "find network");
-	sqlite3_finalize(s);
+	store_done(st, s);
 	return ret;
 }
 
@@ -863,7 +931,7 @@ static int store_nic_alloc(struct store *st, struct store_nic *nic)
 		store_network_row(s, &net);
 		next = sqlite3_column_int64(s, 7);
 	}
-	sqlite3_finalize(s);
+	store_done(st, s);
 	if (rc != SQLITE_ROW)
 		return rc == SQLITE_DONE ? -ENOENT : store_fail(st, "find network");
 	/* network.c bounds prefixes to 16..30: at most 64 Ki addresses, an 8 KiB bitmap. */
@@ -879,7 +947,7 @@ static int store_nic_alloc(struct store *st, struct store_nic *nic)
 		if (h < size)
 			used[h / 8] |= (uint8_t)(1u << (h % 8));
 	}
-	sqlite3_finalize(s);
+	store_done(st, s);
 	if (rc != SQLITE_DONE) {
 		ret = store_fail(st, "list addresses");
 		goto free_used;
@@ -902,7 +970,7 @@ static int store_nic_alloc(struct store *st, struct store_nic *nic)
 	sqlite3_bind_int64(s, 1, host + 1);
 	sqlite3_bind_text(s, 2, nic->network, -1, SQLITE_STATIC);
 	ret = store_step_done(st, s, "move the address cursor");
-	sqlite3_finalize(s);
+	store_done(st, s);
 free_used:
 	free(used);
 	return ret;
@@ -924,7 +992,7 @@ static int store_port_insert(struct store *st, const char *id, const struct stor
 	sqlite3_bind_int(s, 4, (int)p->host_port);
 	sqlite3_bind_int(s, 5, (int)p->guest_port);
 	ret = store_step_done(st, s, "insert port");
-	sqlite3_finalize(s);
+	store_done(st, s);
 	return ret == -EEXIST ? -EADDRINUSE : ret;
 }
 
@@ -948,7 +1016,7 @@ int store_instance_insert_nic(struct store *st, struct store_instance *inst, str
 		return store_rollback(st, ret);
 	store_instance_bind(s, inst);
 	ret = store_step_done(st, s, "insert instance");
-	sqlite3_finalize(s);
+	store_done(st, s);
 	if (ret < 0)
 		return store_rollback(st, ret);
 	if ((ret = store_prepare(st,
@@ -961,7 +1029,7 @@ int store_instance_insert_nic(struct store *st, struct store_instance *inst, str
 	sqlite3_bind_int64(s, 3, nic->ip);
 	sqlite3_bind_text(s, 4, nic->mac, -1, SQLITE_STATIC);
 	ret = store_step_done(st, s, "insert address");
-	sqlite3_finalize(s);
+	store_done(st, s);
 	/* The MAC comes from the random id: a clash is 2^-40 unlikely, and refused. */
 	for (size_t i = 0; ret == 0 && i < nports; i++)
 		ret = store_port_insert(st, inst->id, &ports[i]);
@@ -994,7 +1062,7 @@ int store_nic_get(struct store *st, const char *instance_id, struct store_nic *o
 	if (rc == SQLITE_ROW)
 		store_nic_row(s, out);
 	ret = rc == SQLITE_ROW ? 0 : rc == SQLITE_DONE ? -ENOENT : store_fail(st, "find address");
-	sqlite3_finalize(s);
+	store_done(st, s);
 	return ret;
 }
 

@@ -21,20 +21,26 @@ carrying out what the killed ukd asked for: a domain starting or being destroyed
   partial or temporary file (an upload cut short is whole or absent);
 - now and then, an acknowledged upload boots: an instance of it runs the
   program to its exit status;
-- some instances are networked (an httpd guest on uk0 with a published port,
-  in the ukd's own network namespace): the taps tagged as ukd's are exactly
-  the running networked instances' (in ukd's namespace, plugged and filtered:
-  one ebtables chain per tap; none left in the host's namespace); ukd listens
-  on exactly the published ports of all its instances (a port is held for the
-  instance's life) and on no other TCP port; ukd holds no TCP connection on
-  the host's side once the test's clients are done; a networked guest that ran
-  before the kill and was not touched answers on its published port at once
-  (a sample each point), and at the end every running one does, whether or not
-  the request that started it was answered (UKD_CRASH_STRICT_NET=0, for
-  diagnosis only, lets a run started by an unanswered request that never
-  answers pass, printed as KNOWN: docs/guarantees.md §1 says what that was).
+- some instances are networked, in the ukd's own network namespace: an httpd
+  guest with a published TCP port, or a UDP echo guest with a published /udp
+  port, on uk0 or on a network the script created; the script also creates
+  and removes networks (killed mid-way too). The bridges tagged as ukd's are
+  exactly its networks' (an acknowledged network exists, an acknowledged
+  removal is gone); the taps tagged as ukd's are exactly the running
+  networked instances' (plugged and filtered: one ebtables chain per tap;
+  none left in the host's namespace); ukd listens on exactly the published
+  TCP ports of all its instances and holds exactly their published UDP ports
+  (a port is held for the instance's life), and no other; ukd holds no TCP
+  connection on the host's side once the test's clients are done; a
+  networked guest that ran before the kill and was not touched answers on
+  its published port at once (a sample each point), and at the end every
+  running one does, whether or not the request that started it was answered
+  (UKD_CRASH_STRICT_NET=0, for diagnosis only, lets a run started by an
+  unanswered request that never answers pass, printed as KNOWN:
+  docs/guarantees.md §1 says what that was).
 
 Environment: UKD (the ukd binary), UKD_HTTPD (the httpd example's static ELF).
+The UDP echo guest is built from tests/net/apps/udpecho.c.
 Run one case: test_crash_restart.py CASE;
 list them: test_crash_restart.py --list.
 Long form: UKD_CRASH_POINTS=500 UKD_CRASH_SEED=N test_crash_restart.py kill9_at_random_points
@@ -45,6 +51,7 @@ import random
 import re
 import shutil
 import signal
+import socket
 import sys
 import tempfile
 import threading
@@ -56,6 +63,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 from test_daemon import SPIN_C, Daemon, free_port, main, tar_of, virsh  # noqa: E402
 from test_net_daemon import http_status, links, sh, ukd_tag  # noqa: E402
 
+HERE = os.path.dirname(os.path.abspath(__file__))
 HTTPD = os.environ.get("UKD_HTTPD", "build/images-build/httpd/httpd")
 POINTS = int(os.environ.get("UKD_CRASH_POINTS", "50"))
 SEED = int(os.environ.get("UKD_CRASH_SEED", str(os.getpid())))
@@ -63,9 +71,12 @@ MAX_LIVE = 2  # running (spinning) guests at most: the machine has two cores
 MAX_NET_LIVE = 2  # running networked (httpd, idle) guests at most, besides those
 # A create is networked while fewer than MIN_NET instances are, else with NET_SHARE.
 # UKD_CRASH_NET=0 leaves networked instances out.
-MIN_NET, NET_SHARE = 2, 0.3
+# A networked create is a UDP echo guest with UDP_SHARE, on a network of the
+# script's (not uk0) with OTHER_NET_SHARE when there is one; at most MAX_NETS
+# networks of the script's at a time.
+MIN_NET, NET_SHARE, UDP_SHARE, OTHER_NET_SHARE, MAX_NETS = 2, 0.3, 0.3, 0.5, 2
 if os.environ.get("UKD_CRASH_NET", "1") != "1":
-    MIN_NET, NET_SHARE = 0, 0
+    MIN_NET, NET_SHARE, MAX_NETS = 0, 0, 0
 ACTIVE = ("starting", "running", "stopping")
 SETTLE_S = 15  # time for libvirtd to finish what the killed ukd had asked for
 # Destroying running guests (POST .../kill, DELETE ?force=1 of a running one) in
@@ -92,6 +103,29 @@ ROOT_FILES = {"ukd.db", "ukd.db-wal", "ukd.db-shm", "ukd.db-journal", "ukd.lock"
 def networked(inst):
     """An instance with a NIC (every networked instance of the script publishes a port)."""
     return bool(inst.get("ports"))
+
+
+def published(insts, proto):
+    """The host ports the instances publish for proto ("tcp" or "udp")."""
+    return sorted(p["host_port"] for i in insts for p in i.get("ports") or []
+                  if p.get("proto", "tcp") == proto)
+
+
+def free_udp_port():
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def udp_echo(port, timeout=1.0):
+    """"echo:" + what was sent, from a UDP echo guest's published port, or an error."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.settimeout(timeout)
+        try:
+            s.sendto(b"ping", ("127.0.0.1", port))
+            return s.recvfrom(2048)[0]
+        except OSError as e:
+            return e
 
 
 def exit_ctx(version):
@@ -177,7 +211,12 @@ class CrashRestartTest(unittest.TestCase):
         t.join(60)
         return result.get("r"), result.get("s")
 
-    def check(self, insts, acked, before, acked_images, acked_names):
+    def networks(self):
+        r = self.ukd.request("GET", "/v1/networks", timeout=60)
+        self.assertEqual(r.status, 200, r)
+        return r.json
+
+    def check(self, insts, acked, before, acked_images, acked_names, acked_nets):
         by_name = {}
         for i in insts:
             self.assertNotIn(i["name"], by_name, "instance %s twice" % i["name"])
@@ -227,11 +266,17 @@ class CrashRestartTest(unittest.TestCase):
         self.assertEqual(os.listdir(os.path.join(self.root, "tmp")), [],
                          "build directories left in tmp")
         self.assertEqual(self.builders(), [], "a compiler outlived the killed ukd")
+        nets = {n["name"] for n in self.networks()}
+        for name, want in acked_nets.items():
+            if want == "absent":
+                self.assertNotIn(name, nets, "removed network %s came back" % name)
+            else:
+                self.assertIn(name, nets, "acknowledged network %s is lost" % name)
         self.check_net(insts, doms)
 
-    def taps(self, ns):
+    def taps(self, ns, kind="tun"):
         return sorted(l["ifname"] for l in links(ns) if l.get("ifalias") == self.tag and
-                      l.get("linkinfo", {}).get("info_kind") == "tun")
+                      l.get("linkinfo", {}).get("info_kind") == kind)
 
     def tap_of(self, inst):
         """The tap of an instance's current run: "uk" + 13 hex digits of its domain UUID."""
@@ -254,7 +299,11 @@ class CrashRestartTest(unittest.TestCase):
         return found
 
     def check_net(self, insts, doms):
-        """Taps, filters and forwards are exactly the store's networked instances'."""
+        """Bridges are exactly the store's networks'; taps, filters and forwards exactly
+        its networked instances'."""
+        self.assertEqual(self.taps(self.ukd.netns, "bridge"),
+                         sorted(n["bridge"] for n in self.networks()),
+                         "bridges in ukd's namespace are not its networks'")
         running = [i for i in insts if networked(i) and i["state"] == "running" and
                    i["domain"] in doms]
         want = sorted(self.tap_of(i) for i in running)
@@ -264,23 +313,30 @@ class CrashRestartTest(unittest.TestCase):
         chains = re.findall(r"^:(uk[0-9a-f]+) ", sh("ip", "netns", "exec", self.ukd.netns,
                                                      "ebtables-save").stdout, re.M)
         self.assertEqual(sorted(chains), want, "ebtables chains are not the taps'")
-        ports = sorted(p["host_port"] for i in insts for p in i.get("ports") or [])
         tcp = self.ukd_sockets("t")
         listening = sorted(port for state, port, _ in tcp if state == "LISTEN")
-        self.assertEqual(listening, ports, "ukd's listeners are not the published ports")
+        self.assertEqual(listening, published(insts, "tcp"),
+                         "ukd's listeners are not the published TCP ports")
         self.assertEqual([s for s in tcp if s[0] != "LISTEN"], [],
                          "ukd holds TCP connections nobody uses")
-        self.assertEqual(self.ukd_sockets("u"), [], "ukd holds UDP sockets")
+        self.assertEqual(sorted(port for _, port, _ in self.ukd_sockets("u")),
+                         published(insts, "udp"),
+                         "ukd's UDP sockets are not the published UDP ports")
 
     def answers(self, inst, within):
-        """The guest answers a GET on its published port (httpd: 404 for /) within s."""
-        port = inst["ports"][0]["host_port"]
+        """The guest answers on its published port within s: 404 for a GET of / (httpd),
+        or an echo of a datagram (udpecho; 404 too then)."""
+        port, udp = inst["ports"][0]["host_port"], inst["ports"][0].get("proto") == "udp"
         deadline = time.monotonic() + within
         while True:
-            try:
-                status = http_status("http://127.0.0.1:%d/" % port, timeout=5)
-            except OSError as e:
-                status = e
+            if udp:
+                status = udp_echo(port)
+                status = 404 if status == b"echo:ping" else status
+            else:
+                try:
+                    status = http_status("http://127.0.0.1:%d/" % port, timeout=5)
+                except OSError as e:
+                    status = e
             if status == 404 or time.monotonic() > deadline:
                 return status
             time.sleep(0.3)
@@ -540,6 +596,13 @@ class CrashRestartTest(unittest.TestCase):
         self.assertEqual(r.status, 201, r)
         spin_id = r.json["id"][7:]
         httpd_id = self.upload_httpd()
+        with open(os.path.join(HERE, "..", "net", "apps", "udpecho.c"), "rb") as f:
+            r = self.ukd.request("POST", "/v1/images", tar_of([
+                ("uk.json", json.dumps({"name": "udpecho", "sources": ["udpecho.c"],
+                                        "mem": 16}).encode()), ("udpecho.c", f.read())]),
+                {"Content-Type": "application/x-tar"})
+        self.assertEqual(r.status, 201, r)
+        udp_id = r.json["id"][7:]
         probe_rnd = random.Random(SEED + 1)  # which adopted guest is asked, apart from the script
         # Runs (name, started) known to be plugged by an answered start, or to have answered
         # on their port; runs started by an unanswered request that never answered (fatal
@@ -547,6 +610,7 @@ class CrashRestartTest(unittest.TestCase):
         clean, unreachable = set(), set()
         acked, ops, acks, seq, took = {}, {}, {}, 0, {}
         acked_images, acked_names, uploads, used, nets = {}, {}, {}, 0, 0
+        acked_nets, udps, others = {}, 0, 0
         t0 = time.monotonic()
         for point in range(POINTS):
             insts = self.settled()
@@ -559,13 +623,15 @@ class CrashRestartTest(unittest.TestCase):
                          room[networked(i)]]
             before = {i["name"]: i["started"] for i in insts if i["state"] == "running"}
             images = [i for i in self.ukd.request("GET", "/v1/images").json
-                      if i["id"][7:] not in (spin_id, httpd_id)]
+                      if i["id"][7:] not in (spin_id, httpd_id, udp_id)]
+            mynets = sorted(n["name"] for n in self.networks() if n["name"] != "uk0")
             choices = ["create"] if len(names) < 6 or not (DESTROYS or idle) else []
             removable = names if DESTROYS else idle
             choices += ["remove"] * bool(removable) + ["kill"] * bool(live and DESTROYS)
             choices += ["start"] * bool(startable)
             choices += ["stop"] * bool(live)
             choices += ["upload"] + ["rmi"] * (2 if len(images) > 2 else len(images) > 0)
+            choices += ["netadd"] * (len(mynets) < MAX_NETS) + ["netrm"] * bool(mynets)
             op = rnd.choice(choices)
             name = None
             if op == "create":
@@ -574,11 +640,27 @@ class CrashRestartTest(unittest.TestCase):
                 net = sum(map(networked, insts)) < MIN_NET or rnd.random() < NET_SHARE
                 start = room[net]
                 spec = {"image": "spin", "name": name, "start": start}
-                if net:  # an httpd guest on uk0, its port 8080 published on loopback
+                if net and rnd.random() < UDP_SHARE:  # a UDP echo guest, 7777/udp published
+                    udps += 1
+                    spec.update(image="udpecho", memory_mib=16, args=["7777"],
+                                ports=["%d:7777/udp" % free_udp_port()])
+                elif net:  # an httpd guest, its port 8080 published on loopback
                     spec.update(image="httpd", memory_mib=16, args=["8080", "/www"],
                                 ports=["%d:8080" % free_port()])
+                if net and mynets and rnd.random() < OTHER_NET_SHARE:
+                    others += 1
+                    spec["network"] = rnd.choice(mynets)
                 req = ("POST", "/v1/instances", spec, None)
                 on_ack = "running" if start else "present"
+            elif op == "netadd":
+                seq += 1
+                name = "n%d" % seq
+                req = ("POST", "/v1/networks",
+                       {"name": name, "subnet": "10.%d.%d.0/24" % (210 + seq // 250, seq % 250)},
+                       None)
+            elif op == "netrm":
+                name = rnd.choice(mynets)
+                req = ("DELETE", "/v1/networks/" + name, None, None)
             elif op == "upload":
                 # A new build, or (now and then) the same bytes as an earlier one, under a
                 # new or an existing name:tag.
@@ -654,6 +736,15 @@ class CrashRestartTest(unittest.TestCase):
                         del acked_names[k]
                     if status is not None:
                         self.fail("delete of %s answered %d" % (img_ref, status))
+            elif op in ("netadd", "netrm"):
+                if ok:
+                    acked_nets[name] = "present" if op == "netadd" else "absent"
+                elif status == 409 and op == "netrm":
+                    self.assertEqual(reply.json["error"]["code"], "network_in_use", reply.json)
+                else:
+                    acked_nets.pop(name, None)
+                    if status is not None:
+                        self.fail("%s %s answered %d: %s" % (op, name, status, reply.json))
             elif ok:
                 acked[name] = on_ack
             elif status is not None and op != "create":
@@ -668,7 +759,7 @@ class CrashRestartTest(unittest.TestCase):
             while True:
                 insts = self.settled()
                 try:
-                    self.check(insts, acked, before, acked_images, acked_names)
+                    self.check(insts, acked, before, acked_images, acked_names, acked_nets)
                     break
                 except AssertionError:
                     if time.monotonic() < deadline:
@@ -707,7 +798,8 @@ class CrashRestartTest(unittest.TestCase):
                 self.probes[0] += 1
                 self.probe(i, 30, clean, unreachable)
         print("%d kills in %.0f s; operations (acknowledged before the kill/all) %s; "
-              "%d uploads booted; answer times learnt %s; %d networked instances created, "
+              "%d uploads booted; answer times learnt %s; %d networked instances created "
+              "(%d UDP echo guests, %d on the script's networks), "
               "%d of %d probes answered on their port (adopted guests, and all at the end), "
               "%d running at the end; runs started by an unanswered request that never "
               "answered: %s" %
@@ -715,7 +807,7 @@ class CrashRestartTest(unittest.TestCase):
                ", ".join("%s %d/%d" % (o, acks[o], n) for o, n in sorted(ops.items())),
                (used + USE_EVERY - 1) // USE_EVERY,
                ", ".join("%s %.2f s" % kv for kv in sorted(took.items())),
-               nets, self.probes[1], self.probes[0], len(final),
+               nets, udps, others, self.probes[1], self.probes[0], len(final),
                sorted(unreachable) or "none"))
 
 
