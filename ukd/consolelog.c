@@ -43,8 +43,8 @@ struct consolelog_inst {
 	uv_timer_t timer;
 	int handles; /* open uv handles in this struct */
 	int listening, write_failed;
-	int polling; /* the guest is writing: read by the timer, not the loop */
-	int64_t polling_since; /* when it began writing without a pause (ms) */
+	int polling;	       /* the guest is writing: read by the timer, not the loop */
+	int64_t polling_since; /* since when it writes without a pause or a full chunk (ms) */
 	struct consolelog_client *client;
 	int log_fd, idx_fd;
 	long long base, end;   /* console.log holds the run's bytes [base, end) */
@@ -215,7 +215,8 @@ static void consolelog_set_polling(struct consolelog_inst *ci, int on)
 /*
  * The time between two polls of a writing guest's socket: the period, or
  * CONSOLELOG_FLOOD_PERIOD_MS once the guest has written without a pause for
- * CONSOLELOG_FLOOD_AFTER_MS, made longer when more than CONSOLELOG_POLLERS
+ * CONSOLELOG_FLOOD_AFTER_MS and no poll took a full chunk meanwhile (a UART
+ * trickles a few hundred bytes per poll), made longer when more than CONSOLELOG_POLLERS
  * guests write at once, so that however many flood, ukd polls about
  * CONSOLELOG_POLLERS * 1000 / CONSOLELOG_PERIOD_MS times a second in all.
  */
@@ -287,6 +288,9 @@ static void consolelog_poll(struct consolelog_inst *ci)
 	if (n > 0 || (n < 0 && errno == EINTR)) {
 		if (n > 0)
 			consolelog_take(ci, consolelog_buf, (size_t)n);
+		/* A full chunk: a fast writer, each poll worth its wake-up (no flood period). */
+		if ((size_t)n == sizeof(consolelog_buf))
+			ci->polling_since = util_now_ms();
 		uv_timer_start(&ci->timer, consolelog_timer_cb, consolelog_period(ci), 0);
 		return;
 	}

@@ -23,7 +23,9 @@
  * as often (8%). Here ukd takes at most CONSOLELOG_CHUNK bytes per
  * instance and then polls the socket every CONSOLELOG_PERIOD_MS while the
  * guest writes, every CONSOLELOG_FLOOD_PERIOD_MS once it has written
- * without a pause for CONSOLELOG_FLOOD_AFTER_MS (a flood), and longer when
+ * without a pause for CONSOLELOG_FLOOD_AFTER_MS (a flood) with no poll
+ * taking a full chunk meanwhile (a UART's few hundred bytes a poll: a wake-up
+ * for little; a writer that fills chunks keeps the short period), and longer when
  * more than CONSOLELOG_POLLERS guests write at once; back to the loop's
  * wake-up at the first byte once it is quiet: bytes pile up in the socket
  * meanwhile, so a flooding guest costs ukd at most

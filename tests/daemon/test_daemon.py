@@ -150,12 +150,15 @@ def _sweep_stale_netns():
 def sweep_qemu_links():
     """Removes ukd's short links to QEMU's sockets (/run/uk, ukd/qemusock.h) whose
     instance directory is gone: a test root removed with its instances in it leaves
-    them, and only a later ukd's start would. The same rule as ukd's own sweep."""
+    them, and only a later ukd's start would. The same rule as ukd's own sweep, and
+    only for the names ukd gives its links (test_qemu_socket_links keeps others)."""
     try:
         names = os.listdir("/run/uk")
     except OSError:
         return
     for name in names:
+        if not re.fullmatch(r"[0-9a-f]{16}[ch]", name):
+            continue
         path = os.path.join("/run/uk", name)
         try:
             to = os.readlink(path)
