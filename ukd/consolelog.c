@@ -44,7 +44,7 @@ struct consolelog_inst {
 	int handles; /* open uv handles in this struct */
 	int listening, write_failed;
 	int polling;	       /* the guest is writing: read by the timer, not the loop */
-	int64_t polling_since; /* since when it writes without a pause or a full chunk (ms) */
+	int64_t polling_since; /* since when it writes without a pause or a full chunk (uv_now) */
 	struct consolelog_client *client;
 	int log_fd, idx_fd;
 	long long base, end;   /* console.log holds the run's bytes [base, end) */
@@ -207,7 +207,7 @@ static void consolelog_set_polling(struct consolelog_inst *ci, int on)
 	if (ci->polling != on) {
 		consolelog_npolling += on ? 1u : (unsigned)-1;
 		if (on)
-			ci->polling_since = util_now_ms();
+			ci->polling_since = (int64_t)uv_now(ci->d->loop);
 	}
 	ci->polling = on;
 }
@@ -226,7 +226,8 @@ static uint64_t consolelog_period(const struct consolelog_inst *ci)
 		consolelog_npolling > CONSOLELOG_POLLERS ? consolelog_npolling : CONSOLELOG_POLLERS;
 	uint64_t p = (uint64_t)CONSOLELOG_PERIOD_MS * n / CONSOLELOG_POLLERS;
 
-	if (ci->polling && util_now_ms() - ci->polling_since >= CONSOLELOG_FLOOD_AFTER_MS &&
+	if (ci->polling &&
+	    (int64_t)uv_now(ci->d->loop) - ci->polling_since >= CONSOLELOG_FLOOD_AFTER_MS &&
 	    p < CONSOLELOG_FLOOD_PERIOD_MS)
 		p = CONSOLELOG_FLOOD_PERIOD_MS;
 	return p;
@@ -290,7 +291,7 @@ static void consolelog_poll(struct consolelog_inst *ci)
 			consolelog_take(ci, consolelog_buf, (size_t)n);
 		/* A full chunk: a fast writer, each poll worth its wake-up (no flood period). */
 		if ((size_t)n == sizeof(consolelog_buf))
-			ci->polling_since = util_now_ms();
+			ci->polling_since = (int64_t)uv_now(ci->d->loop);
 		uv_timer_start(&ci->timer, consolelog_timer_cb, consolelog_period(ci), 0);
 		return;
 	}

@@ -28,8 +28,10 @@
  * for little; a writer that fills chunks keeps the short period), and longer when
  * more than CONSOLELOG_POLLERS guests write at once; back to the loop's
  * wake-up at the first byte once it is quiet: bytes pile up in the socket
- * meanwhile, so a flooding guest costs ukd at most
- * 1000/CONSOLELOG_FLOOD_PERIOD_MS polls a second, all floods together about
+ * meanwhile, so a guest that writes without a pause costs ukd
+ * 1000/CONSOLELOG_FLOOD_PERIOD_MS polls a second after its first
+ * CONSOLELOG_FLOOD_AFTER_MS, one that pauses now and then at most
+ * 1000/CONSOLELOG_PERIOD_MS, all floods together about
  * CONSOLELOG_POLLERS * 1000/CONSOLELOG_PERIOD_MS, and one fixed buffer
  * shared by all instances. A guest that writes faster waits for its UART
  * (QEMU stops taking bytes while the socket is full; QEMU's socket holds

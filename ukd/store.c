@@ -270,7 +270,7 @@ static int store_step_done(struct store *st, sqlite3_stmt *s, const char *what)
 /*
  * Ends a statement stepped row by row to rc: a walk that a callback stopped
  * keeps the callback's error (ret < 0); one that did not reach SQLITE_DONE
- * is a store failure. Finalizes s.
+ * is a store failure. Gives s back (store_done).
  */
 static int store_rows_end(struct store *st, sqlite3_stmt *s, int rc, int ret, const char *what)
 {

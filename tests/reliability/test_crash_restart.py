@@ -641,14 +641,12 @@ class CrashRestartTest(unittest.TestCase):
                 start = room[net]
                 spec = {"image": "spin", "name": name, "start": start}
                 if net and rnd.random() < UDP_SHARE:  # a UDP echo guest, 7777/udp published
-                    udps += 1
                     spec.update(image="udpecho", memory_mib=16, args=["7777"],
                                 ports=["%d:7777/udp" % free_udp_port()])
                 elif net:  # an httpd guest, its port 8080 published on loopback
                     spec.update(image="httpd", memory_mib=16, args=["8080", "/www"],
                                 ports=["%d:8080" % free_port()])
                 if net and mynets and rnd.random() < OTHER_NET_SHARE:
-                    others += 1
                     spec["network"] = rnd.choice(mynets)
                 req = ("POST", "/v1/instances", spec, None)
                 on_ack = "running" if start else "present"
@@ -747,6 +745,9 @@ class CrashRestartTest(unittest.TestCase):
                         self.fail("%s %s answered %d: %s" % (op, name, status, reply.json))
             elif ok:
                 acked[name] = on_ack
+                if op == "create":  # acknowledged: it exists (and runs, if started)
+                    udps += spec.get("image") == "udpecho"
+                    others += "network" in spec
             elif status is not None and op != "create":
                 self.fail("%s %s answered %d" % (op, name, status))
             else:
@@ -799,7 +800,7 @@ class CrashRestartTest(unittest.TestCase):
                 self.probe(i, 30, clean, unreachable)
         print("%d kills in %.0f s; operations (acknowledged before the kill/all) %s; "
               "%d uploads booted; answer times learnt %s; %d networked instances created "
-              "(%d UDP echo guests, %d on the script's networks), "
+              "(acknowledged: %d UDP echo guests, %d on the script's networks), "
               "%d of %d probes answered on their port (adopted guests, and all at the end), "
               "%d running at the end; runs started by an unanswered request that never "
               "answered: %s" %

@@ -338,7 +338,8 @@ class HostileTest(td.DaemonTest):
             self.wait_for("%s exited" % ref, lambda: self.get(ref)["state"] == "exited", 30)
             h, _ = self.assert_destroyed(ref, "flood: ")
             check(ref, h, loud, n0)
-            after = self.measure("A%d gone" % k, None, FLOOD_AFTER_S)
+            time.sleep(0.5)  # libvirtd and QEMU done with the teardown
+            after = self.measure("A%d gone" % k, ref, FLOOD_AFTER_S)
             pairs.append((Phase.merged("A%d quiet and gone" % k, (quiet, after)), loud))
         return pairs
 
