@@ -613,6 +613,9 @@ static int store_delete_id(struct store *st, const char *sql, const char *id, co
 		return store_rollback(st, ret);
 	sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
 	ret = store_step_done(st, s, sql);
+	/* A foreign key refused it (an address on the network): read before ROLLBACK clears it. */
+	if (ret < 0 && sqlite3_extended_errcode(st->db) == SQLITE_CONSTRAINT_FOREIGNKEY)
+		ret = -EBUSY;
 	store_done(st, s);
 	if (ret == 0 && sqlite3_changes(st->db) == 0)
 		ret = -ENOENT;
@@ -901,13 +904,8 @@ int store_network_users(struct store *st, const char *name)
 
 int store_network_delete(struct store *st, const char *name)
 {
-	int ret =
-		store_delete_id(st, "DELETE FROM networks WHERE name = ?", name, "network.deleted");
-
-	/* The foreign key of an attached instance's address refuses the delete. */
-	if (ret == -EIO && sqlite3_extended_errcode(st->db) == SQLITE_CONSTRAINT_FOREIGNKEY)
-		return -EBUSY;
-	return ret;
+	/* -EBUSY: an attached instance's address refers to it. */
+	return store_delete_id(st, "DELETE FROM networks WHERE name = ?", name, "network.deleted");
 }
 
 /* Picks the first free host address at or after the network's cursor and moves the cursor. */
@@ -931,9 +929,11 @@ static int store_nic_alloc(struct store *st, struct store_nic *nic)
 		store_network_row(s, &net);
 		next = sqlite3_column_int64(s, 7);
 	}
+	/* The failure is read before store_done resets the statement. */
+	ret = rc == SQLITE_ROW ? 0 : rc == SQLITE_DONE ? -ENOENT : store_fail(st, "find network");
 	store_done(st, s);
-	if (rc != SQLITE_ROW)
-		return rc == SQLITE_DONE ? -ENOENT : store_fail(st, "find network");
+	if (ret < 0)
+		return ret;
 	/* network.c bounds prefixes to 16..30: at most 64 Ki addresses, an 8 KiB bitmap. */
 	size = 1u << (32 - net.prefix);
 	if (!(used = calloc(size / 8 + 1, 1)))
@@ -947,11 +947,8 @@ static int store_nic_alloc(struct store *st, struct store_nic *nic)
 		if (h < size)
 			used[h / 8] |= (uint8_t)(1u << (h % 8));
 	}
-	store_done(st, s);
-	if (rc != SQLITE_DONE) {
-		ret = store_fail(st, "list addresses");
+	if ((ret = store_rows_end(st, s, rc, 0, "list addresses")) < 0)
 		goto free_used;
-	}
 	/* Host parts 1 .. size-2: never the network or broadcast address, nor the gateway. */
 	start = next > 0 && (uint64_t)next < size - 1 ? (uint32_t)next : 1;
 	ret = -EADDRNOTAVAIL;

@@ -17,7 +17,8 @@ carrying out what the killed ukd asked for: a domain starting or being destroyed
 - an instance that ran before the kill and was not touched still runs with
   the same start time (its guest was adopted, not restarted);
 - no instance directory or image file is orphaned, every image row has its
-  file, and nothing else is left under ukd's root: no build directory, no
+  file, no short socket link in /run/uk outlives its instance or is half-made
+  and every running instance has its two, and nothing else is left under ukd's root: no build directory, no
   partial or temporary file (an upload cut short is whole or absent);
 - now and then, an acknowledged upload boots: an instance of it runs the
   program to its exit status;
@@ -95,6 +96,7 @@ int main(void)
 	return 3;
 }
 """
+LINK_DIR = "/run/uk"  # QEMUSOCK_LINK_DIR
 # What ukd's root may hold besides images/sha256/ID.img and instances/ID/.
 ROOT_FILES = {"ukd.db", "ukd.db-wal", "ukd.db-shm", "ukd.db-journal", "ukd.lock", "images",
               "instances", "tmp"}
@@ -272,7 +274,31 @@ class CrashRestartTest(unittest.TestCase):
                 self.assertNotIn(name, nets, "removed network %s came back" % name)
             else:
                 self.assertIn(name, nets, "acknowledged network %s is lost" % name)
+        self.check_links(insts)
         self.check_net(insts, doms)
+
+    def check_links(self, insts):
+        """The short links QEMU is given (/run/uk/ID16c and ID16h, ukd/qemusock.h) point only
+        into live instances' directories, none is half-made, and a running instance has both."""
+        by_id = {i["id"]: i for i in insts}
+        ours = os.path.join(self.root, "instances") + "/"
+        have = set()
+        for name in os.listdir(LINK_DIR) if os.path.isdir(LINK_DIR) else []:
+            try:
+                to = os.readlink(os.path.join(LINK_DIR, name))
+            except OSError:
+                continue
+            if not to.startswith(ours):
+                continue  # another ukd's
+            iid, _, sock = to[len(ours):].partition("/")
+            self.assertIn(iid, by_id, "link %s -> %s outlives its instance" % (name, to))
+            self.assertEqual(name, iid[:16] + sock[:1], "half-made or misnamed link %s -> %s" %
+                             (name, to))
+            have.add(name)
+        for i in insts:
+            if i["state"] == "running":
+                self.assertLessEqual({i["id"][:16] + "c", i["id"][:16] + "h"}, have,
+                                     "running %s lacks its socket links" % i["name"])
 
     def taps(self, ns, kind="tun"):
         return sorted(l["ifname"] for l in links(ns) if l.get("ifalias") == self.tag and

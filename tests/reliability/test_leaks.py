@@ -61,7 +61,13 @@ class LeakTest(test_daemon.DaemonTest):
         self.wait_state("b%d" % i, "exited")
         self.api("DELETE", "/v1/instances/b%d" % i, expect=204)
 
-    def cycles(self, n, boots, stops):
+    def progress(self, what, i, pid):
+        """Long forms: fds and RSS every 100 cycles, so a trend shows before the end."""
+        if pid and i % 100 == 99:
+            print("  %s %d: fds %d, RSS %.1f MiB" % (what, i + 1, proc_fds(pid), proc_rss_mib(pid)),
+                  flush=True)
+
+    def cycles(self, n, boots, stops, pid=None):
         for i in range(n):
             self.api("POST", "/v1/instances", {"image": "hello", "name": "c%d" % i,
                                                "start": False, "env": {"I": str(i)}}, expect=201)
@@ -70,9 +76,11 @@ class LeakTest(test_daemon.DaemonTest):
         t = time.monotonic()
         for i in range(boots):
             self.boot_cycle(i)
+            self.progress("boot cycle", i, pid)
         t2 = time.monotonic()
         for i in range(stops):
             self.stop_cycle(i)
+            self.progress("stop cycle", i, pid)
         print("%d boot cycles %.1f s, %d stop cycles %.1f s" %
               (boots, t2 - t, stops, time.monotonic() - t2))
 
@@ -84,7 +92,7 @@ class LeakTest(test_daemon.DaemonTest):
         self.upload()
         self.cycles(50, 3, 2)  # warm up: caches, sqlite pages, libvirt's connection
         fds, rss = proc_fds(pid), proc_rss_mib(pid)
-        self.cycles(CYCLES, BOOTS, STOPS)
+        self.cycles(CYCLES, BOOTS, STOPS, pid)
         time.sleep(1)
         fds2, rss2 = proc_fds(pid), proc_rss_mib(pid)
         print("%d create/remove, %d create/start/remove and %d create/start/stop/start/stop/"
