@@ -29,11 +29,18 @@ void qemusock_peer_save(uv_os_fd_t fd, const char *peer);
 /*
  * The path QEMU is given for the socket at path: a short symlink to it,
  * QEMUSOCK_LINK_DIR "/" + 16 hex digits of instance id + kind ('c' console,
- * 'h' health). QEMU 7.2 boots no kernel when its first connect to a
- * socket whose path is longer than about 37 bytes fails (ukd down while
- * libvirtd starts the domain): the guest's firmware halts, the kernel never
- * in memory (docs/guarantees.md §1). Falls back to path itself if the link
- * cannot be made. buf gets the path to put in the domain XML.
+ * 'h' health), 25 bytes. Why short: QEMU 7.2's PVH loader leaves fw_cfg's
+ * setup-data entry pointing at a stack array of a function that has
+ * returned (fixed upstream in 9.2, "hw/i386/elfboot: allocate header in
+ * heap"); when a chardev's first connect fails (ukd down while libvirtd
+ * starts the domain), QEMU prints "Unable to connect character device ID:
+ * Failed to connect to 'PATH': ERROR", and a message of 129 bytes or more
+ * overwrites the kernel's ELF magic there: qboot then takes its multiboot
+ * path, zeroes the kernel and halts. This path and the short chardev ids
+ * (virt.c) keep it at 113 bytes (connection refused) to 128 (ELOOP, the
+ * longest error a connect gives here) (docs/guarantees.md §1).
+ * Falls back to path itself if the link cannot be made. buf gets the path
+ * to put in the domain XML.
  */
 #define QEMUSOCK_LINK_DIR "/run/uk"
 void qemusock_link(const char *path, const char *id, char kind, char *buf, size_t len);

@@ -590,12 +590,14 @@ char *virt_domain_xml(const struct virt_spec *s)
 	 * COM1, the console (port 0 said outright; old domains had COM2 too):
 	 * to ukd's socket, which writes and rotates the log (consolelog.h says
 	 * why not a file); QEMU reconnects every second after a ukd restart.
+	 * The short aliases (QEMU's chardev ids "charua-c", "charua-h") keep
+	 * QEMU 7.2's first connect error short: qemusock.h says why.
 	 */
 	if (s->console_path) {
 		util_buf_puts(&b, "    <serial type='unix'><source mode='connect' path='");
 		util_buf_xml(&b, s->console_path);
 		util_buf_puts(&b, "'><reconnect enabled='yes' timeout='1'/></source>"
-				  "<target port='0'/></serial>\n");
+				  "<target port='0'/><alias name='ua-c'/></serial>\n");
 	}
 	/*
 	 * The health channel (ukd/health.h) is a named virtio-console port:
@@ -612,7 +614,7 @@ char *virt_domain_xml(const struct virt_spec *s)
 		util_buf_puts(&b, "'><reconnect enabled='yes' timeout='1'/></source>"
 				  "<target type='virtio' name='" HEALTH_PORT_NAME "'/>"
 				  "<address type='virtio-serial' controller='0' bus='0' port='1'/>"
-				  "</channel>\n");
+				  "<alias name='ua-h'/></channel>\n");
 	}
 	for (size_t i = 0; i < s->ndisks; i++) {
 		util_buf_puts(&b, "    <disk type='file' device='disk'><driver name='qemu' "
