@@ -10,18 +10,24 @@ on its virtio-console port). B's image has the normal runtime: ukd is started
 without --runtime to build it, then restarted with --runtime for A's.
 
 Each case measures B as a user notices it, with A quiet (booted, present,
-idle) and with A abusing, in the same test: the latency of GET
+idle), with A quiet next to a busy core (a plain busy process on the host:
+the control), and with A abusing, in the same test: the latency of GET
 /v1/instances/B and GET /v1/instances/B/health (medians), and the intervals
-between B's heartbeats as ukd saw them arrive (median). A spinning or wedged A
-alternates quiet and abusing windows itself (ABAB..., PAIRS pairs after a
-warm-up pair); a flooding A is destroyed by ukd's verdict, so each of FLOODS
-offenders in turn gives one pair: its flood until the verdict against its
-quiet window before and a window after it is gone (the destroy and the next
-boot are in no window). The median of the pairs' ratios (abusing / quiet) is
-asserted below 1.2 for B's heartbeat interval and below 2.0 for its API
-latencies (LATENCY_BOUND: the issue's 1.2 held in most runs, not on every
-host placement), and the client's own CPU time per request is printed per
-pair as a measure of how much slower the host ran in the abusing window.
+between B's heartbeats as ukd saw them arrive (median). A spinning, wedged or
+console-flooding A alternates quiet and abusing windows itself (ABAB...,
+PAIRS pairs after a warm-up pair); a flooding A is destroyed by ukd's
+verdict, so each of FLOODS offenders in turn gives one pair: its flood until
+the verdict against its quiet window before and a window after it is gone
+(the destroy and the next boot are in no window), and against a window next
+to a busy core right before the flood. Asserted on the median of the pairs'
+ratios: B's API latencies next to A abusing over next to a busy core below
+1.2 (the issue's < 20%: what the offender costs beyond a busy CPU, which on
+this 2-vCPU host alone can slow everything by up to 1.5x) in the long form
+(15 pairs or more), below 1.5 over the suite's 6 pairs and 2.0 over its 4
+flood offenders (OWN_BOUNDS: the median of few pairs is noisy), and over
+quiet below 2.0 (LATENCY_BOUND); B's heartbeat interval abusing over quiet
+within 1.2 both ways. The client's own CPU time per request is printed per pair as
+a measure of how much slower the host ran in each window.
 It checks ukd's RSS stays within RSS_GROWTH_CAP_MIB of its baseline and that a
 flooding A is marked unhealthy with a clear reason and destroyed
 (exit_reason "health-abuse"), as the restart policy then decides. A
@@ -35,12 +41,13 @@ guest comes from").
 Environment: UKD (the ukd binary), UKD_HTTPD (the httpd example's ELF),
 UKD_HOSTILE_RUNTIME (build/runtime/runtime-hostile.elf).
 Run one case: test_hostile.py CASE; list them: test_hostile.py --list.
-Long form (more pairs): UKD_HOSTILE_PAIRS=40 UKD_HOSTILE_FLOODS=20 test_hostile.py
-cpu_spin (and wedged_guest, frame_flood, event_flood)
+Long form (more pairs, the 1.2 bound): UKD_HOSTILE_PAIRS=30 UKD_HOSTILE_FLOODS=15
+test_hostile.py cpu_spin (and wedged_guest, console_flood, frame_flood, event_flood)
 """
 import json
 import os
 import statistics
+import subprocess
 import sys
 import threading
 import time
@@ -54,31 +61,45 @@ HOSTILE_RUNTIME = os.environ.get("UKD_HOSTILE_RUNTIME", "build/runtime/runtime-h
 B_INTERVAL_MS = 100  # B's heartbeat interval: 10 intervals a second to measure
 RSS_GROWTH_CAP_MIB = 8
 CONSOLE_MAX = 256 << 10  # ukd's --console-max: each instance's console on disk
-# Spin and wedge: PAIRS quiet/abusing window pairs of WINDOW_S each, driven by
-# the guest (ABAB...), plus one first pair discarded as warm-up.
-PAIRS = int(os.environ.get("UKD_HOSTILE_PAIRS", "8"))
+# Spin, wedge and console: PAIRS quiet/abusing window pairs, driven by the
+# guest (ABAB...), plus one first pair discarded as warm-up: quiet for
+# 2 WINDOW_S (measured as it is, then next to a busy core), abusing for WINDOW_S.
+PAIRS = int(os.environ.get("UKD_HOSTILE_PAIRS", "6"))
 WINDOW_S = int(os.environ.get("UKD_HOSTILE_WINDOW_S", "2"))
 # Floods end in ukd's verdict, so each pair is a fresh offender: quiet window
 # (offender booted and idle), then its flood until the verdict, then a quiet
 # window with the offender gone: the flood is compared with the quiet
 # windows on both its sides, which cancels the machine's drift.
-FLOODS = int(os.environ.get("UKD_HOSTILE_FLOODS", "5"))
+FLOODS = int(os.environ.get("UKD_HOSTILE_FLOODS", "4"))
 FLOOD_QUIET_S = 2.5
+FLOOD_BUSY_S = 1.5  # then next to a busy core (BusyCore), right before the flood
 FLOOD_AFTER_S = 2
-# B's medians with A abusing over B's medians with A quiet (the median of the
-# pairs' ratios): the issue's bound, < 20% change, for B's heartbeat
-# interval next to every offender. Single pairs range from about 0.5 to 2.5
+# The issue's bound, < 20% change (the median of the pairs' ratios): B's
+# heartbeat interval with A abusing over with A quiet, and B's API latencies
+# with A abusing over next to a busy core, next to every offender. Single pairs range from about 0.5 to 2.5
 # on this host (docs/guarantees.md, "Hostile guests"): the many short pairs
 # are what make the median a measurement of the offender, not of the machine.
 RATIO_BOUND = float(os.environ.get("UKD_HOSTILE_RATIO", "1.2"))
-# B's API latencies: 2.0. Every offender here keeps a vCPU of this 2-vCPU
+# B's API latencies over quiet: 2.0 (next to the offender over next to a
+# busy core: RATIO_BOUND). Every offender here keeps a vCPU of this 2-vCPU
 # host busy, and on some runs the other vCPU then runs everything slower:
 # a fresh-clone CI run measured medians of 1.24/1.56 (GET B, GET B/health)
 # next to a wedged guest and 1.26/1.57 next to a frame flood, with the test
 # client's own CPU time per request up by a median 1.27x and 1.15x in the
 # same windows (its code does not depend on the offender); other runs
-# measured 0.93-1.11. The strict form: UKD_HOSTILE_LATENCY_RATIO=1.2.
+# measured 0.93-1.11. The issue's 1.2 is asserted against the control (below).
 LATENCY_BOUND = float(os.environ.get("UKD_HOSTILE_LATENCY_RATIO", "2.0"))
+# B's API latencies next to the offender over next to a busy core: the
+# issue's 1.2 over 15 pairs or more (the long form), 1.5 over 6 to 14 (the
+# suite's spin, wedge and console), 2.0 over fewer (the suite's 4 flood
+# offenders). Single pairs of this ratio range from about 0.5 to 2.2 on this
+# host, so a median of few moves far with noise alone: resampling the long
+# form's pairs (30 per offender, 15 per flood; medians 0.94-1.09), a median
+# of 6 reached 1.2 in up to 9% of draws and 1.5 in up to 2.3%, a median of 5
+# reached 1.5 in up to 5.7% and 2.0 in 0.3%, a median of 15 reached 1.2 in
+# up to 2.5%. UKD_HOSTILE_OWN_RATIO sets it.
+OWN_BOUNDS = ((15, RATIO_BOUND), (6, 1.5), (0, 2.0))  # (pairs at least, bound)
+OWN_BOUND = os.environ.get("UKD_HOSTILE_OWN_RATIO")
 
 
 def proc_rss_mib(pid):
@@ -108,6 +129,24 @@ def schedstat_us(path):
     except (OSError, ValueError):
         return 0.0, 0.0
     return int(run) / 1000.0, int(wait) / 1000.0
+
+
+class BusyCore:
+    """
+    The control: a plain busy process on the host, nothing to do with ukd or
+    any guest, keeping one CPU busy as an offender's QEMU does. B next to it
+    shows what a busy core alone costs on this host; B next to the offender
+    over B next to it is the offender's own cost, ukd's handling of it.
+    """
+
+    def __enter__(self):
+        self.proc = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+        time.sleep(0.1)  # running
+        return self
+
+    def __exit__(self, *exc):
+        self.proc.kill()
+        self.proc.wait()
 
 
 def qemu_pid(domain):
@@ -250,17 +289,22 @@ class HostileTest(td.DaemonTest):
 
     def alternate(self, ref, mode):
         """
-        The guest alternates quiet and `mode` windows of WINDOW_S (hostile.c);
-        each is measured from its marker for WINDOW_S - 0.5 s. A window whose
-        next marker was already out when it ended overran (a late poll): its
-        pair is left out. The first pair is the warm-up, left out too. The
-        markers are looked for in the last TAIL lines of A's log (a console
-        flood repeats its marker line).
+        The guest alternates quiet windows of 2 WINDOW_S and `mode` windows of
+        WINDOW_S (hostile.c). A quiet window is measured from its marker for
+        WINDOW_S - 0.5 s as it is, then as long again next to a busy core
+        (BusyCore); a `mode` window from its marker for WINDOW_S - 0.5 s. A
+        window whose next marker was already out when it ended overran (a late
+        poll): its pair is left out. The first pair is the warm-up, left out
+        too. The markers are looked for in the last TAIL lines of A's log (a
+        console flood repeats its marker line). Returns (quiet, busy core,
+        abusing) per pair.
         """
         pairs, overran, n = [], 0, self.TAIL
         for k in range(1, PAIRS + 2):
             self.wait_marker(ref, "hostile: quiet %d" % k, 3 * WINDOW_S + 60, n)
             q = self.measure("A quiet %d" % k, ref, WINDOW_S - 0.5)
+            with BusyCore():
+                busy = self.measure("A quiet, a busy core %d" % k, ref, WINDOW_S - 0.5)
             late = "hostile: go %s %d\n" % (mode, k) in self.log(ref, n)
             self.wait_marker(ref, "hostile: go %s %d" % (mode, k), 3 * WINDOW_S + 30, n)
             loud = self.measure("A %s %d" % (mode, k), ref, WINDOW_S - 0.5)
@@ -268,45 +312,60 @@ class HostileTest(td.DaemonTest):
             late = late or nxt in self.log(ref, n)
             overran += late
             if k > 1 and not late:
-                pairs.append((q, loud))
+                pairs.append((q, busy, loud))
         print("%d pairs measured, %d overran" % (len(pairs), overran), flush=True)
         self.assertGreaterEqual(len(pairs), PAIRS // 2, "too many windows overran")
         return pairs
 
-    def ratio_bound(self, pairs, latency_bound=LATENCY_BOUND):
+    def ratio_bound(self, pairs):
         """
-        B's medians with A abusing over B's medians with A quiet, per pair of
-        windows: the latencies of GET B and GET B/health, and B's heartbeat
-        interval as ukd saw it. The median of the pairs' ratios is asserted
-        within RATIO_BOUND (1.2, the issue's < 20%), both ways for the heartbeat
-        interval, the latencies within latency_bound; the pooled medians are
-        printed too.
+        Per pair of windows, B's medians (the latencies of GET B and GET
+        B/health, B's heartbeat interval as ukd saw it) with A abusing over
+        B's with A quiet (raw), over B's next to a busy core (the offender's
+        own cost: what it costs beyond keeping a CPU busy, which is ukd's
+        handling of it), and next to a busy core over quiet (what a busy CPU
+        alone costs on this host). Asserted on the median of the pairs'
+        ratios: B's heartbeat interval raw within RATIO_BOUND both ways; its
+        API latencies next to the offender over next to a busy core below
+        OWN_BOUNDS (the issue's < 20% over 15 pairs or more, wider over
+        fewer), and raw below LATENCY_BOUND.
         """
-        ratios = [tuple(lo / qu for lo, qu in zip(loud.medians(), quiet.medians()))
-                  for quiet, loud in pairs]
-        # The client's own CPU time per request: how much slower this host ran the
-        # same code in the abusing window (its work does not depend on A).
-        speed = [loud.client_run / quiet.client_run if quiet.client_run else 1.0
-                 for quiet, loud in pairs]
-        for (quiet, loud), r, sp in zip(pairs, ratios, speed):
-            print("  %s / %s: %.2f %.2f %.2f; client CPU per request %.2fx" %
-                  ((loud.name, quiet.name) + r + (sp,)))
-        med = [statistics.median(r[i] for r in ratios) for i in range(3)]
-        pooled = []
-        for attr in ("api_ms", "health_ms"):
-            pooled.append(statistics.median(x for _, lo in pairs for x in getattr(lo, attr)) /
-                          statistics.median(x for qu, _ in pairs for x in getattr(qu, attr)))
-        pooled.append(statistics.median(x for _, lo in pairs for x in lo.intervals()) /
-                      statistics.median(x for qu, _ in pairs for x in qu.intervals()))
-        print("ratios (abusing / quiet), median of %d pairs: GET B %.2f, GET B/health %.2f, "
-              "heartbeat interval %.2f; pooled: %.2f, %.2f, %.2f; the client's CPU per "
-              "request %.2fx; load average %s" %
-              ((len(pairs),) + tuple(med) + tuple(pooled) + (statistics.median(speed),
-                                                             os.getloadavg())), flush=True)
-        self.assertLess(med[0], latency_bound, ratios)
-        self.assertLess(med[1], latency_bound, ratios)
-        self.assertLess(med[2], RATIO_BOUND, ratios)
-        self.assertGreater(med[2], 1 / RATIO_BOUND, ratios)
+        def ratio(a, b):
+            return tuple(x / y for x, y in zip(a.medians(), b.medians()))
+
+        def cpu(a, b):  # the client's own CPU per request: how much slower the host ran it
+            return a.client_run / b.client_run if b.client_run else 1.0
+
+        raw = [ratio(lo, qu) for qu, _, lo in pairs]
+        busy = [ratio(bu, qu) for qu, bu, _ in pairs]
+        own = [ratio(lo, bu) for _, bu, lo in pairs]
+        for (qu, bu, lo), r, b, o in zip(pairs, raw, busy, own):
+            print("  %s: abusing / quiet %.2f %.2f %.2f; busy core / quiet %.2f %.2f %.2f; "
+                  "abusing / busy core %.2f %.2f; client CPU per request %.2fx, %.2fx" %
+                  ((lo.name,) + r + b + o[:2] + (cpu(lo, qu), cpu(bu, qu))))
+
+        def med(rs):
+            return tuple(statistics.median(r[i] for r in rs) for i in range(3))
+
+        m_raw, m_busy, m_own = med(raw), med(busy), med(own)
+        print("ratios, median of %d pairs (GET B, GET B/health, heartbeat interval): "
+              "abusing / quiet %.2f %.2f %.2f; a busy core / quiet %.2f %.2f %.2f; "
+              "abusing / a busy core %.2f %.2f %.2f; the client's CPU per request %.2fx "
+              "abusing, %.2fx busy core; load average %s" %
+              ((len(pairs),) + m_raw + m_busy + m_own +
+               (statistics.median(cpu(lo, qu) for qu, _, lo in pairs),
+                statistics.median(cpu(bu, qu) for qu, bu, _ in pairs), os.getloadavg())),
+              flush=True)
+        bound = float(OWN_BOUND) if OWN_BOUND else \
+            next(b for n, b in OWN_BOUNDS if len(pairs) >= n)
+        print("asserted: abusing / a busy core < %.2f (%d pairs), abusing / quiet < %.2f, "
+              "heartbeat interval within %.2f" % (bound, len(pairs), LATENCY_BOUND, RATIO_BOUND))
+        self.assertLess(m_own[0], bound, own)
+        self.assertLess(m_own[1], bound, own)
+        self.assertLess(m_raw[0], LATENCY_BOUND, raw)
+        self.assertLess(m_raw[1], LATENCY_BOUND, raw)
+        self.assertLess(m_raw[2], RATIO_BOUND, raw)
+        self.assertGreater(m_raw[2], 1 / RATIO_BOUND, raw)
 
     def assert_destroyed(self, ref, reason_prefix):
         """A is unhealthy with the reason, destroyed by ukd, and the events say so."""
@@ -328,20 +387,23 @@ class HostileTest(td.DaemonTest):
         """
         FLOODS offenders in turn, each a pair: its flood until ukd's verdict
         against the quiet windows on both its sides, one with the offender
-        booted and idle, one after it is gone. The destroy in between
+        booted and idle, one after it is gone; and against a window next to
+        a busy core (BusyCore) right before the flood. The destroy in between
         (libvirtd and QEMU tearing the domain down, what any kill costs) and
         the next boot are in no window.
         """
         pairs = []
         for k in range(1, FLOODS + 1):
             ref = "a%d" % k
-            delay = int(FLOOD_QUIET_S) + 3
+            delay = int(FLOOD_QUIET_S + FLOOD_BUSY_S) + 3
             self.start_guest({"image": "hostile", "name": ref, "args": [mode, str(delay)]})
             self.wait_marker(ref, "hostile: %s in %d s" % (mode, delay))
             # Its health channel is up: the flood will reach ukd.
             self.wait_for("%s's heartbeats" % ref, lambda: self.health(ref)["heartbeat"], 10, 0.05)
             time.sleep(0.5)
             quiet = self.measure("A%d quiet" % k, ref, FLOOD_QUIET_S)
+            with BusyCore():
+                busy = self.measure("A%d quiet, a busy core" % k, ref, FLOOD_BUSY_S)
             self.assertNotIn("hostile: go", self.log(ref), "the quiet window overran")
             self.wait_marker(ref, "hostile: go %s" % mode, delay + 30)
             n0 = len(self.events(ref))
@@ -356,7 +418,7 @@ class HostileTest(td.DaemonTest):
             check(ref, h, loud, n0)
             time.sleep(0.5)  # libvirtd and QEMU done with the teardown
             after = self.measure("A%d gone" % k, ref, FLOOD_AFTER_S)
-            pairs.append((Phase.merged("A%d quiet and gone" % k, (quiet, after)), loud))
+            pairs.append((Phase.merged("A%d quiet and gone" % k, (quiet, after)), busy, loud))
         return pairs
 
     # --- tests ---
@@ -423,10 +485,12 @@ class HostileTest(td.DaemonTest):
         """
         self.start_b()
         self.start_guest({"image": "hostile", "name": "a", "health_interval_ms": 200,
-                          "args": [mode, "2", str(PAIRS + 1), str(WINDOW_S)]})
+                          "args": [mode, "2", str(PAIRS + 1), str(WINDOW_S),
+                                   str(2 * WINDOW_S)]})
         pairs = self.alternate("a", mode)
         # A's QEMU takes what the (shared) host gives it: 0.5% idle, far more spinning.
-        self.assertGreater(sum(lo.a_cpu for _, lo in pairs), 3 * sum(q.a_cpu for q, _ in pairs),
+        self.assertGreater(sum(lo.a_cpu for _, _, lo in pairs),
+                           3 * sum(q.a_cpu for q, _, _ in pairs),
                            "A did not spin")
         self.ratio_bound(pairs)
         self.wait_marker("a", "hostile: go %s for good" % mode, tail=self.TAIL)

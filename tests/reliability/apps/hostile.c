@@ -3,7 +3,7 @@
  * ukd from a build context and packed with runtime-hostile.elf, whose
  * /dev/health takes "raw BYTES" (sent to the host as they are).
  *
- * hostile MODE DELAY_S [PAIRS WINDOW_S]: sleeps DELAY_S seconds, prints
+ * hostile MODE DELAY_S [PAIRS WINDOW_S [QUIET_S]]: sleeps DELAY_S seconds, prints
  * "hostile: go MODE", then
  *   frames   floods valid READY frames (8 bytes each, 511 per write)
  *   garbage  floods bytes that are no frame header
@@ -19,8 +19,8 @@
  * and prints, once a second, what it offered and what the host took.
  * Spin, wedge and console print "hostile: go MODE for good" instead, after
  * first alternating PAIRS times (0 if not given): "hostile: quiet K" and a
- * sleep of WINDOW_S, "hostile: go MODE K" and WINDOW_S spinning (wedged,
- * flooding the console).
+ * sleep of QUIET_S (WINDOW_S if not given), "hostile: go MODE K" and
+ * WINDOW_S spinning (wedged, flooding the console).
  */
 #include <fcntl.h>
 #include <stdint.h>
@@ -100,6 +100,7 @@ int main(int argc, char **argv)
 	sleep((unsigned)delay);
 	if (!strcmp(mode, "spin") || !strcmp(mode, "wedge") || !strcmp(mode, "console")) {
 		int pairs = argc > 3 ? atoi(argv[3]) : 0, window = argc > 4 ? atoi(argv[4]) : 0;
+		int quiet = argc > 5 ? atoi(argv[5]) : window;
 		char cmd[32], line[64];
 
 		fd = open("/dev/health", O_WRONLY);
@@ -107,7 +108,7 @@ int main(int argc, char **argv)
 		for (int k = 1; k <= pairs; k++) {
 			printf("hostile: quiet %d\n", k);
 			fflush(stdout);
-			sleep((unsigned)window);
+			sleep((unsigned)quiet);
 			snprintf(line, sizeof(line), "hostile: go %s %d\n", mode, k);
 			fputs(line, stdout);
 			fflush(stdout);
