@@ -530,6 +530,7 @@ class CrashRestartTest(unittest.TestCase):
             if inst and inst["state"] == "running":
                 adopted += 1
                 got = self.answers(inst, 20)
+                errors += self.connect_errors(inst["domain"])
                 if got != 404:
                     failed.append((name, delay, got))
                     self.net_diagnosis(inst)
@@ -538,7 +539,6 @@ class CrashRestartTest(unittest.TestCase):
                   (delay, away, reply.status if reply else None,
                    inst["state"] if inst else None, got))
             if inst:
-                errors += self.connect_errors(inst["domain"])
                 r = self.ukd.request("DELETE", "/v1/instances/%s?force=1" % name, timeout=60)
                 self.assertEqual(r.status, 204, r)
         self.assertEqual(failed, [], "adopted guests that never answered on their port")
@@ -547,17 +547,16 @@ class CrashRestartTest(unittest.TestCase):
         print("%d connect errors printed by QEMU, the longest %d bytes (%d with ELOOP's text)" %
               (len(errors), max(map(len, errors), default=0), max(map(len, worst), default=0)))
         self.assertLess(max(map(len, worst), default=0), 129, errors)
+        # ukd away while QEMU (re)connects: each adopted guest's QEMU printed one.
+        self.assertGreaterEqual(len(errors), adopted, "QEMU printed no connect error")
         # Else every kill landed before libvirtd started a domain, and nothing was tested.
         self.assertGreater(adopted, 0, "no guest was running after its ukd's restart")
 
     def connect_errors(self, domain):
         """The first-connect errors QEMU printed in this run of the domain, from "Unable"
         (QEMU 7.2 overwrote the kernel's header from the 129th byte on: ukd/qemusock.h)."""
-        try:
-            with open("/var/log/libvirt/qemu/%s.log" % domain, errors="replace") as f:
-                log = f.read()
-        except OSError:
-            return []
+        with open("/var/log/libvirt/qemu/%s.log" % domain, errors="replace") as f:
+            log = f.read()
         run = log.rsplit("starting up", 1)[-1]  # libvirt's header of each QEMU start
         return [line[line.index("Unable to connect"):] for line in run.splitlines()
                 if "Unable to connect character device" in line]
